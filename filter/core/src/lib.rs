@@ -1,0 +1,1 @@
+//! Pure token-validation core of tollgate (no proxy-wasm dependency).

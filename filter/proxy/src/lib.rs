@@ -1,0 +1,1 @@
+//! proxy-wasm glue for tollgate: host calls in, core decision out.

@@ -1,0 +1,1 @@
+//! The intermediate redirect page (wasm-bindgen).
