@@ -93,6 +93,7 @@ export async function runBrowserFlow(authUrl, {
   redirectUri, login = 'alice', cancel = false, jar = new CookieJar(), maxSteps = 12,
 } = {}) {
   const screens = [];
+  const pages = [];
   let next = { url: authUrl, init: { method: 'GET' } };
   for (let step = 0; step < maxSteps; step += 1) {
     const res = await fetch(next.url, {
@@ -105,7 +106,7 @@ export async function runBrowserFlow(authUrl, {
       await res.arrayBuffer();
       const location = new URL(res.headers.get('location'), next.url).href;
       if (redirectUri && location.startsWith(redirectUri)) {
-        return { redirect: new URL(location), screens, jar };
+        return { redirect: new URL(location), screens, pages, jar };
       }
       next = { url: location, init: { method: 'GET' } };
       continue;
@@ -116,6 +117,7 @@ export async function runBrowserFlow(authUrl, {
     }
     const prompt = /name="prompt" value="(\w+)"/.exec(body)?.[1];
     screens.push(prompt ?? 'unknown');
+    pages.push({ url: next.url, html: body });
     if (cancel) {
       const href = cancelLink(body, next.url);
       if (!href) throw new Error('no Cancel link on the interaction screen');

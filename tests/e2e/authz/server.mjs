@@ -98,6 +98,10 @@ function keysOfGeneration(gen) {
   });
 }
 
+function escapeHtml(value) {
+  return String(value).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi'];
 function publicJwk(jwk) {
   return Object.fromEntries(Object.entries(jwk).filter(([k]) => !PRIVATE_MEMBERS.includes(k)));
@@ -280,6 +284,13 @@ export async function startAuthServer(options = {}) {
       jwks: { keys },
       // TEST ONLY cookie signing keys, fixed so sessions survive restarts.
       cookies: { keys: ['TEST-ONLY-tollgate-cookie-key-1'] },
+      // A plain error page (the default one imports a third-party web font and logs a notice).
+      renderError(ctx, out) {
+        ctx.type = 'html';
+        ctx.body = `<!DOCTYPE html><html><head><meta charset="utf-8"><title>Error</title></head><body>
+<h1 id="error">${escapeHtml(out.error)}</h1><p id="error_description">${escapeHtml(out.error_description ?? '')}</p>
+</body></html>`;
+      },
       async findAccount(_ctx, sub) {
         return { accountId: sub, async claims() { return { sub }; } };
       },
