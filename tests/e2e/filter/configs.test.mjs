@@ -1,0 +1,201 @@
+// Every Envoy config shipped under envoy/ is loaded by the real Envoy: `envoy --mode validate` first, then started
+// for real on free loopback ports and asked the questions its README / comments promise answers to.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { REPO, requireWasm } from '../lib/paths.mjs';
+import { render, startEnvoy, validateConfigText } from '../lib/envoy.mjs';
+import { bootstrap, toYaml, tollgateFilter } from '../lib/envoy-config.mjs';
+import { request } from '../lib/http.mjs';
+import { startEchoUpstream } from '../lib/upstream.mjs';
+import { mint, PARTNER_ISSUER, KID } from '../fixtures/tokens.mjs';
+
+const ENVOY_DIR = path.join(REPO, 'envoy');
+const SHIPPED_WASM_PATH = 'target/wasm32-wasip1/release/tollgate_filter.wasm';
+
+function listConfigs(dir = ENVOY_DIR, out = []) {
+  for (const name of readdirSync(dir).sort()) {
+    const p = path.join(dir, name);
+    if (statSync(p).isDirectory()) listConfigs(p, out);
+    else if (/\.(ya?ml|json)$/.test(name)) out.push(path.relative(REPO, p));
+  }
+  return out;
+}
+
+const read = (rel) => readFileSync(path.join(REPO, rel), 'utf8');
+const isExample = (rel) => /^envoy\/examples\/[^/]+\/envoy\.yaml$/.test(rel);
+const isBench = (rel) => /^envoy\/bench\/[^/]+\.yaml$/.test(rel);
+const usesWasm = (text) => text.includes('envoy.filters.http.wasm');
+
+/** Templates (demo, bench): every placeholder rendered; ports 0 so the kernel picks free ones. */
+function renderTemplate(rel, vars = {}) {
+  const text = read(rel);
+  return render(text, { LISTEN_PORT: 0, ADMIN_PORT: 0, UPSTREAM_PORT: 9, WASM_PATH: usesWasm(text) ? requireWasm() : 'unused', ...vars });
+}
+
+/** Examples are runnable as they are (fixed ports 10000 / 9901, .wasm path relative to the repo root);
+ *  for a real run in tests the ports become 0 and the .wasm path the one under test. */
+function exampleForRealRun(rel) {
+  const text = read(rel);
+  assert.match(text, /port_value: 10000\b/);
+  assert.match(text, /port_value: 9901\b/);
+  return text.replace(/port_value: 10000\b/g, 'port_value: 0').replace(/port_value: 9901\b/g, 'port_value: 0')
+    .replaceAll(SHIPPED_WASM_PATH, requireWasm());
+}
+
+/** pluginConfig of envoy/istio/wasmplugin.yaml: kept last in the file, written as JSON (YAML flow style). */
+export function istioPluginConfig() {
+  const text = read('envoy/istio/wasmplugin.yaml');
+  const at = text.indexOf('\n  pluginConfig:');
+  assert.ok(at > 0, 'wasmplugin.yaml has spec.pluginConfig');
+  assert.match(text, /^kind: WasmPlugin$/m);
+  assert.match(text, /^apiVersion: extensions\.istio\.io\/v1alpha1$/m);
+  return JSON.parse(text.slice(at + '\n  pluginConfig:'.length));
+}
+
+async function withEnvoy(configText, name, fn) {
+  const envoy = await startEnvoy(configText, { name });
+  try {
+    await fn(envoy);
+  } catch (err) {
+    envoy.markFailed();
+    throw err;
+  } finally {
+    await envoy.stop();
+  }
+}
+
+const bearer = (token) => ({ authorization: `Bearer ${token}` });
+
+describe('every Envoy config under envoy/ is loaded by a test', () => {
+  const configs = listConfigs();
+
+  it('each file is one this suite knows how to load (a new config needs a test here)', () => {
+    const known = (rel) => isExample(rel) || isBench(rel) || rel === 'envoy/demo/envoy.yaml' || rel === 'envoy/istio/wasmplugin.yaml';
+    assert.deepEqual(configs.filter((rel) => !known(rel)), []);
+    assert.ok(configs.includes('envoy/demo/envoy.yaml'));
+    assert.ok(configs.includes('envoy/istio/wasmplugin.yaml'));
+    assert.ok(configs.filter(isExample).length >= 1);
+    assert.deepEqual(configs.filter(isBench), ['envoy/bench/jwt-authn.yaml', 'envoy/bench/no-auth.yaml', 'envoy/bench/tollgate.yaml']);
+  });
+
+  for (const rel of configs.filter((r) => r !== 'envoy/istio/wasmplugin.yaml')) {
+    it(`envoy --mode validate ${rel}`, async () => {
+      const text = isExample(rel) ? (usesWasm(read(rel)) && requireWasm(), read(rel)) : renderTemplate(rel);
+      const { ok, output } = await validateConfigText(text);
+      assert.ok(ok, output);
+    });
+  }
+
+  it('envoy/examples/basic: 200 with claims echoed, 401 missing / expired / wrong audience, 403 scope, anonymous /health', async () => {
+    await withEnvoy(exampleForRealRun('envoy/examples/basic/envoy.yaml'), 'example-basic', async (envoy) => {
+      const port = envoy.listenerPort('api');
+      const ok = await request(port, { path: '/orders', headers: bearer(await mint({ scope: 'orders:read' })) });
+      assert.equal(ok.status, 200, ok.body);
+      assert.equal(ok.headers['x-seen-user-id'], 'user-1234');
+      assert.equal(ok.headers['x-seen-client-id'], 'mobile-app');
+      assert.equal(ok.headers['x-seen-token-scope'], 'orders:read');
+      const missing = await request(port, { path: '/orders' });
+      assert.equal(missing.status, 401);
+      assert.equal(missing.headers['www-authenticate'], 'Bearer realm="tollgate"');
+      for (const token of [await mint({ iat: -400, exp: -60 }), await mint({ aud: 'other-api.example.com' })]) {
+        const res = await request(port, { path: '/orders', headers: bearer(token) });
+        assert.equal(res.status, 401, res.body);
+        assert.match(res.headers['www-authenticate'], /^Bearer realm="tollgate", error="invalid_token", error_description="/);
+      }
+      const scope = await request(port, { method: 'POST', path: '/orders', headers: bearer(await mint({ scope: 'orders:read' })) });
+      assert.equal(scope.status, 403, scope.body);
+      assert.match(scope.headers['www-authenticate'], /error="insufficient_scope".*, scope="orders:write"$/);
+      const health = await request(port, { path: '/health', headers: { 'x-user-id': 'admin' } });
+      assert.equal(health.status, 200, health.body);
+      assert.ok(!health.headers['x-seen-user-id'], `spoofed x-user-id reached the API: ${health.headers['x-seen-user-id']}`);
+    });
+  });
+
+  it('envoy/examples/two-providers: both issuers accepted, keys not shared, per-provider counters', async () => {
+    await withEnvoy(exampleForRealRun('envoy/examples/two-providers/envoy.yaml'), 'example-two-providers', async (envoy) => {
+      const port = envoy.listenerPort('api');
+      const a = await request(port, { path: '/orders', headers: bearer(await mint({ alg: 'EdDSA' })) });
+      assert.equal(a.status, 200, a.body);
+      assert.equal(a.headers['x-seen-issuer'], 'https://login.example.com/oauth/v2/oauth-anonymous');
+      const b = await request(port, { path: '/orders', headers: bearer(await mint({ iss: PARTNER_ISSUER, kid: KID.PARTNER })) });
+      assert.equal(b.status, 200, b.body);
+      assert.equal(b.headers['x-seen-issuer'], PARTNER_ISSUER);
+      const crossed = await request(port, { path: '/orders', headers: bearer(await mint({ iss: PARTNER_ISSUER })) });
+      assert.equal(crossed.status, 401, crossed.body);
+      const stats = await envoy.stats('^wasmcustom\\.tollgate\\.provider\\.');
+      assert.equal(stats.get('wasmcustom.tollgate.provider.idsvr.allowed'), 1);
+      assert.equal(stats.get('wasmcustom.tollgate.provider.partner.allowed'), 1);
+      assert.equal(stats.get('wasmcustom.tollgate.provider.partner.denied'), 1);
+    });
+  });
+
+  it('envoy/demo/envoy.yaml: runs in front of the echo API, forwards claims, refuses without a token', async () => {
+    const upstream = await startEchoUpstream();
+    try {
+      await withEnvoy(renderTemplate('envoy/demo/envoy.yaml', { UPSTREAM_PORT: upstream.port }), 'demo-config', async (envoy) => {
+        const port = envoy.listenerPort('demo');
+        const ok = await request(port, { path: '/orders', headers: bearer(await mint({ sub: 'demo-user' })) });
+        assert.equal(ok.status, 200, ok.body);
+        assert.equal(ok.json.headers['x-user-id'], 'demo-user');
+        const no = await request(port, { path: '/orders' });
+        assert.equal(no.status, 401);
+        assert.equal(no.headers['www-authenticate'], 'Bearer realm="demo-api"');
+        assert.equal(upstream.seen.length, 1);
+      });
+    } finally {
+      await upstream.close();
+    }
+  });
+
+  it('envoy/bench/no-auth.yaml: 200 without a token', async () => {
+    await withEnvoy(renderTemplate('envoy/bench/no-auth.yaml'), 'bench-no-auth', async (envoy) => {
+      const res = await request(envoy.listenerPort('bench'), { path: '/' });
+      assert.equal(res.status, 200);
+      assert.equal(res.body, 'ok\n');
+    });
+  });
+
+  it('envoy/bench/jwt-authn.yaml: native jwt_authn accepts the fixture tokens (ES256, EdDSA, RS256), refuses none / expired', async () => {
+    await withEnvoy(renderTemplate('envoy/bench/jwt-authn.yaml'), 'bench-jwt-authn', async (envoy) => {
+      const port = envoy.listenerPort('bench');
+      for (const alg of ['ES256', 'EdDSA', 'RS256']) {
+        const res = await request(port, { path: '/', headers: bearer(await mint({ alg })) });
+        assert.equal(res.status, 200, `${alg}: ${res.body}`);
+      }
+      assert.equal((await request(port, { path: '/' })).status, 401);
+      assert.equal((await request(port, { path: '/', headers: bearer(await mint({ iat: -400, exp: -100 })) })).status, 401);
+    });
+  });
+
+  it('envoy/bench/tollgate.yaml: 200 with a token, 401 without', async () => {
+    await withEnvoy(renderTemplate('envoy/bench/tollgate.yaml'), 'bench-tollgate', async (envoy) => {
+      const port = envoy.listenerPort('bench');
+      const res = await request(port, { path: '/', headers: bearer(await mint()) });
+      assert.equal(res.status, 200, res.body);
+      assert.equal((await request(port, { path: '/' })).status, 401);
+    });
+  });
+
+  it('envoy/istio/wasmplugin.yaml: its pluginConfig is accepted by the filter in the real Envoy and enforces its rules', async () => {
+    const plugin = istioPluginConfig();
+    const upstream = await startEchoUpstream();
+    try {
+      const config = toYaml(bootstrap({ upstreamPort: upstream.port, httpFilters: [tollgateFilter(plugin, { wasm: requireWasm() })] }));
+      await withEnvoy(config, 'istio-plugin-config', async (envoy) => {
+        const port = envoy.listenerPort('ingress');
+        const ok = await request(port, { path: '/orders', headers: bearer(await mint({ scope: 'orders:read' })) });
+        assert.equal(ok.status, 200, ok.body);
+        assert.equal(ok.json.headers['x-user-id'], 'user-1234');
+        const write = await request(port, { method: 'POST', path: '/orders', headers: bearer(await mint({ scope: 'orders:read' })) });
+        assert.equal(write.status, 403, write.body);
+        assert.match(write.headers['www-authenticate'], /^Bearer realm="orders-api", error="insufficient_scope".*scope="orders:write"$/);
+        assert.equal((await request(port, { path: '/health' })).status, 200);
+        assert.equal((await request(port, { path: '/orders' })).status, 401);
+      });
+    } finally {
+      await upstream.close();
+    }
+  });
+});

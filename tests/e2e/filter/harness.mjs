@@ -1,0 +1,137 @@
+// Shared set-up of the tollgate end-to-end tests: the real echo upstream + the real Envoy with the built filter,
+// the plugin configuration the scenarios run against, and the assertions every denial must satisfy.
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import { startEnvoy } from '../lib/envoy.mjs';
+import { bootstrap, toYaml, tollgateFilter } from '../lib/envoy-config.mjs';
+import { request } from '../lib/http.mjs';
+import { requireWasm } from '../lib/paths.mjs';
+import { startEchoUpstream } from '../lib/upstream.mjs';
+import { AUDIENCE, IDSVR_JWKS, ISSUER, PARTNER_ISSUER, PARTNER_JWKS } from '../fixtures/tokens.mjs';
+
+export const REALM = 'orders-api';
+
+/** The plugin configuration of the scenario tests (the issue 2 contract, two providers). */
+export function scenarioConfig(overrides = {}) {
+  return {
+    realm: REALM,
+    providers: [
+      {
+        name: 'idsvr',
+        issuer: ISSUER,
+        audiences: [AUDIENCE],
+        jwks: { inline: IDSVR_JWKS },
+        algorithms: ['ES256', 'EdDSA', 'RS256'],
+        token_types: ['at+jwt', 'application/at+jwt'],
+        max_lifetime_seconds: 900,
+        clock_skew_seconds: 30,
+      },
+      {
+        name: 'partner',
+        issuer: PARTNER_ISSUER,
+        audiences: [AUDIENCE],
+        jwks: { inline: PARTNER_JWKS },
+      },
+    ],
+    rules: [
+      { match: { prefix: '/health' }, anonymous: true },
+      { match: { prefix: '/orders', methods: ['GET'] }, scopes: ['orders:read'] },
+      { match: { prefix: '/orders', methods: ['POST'] }, scopes: ['orders:write'] },
+      { match: { prefix: '/admin' }, scopes: ['orders:read', 'orders:admin'] },
+      { match: { prefix: '/' } },
+    ],
+    claims_to_headers: { sub: 'x-user-id', client_id: 'x-client-id', scope: 'x-token-scope', scp: 'x-token-scp' },
+    ...overrides,
+  };
+}
+
+/**
+ * Start the echo upstream and Envoy with tollgate configured by `plugin`. Returns
+ *   { envoy, upstream, port, send(opts), wrap(fn), stop() }
+ * send() tags each request with a unique x-test-id and resolves the response plus `reachedUpstream`.
+ */
+export async function startTollgate(plugin = scenarioConfig(), { hcm, name = 'tollgate' } = {}) {
+  const wasm = requireWasm();
+  const upstream = await startEchoUpstream();
+  let envoy;
+  try {
+    envoy = await startEnvoy(toYaml(bootstrap({ upstreamPort: upstream.port, httpFilters: [tollgateFilter(plugin, { wasm })], hcm })), { name });
+  } catch (err) {
+    await upstream.close();
+    throw err;
+  }
+  const port = envoy.listenerPort('ingress');
+  return {
+    envoy,
+    upstream,
+    port,
+    async send({ method = 'GET', path = '/orders', headers = {}, token } = {}) {
+      const id = crypto.randomUUID();
+      const all = { 'x-test-id': id, ...headers };
+      if (token !== undefined) all.authorization = `Bearer ${token}`;
+      const res = await request(port, { method, path, headers: all });
+      res.reachedUpstream = upstream.requestsWith('x-test-id', id);
+      return res;
+    },
+    /** Wrap a test body so that a failure prints the Envoy log when the suite stops Envoy. */
+    wrap(fn) {
+      return async (t) => {
+        try {
+          await fn(t);
+        } catch (err) {
+          envoy.markFailed();
+          throw err;
+        }
+      };
+    },
+    async stop() {
+      await envoy.stop();
+      await upstream.close();
+    },
+  };
+}
+
+/** Every denial: exact status, exact error code, JSON body, no-store, never forwarded, never echoing the token. */
+export function assertDenied(res, { status, error, wwwAuthenticate, description, token }) {
+  assert.equal(res.status, status, `status (body: ${res.body})`);
+  assert.equal(res.reachedUpstream?.length ?? 0, 0, 'a denied request must never reach the upstream');
+  assert.match(res.headers['content-type'] ?? '', /^application\/json\b/, 'content-type');
+  assert.equal(res.headers['cache-control'], 'no-store', 'cache-control');
+  assert.ok(res.json && typeof res.json === 'object', `JSON body, got ${res.body}`);
+  assert.equal(res.json.error, error, 'JSON error');
+  assert.equal(typeof res.json.error_description, 'string', 'JSON error_description');
+  if (description) assert.match(res.json.error_description, description, 'JSON error_description');
+  if (wwwAuthenticate instanceof RegExp) assert.match(res.headers['www-authenticate'] ?? '', wwwAuthenticate, 'WWW-Authenticate');
+  else if (wwwAuthenticate !== undefined) assert.equal(res.headers['www-authenticate'], wwwAuthenticate, 'WWW-Authenticate');
+  if (token) assertNoSecret(JSON.stringify({ headers: res.headers, body: res.body }), token, 'response');
+}
+
+/** The 401 invalid_token shape: WWW-Authenticate carries the same description as the JSON body. */
+export function assertInvalidToken(res, { description, token } = {}) {
+  assertDenied(res, { status: 401, error: 'invalid_token', description, token });
+  assert.equal(
+    res.headers['www-authenticate'],
+    `Bearer realm="${REALM}", error="invalid_token", error_description="${res.json.error_description}"`,
+    'WWW-Authenticate',
+  );
+}
+
+/** `text` contains neither the token nor its signature (the part that makes it usable). */
+export function assertNoSecret(text, token, where) {
+  assert.ok(!text.includes(token), `${where} contains the token`);
+  const sig = token.split('.')[2];
+  if (sig && sig.length > 16) assert.ok(!text.includes(sig), `${where} contains the token's signature`);
+}
+
+/** Counter deltas: read all wasmcustom.tollgate counters before and after `fn`. */
+export async function counterDelta(envoy, fn) {
+  const before = await envoy.stats('^wasmcustom\\.tollgate\\.');
+  const result = await fn();
+  const after = await envoy.stats('^wasmcustom\\.tollgate\\.');
+  const delta = {};
+  for (const [name, value] of after) {
+    const d = value - (before.get(name) ?? 0);
+    if (d !== 0) delta[name.replace(/^wasmcustom\.tollgate\./, '')] = d;
+  }
+  return { delta, result };
+}

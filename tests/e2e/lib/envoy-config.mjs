@@ -1,0 +1,89 @@
+// Envoy bootstrap configs for tests, built as objects and written as JSON (valid YAML).
+// Every listener and the admin bind 127.0.0.1 port 0: the kernel picks free ports, the runner reads them back.
+import { wasmPath } from './paths.mjs';
+
+/** The tollgate HTTP filter entry: envoy.filters.http.wasm, V8, local .wasm, plugin config as StringValue JSON. */
+export function tollgateFilter(pluginConfig, { wasm = wasmPath(), name = 'tollgate' } = {}) {
+  return {
+    name: 'envoy.filters.http.wasm',
+    typed_config: {
+      '@type': 'type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm',
+      config: {
+        name,
+        vm_config: {
+          vm_id: name,
+          runtime: 'envoy.wasm.runtime.v8',
+          code: { local: { filename: wasm } },
+        },
+        configuration: {
+          '@type': 'type.googleapis.com/google.protobuf.StringValue',
+          value: typeof pluginConfig === 'string' ? pluginConfig : JSON.stringify(pluginConfig),
+        },
+        fail_open: false,
+      },
+    },
+  };
+}
+
+export const routerFilter = {
+  name: 'envoy.filters.http.router',
+  typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' },
+};
+
+/**
+ * A bootstrap with one listener `ingress` in front of the `upstream` cluster (127.0.0.1:upstreamPort).
+ * `httpFilters` run before the router. `hcm` adds/overrides HttpConnectionManager fields.
+ */
+export function bootstrap({ upstreamPort, httpFilters = [], hcm = {}, routeConfig } = {}) {
+  return {
+    admin: { address: { socket_address: { address: '127.0.0.1', port_value: 0 } } },
+    static_resources: {
+      listeners: [
+        {
+          name: 'ingress',
+          address: { socket_address: { address: '127.0.0.1', port_value: 0 } },
+          filter_chains: [
+            {
+              filters: [
+                {
+                  name: 'envoy.filters.network.http_connection_manager',
+                  typed_config: {
+                    '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+                    stat_prefix: 'ingress',
+                    codec_type: 'AUTO',
+                    route_config: routeConfig ?? {
+                      name: 'local',
+                      virtual_hosts: [
+                        { name: 'api', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster: 'upstream' } }] },
+                      ],
+                    },
+                    http_filters: [...httpFilters, routerFilter],
+                    ...hcm,
+                  },
+                },
+              ],
+            },
+          ],
+        },
+      ],
+      clusters: [
+        {
+          name: 'upstream',
+          type: 'STATIC',
+          connect_timeout: '1s',
+          load_assignment: {
+            cluster_name: 'upstream',
+            endpoints: [
+              { lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: upstreamPort } } } }] },
+            ],
+          },
+        },
+      ],
+    },
+  };
+}
+
+/** Serialise a bootstrap object for Envoy (JSON is YAML). */
+export function toYaml(obj) {
+  return `${JSON.stringify(obj, null, 2)}\n`;
+}
