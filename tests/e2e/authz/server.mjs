@@ -511,7 +511,8 @@ async function main() {
     console.log(`usage: node tests/e2e/authz/server.mjs [--port N] [--redirect-uri URL]... [--resource URI]
        [--alg ES256|EdDSA|RS256] [--access-token-ttl SECONDS]
 Runs the TEST ONLY authorization server on 127.0.0.1. Stdin commands: rotate, drop-old-keys,
-stop, restart, alg <ALG>, ttl <SECONDS>, stats, quit.`);
+stop, restart, alg <ALG>, ttl <SECONDS>, stats, quit. Signals: SIGUSR1 rotate, SIGUSR2 drop-old-keys,
+SIGINT/SIGTERM stop.`);
     return;
   }
   const as = await startAuthServer({
@@ -539,7 +540,13 @@ stop, restart, alg <ALG>, ttl <SECONDS>, stats, quit.`);
 
   const { createInterface } = await import('node:readline');
   const rl = createInterface({ input: process.stdin });
-  rl.on('line', async (line) => {
+  // Commands run one after another, in the order typed.
+  let queue = Promise.resolve();
+  rl.on('line', (line) => { queue = queue.then(() => command(line)); });
+  process.on('SIGUSR1', () => { queue = queue.then(() => command('rotate')); });
+  process.on('SIGUSR2', () => { queue = queue.then(() => command('drop-old-keys')); });
+
+  async function command(line) {
     const [cmd, arg] = line.trim().split(/\s+/);
     try {
       switch (cmd) {
@@ -557,7 +564,7 @@ stop, restart, alg <ALG>, ttl <SECONDS>, stats, quit.`);
     } catch (err) {
       console.log('error:', err.message);
     }
-  });
+  }
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
