@@ -243,6 +243,7 @@ export async function startAuthServer(options = {}) {
   const requests = emptyCounters();
   const requestLog = [];
   const serverErrors = [];
+  const faults = new Map(); // route name -> { status, body, contentType, delayMs }
 
   const state = {
     accessTokenAlg: opts.accessTokenAlg,
@@ -348,6 +349,18 @@ export async function startAuthServer(options = {}) {
       const entry = { time: Date.now(), method: ctx.method, path: ctx.path, route: name };
       requestLog.push(entry);
       if (requestLog.length > 1000) requestLog.shift();
+      const fault = faults.get(name);
+      if (fault && ctx.method === 'GET') {
+        if (fault.delayMs) await new Promise((resolve) => { setTimeout(resolve, fault.delayMs); });
+        if (fault.status !== undefined || fault.body !== undefined) {
+          ctx.status = fault.status ?? 200;
+          ctx.type = fault.contentType ?? 'application/json';
+          ctx.body = fault.body ?? '';
+          entry.status = ctx.status;
+          entry.fault = true;
+          return;
+        }
+      }
       await next();
       entry.status = ctx.status;
       // devInteractions' page imports a web font from a third-party host; keep the browser on
@@ -439,6 +452,34 @@ export async function startAuthServer(options = {}) {
     resetRequests() {
       for (const k of Object.keys(requests)) requests[k] = 0;
       requestLog.length = 0;
+    },
+    /** Requests to `route` (e.g. 'jwks') logged at or after `sinceMs` (Date.now() value). */
+    requestsSince(route, sinceMs) {
+      return requestLog.filter((e) => e.route === route && e.time >= sinceMs && (e.method === 'GET' || (route !== 'jwks' && route !== 'discovery'))).length;
+    },
+    /**
+     * Make GETs of a route misbehave until clearFaults(): e.g. injectFault('jwks', { status: 500 }),
+     * { body: 'not json' }, { body: 'x'.repeat(1e6) }, { delayMs: 3000 } (delay, then the real answer).
+     */
+    injectFault(route, fault) {
+      if (!['jwks', 'discovery'].includes(route)) throw new Error(`faults only for jwks and discovery, not ${route}`);
+      if (typeof fault !== 'object' || fault === null) throw new Error('fault must be an object');
+      const body = fault.body !== undefined && typeof fault.body !== 'string' ? JSON.stringify(fault.body) : fault.body;
+      faults.set(route, { ...fault, body });
+    },
+    clearFaults() { faults.clear(); },
+    /**
+     * Sign a JWT with one of the published TEST ONLY keys (default: the key that signs access
+     * tokens now), for negative tests of a resource server: wrong aud, missing exp, typ JWT, ...
+     * Claims are taken as given; header defaults to { alg, kid, typ: 'at+jwt' }.
+     */
+    async signToken(claims, { alg = state.accessTokenAlg, kid = kidFor(alg, state.generation), typ = 'at+jwt', header = {} } = {}) {
+      const jwk = loadTestKeys().keys.find((k) => k.kid === kid);
+      if (!jwk) throw new Error(`no TEST ONLY key with kid ${kid}`);
+      const { SignJWT, importJWK } = await import('jose');
+      const key = await importJWK(jwk, jwk.alg);
+      const protectedHeader = { alg: jwk.alg, kid, ...(typ === undefined ? {} : { typ }), ...header };
+      return new SignJWT(claims).setProtectedHeader(protectedHeader).sign(key);
     },
     get accessTokenAlg() { return state.accessTokenAlg; },
     /** Choose the alg of new access tokens (takes effect at once, no restart). */

@@ -300,3 +300,51 @@ describe('options', () => {
     assert.match(out, /match the generator/);
   });
 });
+
+describe('fault injection and test tokens (for the resource server tests)', () => {
+  let as;
+  before(async () => { as = await startAuthServer(); });
+  after(async () => { await as?.close(); });
+
+  test('jwks and discovery can answer with an error, garbage or late, then recover', async () => {
+    const good = await getJson(as.jwksUrl);
+    const since = Date.now();
+    try {
+      as.injectFault('jwks', { status: 503 });
+      assert.equal((await fetch(as.jwksUrl)).status, 503);
+      as.injectFault('jwks', { body: 'this is not a JWKS' });
+      const garbage = await fetch(as.jwksUrl);
+      assert.equal(garbage.status, 200);
+      assert.equal(await garbage.text(), 'this is not a JWKS');
+      as.injectFault('discovery', { body: { issuer: 'https://evil.test', jwks_uri: 'https://evil.test/jwks' } });
+      assert.equal((await getJson(as.discoveryUrl)).issuer, 'https://evil.test');
+      as.injectFault('jwks', { delayMs: 300 });
+      const t0 = Date.now();
+      assert.deepEqual(await getJson(as.jwksUrl), good);
+      assert.ok(Date.now() - t0 >= 290);
+    } finally {
+      as.clearFaults();
+    }
+    assert.deepEqual(await getJson(as.jwksUrl), good);
+    assert.equal((await getJson(as.discoveryUrl)).issuer, as.issuer);
+    assert.equal(as.requestsSince('jwks', since), 4);
+    assert.equal(as.requestsSince('discovery', since), 2);
+    assert.throws(() => as.injectFault('token', { status: 500 }), /only for jwks and discovery/);
+  });
+
+  test('signToken signs with a published key; the claims are exactly the given ones', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const token = await as.signToken({
+      iss: as.issuer, aud: 'https://wrong.test', exp: now + 60, iat: now, scope: 'orders:read',
+    }, { alg: 'RS256' });
+    assert.deepEqual(jwtHeader(token), { alg: 'RS256', kid: kidFor('RS256', 1), typ: 'at+jwt' });
+    const jwks = createLocalJWKSet(await getJson(as.jwksUrl));
+    const { payload } = await jwtVerify(token, jwks, { issuer: as.issuer, typ: 'at+jwt' });
+    assert.equal(payload.aud, 'https://wrong.test');
+    await assert.rejects(verifyAgainstPublished(as, token), joseErrors.JWTClaimValidationFailed);
+
+    const forged = await as.signToken({ iss: as.issuer }, { header: { kid: 'random-kid' } });
+    assert.equal(jwtHeader(forged).kid, 'random-kid');
+    await assert.rejects(jwtVerify(forged, jwks), joseErrors.JWKSNoMatchingKey);
+  });
+});
