@@ -529,7 +529,6 @@ export async function startAuthServer(options = {}) {
     },
     /** Stop for good. */
     close: stop,
-    async [Symbol.asyncDispose]() { await stop(); },
   };
   return harness;
 }
