@@ -15,6 +15,15 @@ function killAllSync() {
   }
 }
 process.once('exit', killAllSync);
+// A signal (Ctrl-C, a runner's timeout) ends Node without 'exit' handlers: stop the children first, unless the
+// program installed its own handler for that signal (e.g. the demo's graceful stop).
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(sig, function onSignal() {
+    if (process.listeners(sig).some((l) => l !== onSignal)) return;
+    killAllSync();
+    process.exit(128 + ({ SIGINT: 2, SIGTERM: 15, SIGHUP: 1 }[sig]));
+  });
+}
 
 /**
  * Start `cmd args` with stdout and stderr appended to `logFile`.
