@@ -1,7 +1,7 @@
 // Rules without a catch-all, and CORS preflight (`cors_preflight`), through the real Envoy.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTollgate, scenarioConfig, assertDenied, counterDelta, REALM } from './harness.mjs';
+import { startTollgate, scenarioConfig, assertDenied, counterDelta, REALM, DESCRIPTIONS } from './harness.mjs';
 import { mint } from '../fixtures/tokens.mjs';
 
 const PREFLIGHT = { origin: 'https://app.example.com', 'access-control-request-method': 'POST' };
@@ -32,13 +32,13 @@ describe('cors_preflight: true and rules without a catch-all', () => {
 
   test('OPTIONS without Access-Control-Request-Method is no preflight: 401', async () => {
     const res = await tg.send({ method: 'OPTIONS', headers: { origin: 'https://app.example.com' } });
-    assertDenied(res, { status: 401, error: 'missing_token', wwwAuthenticate: `Bearer realm="${REALM}"` });
+    assertDenied(res, { status: 401, error: 'missing_token', description: DESCRIPTIONS.missing_token, wwwAuthenticate: `Bearer realm="${REALM}"` });
   });
 
   test('a request that matches no rule never reaches the API: 403 access_denied, no WWW-Authenticate', async () => {
     const token = await mint();
     const { delta, result: res } = await counterDelta(tg.envoy, () => tg.send({ path: '/elsewhere', token }));
-    assertDenied(res, { status: 403, error: 'access_denied', token });
+    assertDenied(res, { status: 403, error: 'access_denied', description: DESCRIPTIONS.no_matching_rule, token });
     assert.equal(res.headers['www-authenticate'], undefined);
     assert.equal(delta.denied, 1);
     assert.equal(delta['denied.no_matching_rule'], 1);
@@ -55,7 +55,7 @@ describe('cors_preflight absent (default false)', () => {
   it('a CORS preflight without a token is refused with 401', async () => {
     await tg.wrap(async () => {
       const res = await tg.send({ method: 'OPTIONS', headers: PREFLIGHT });
-      assertDenied(res, { status: 401, error: 'missing_token', wwwAuthenticate: `Bearer realm="${REALM}"` });
+      assertDenied(res, { status: 401, error: 'missing_token', description: DESCRIPTIONS.missing_token, wwwAuthenticate: `Bearer realm="${REALM}"` });
     })();
   });
 });

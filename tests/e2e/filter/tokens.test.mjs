@@ -3,7 +3,7 @@
 //   401 Bearer realm (no error attr) | 401 invalid_token + description | 403 insufficient_scope + scope | 400 invalid_request
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTollgate, assertDenied, assertInvalidToken, assertNoSecret, counterDelta, REALM } from './harness.mjs';
+import { startTollgate, assertDenied, assertInvalidToken, assertNoSecret, counterDelta, REALM, DESCRIPTIONS } from './harness.mjs';
 import {
   mint, unsignedToken, hmacToken, tamper, foreignKeyToken, claims, publicKeyPem,
   IDSVR_JWKS, PARTNER_ISSUER, KID, AUDIENCE,
@@ -35,11 +35,11 @@ describe('tollgate in the real Envoy: token rows of issue 2', () => {
     }
   });
 
-  /** Send, expect a 401 invalid_token with `reason` counted, description matching `description`. */
-  async function expectInvalid(token, reason, description, { path = '/orders', method = 'GET' } = {}) {
+  /** Send, expect a 401 invalid_token with exactly `reason` counted and its fixed description. */
+  async function expectInvalid(token, reason, { path = '/orders', method = 'GET' } = {}) {
     use(token);
     const { delta, result: res } = await counterDelta(tg.envoy, () => tg.send({ token, path, method }));
-    assertInvalidToken(res, { description, token });
+    assertInvalidToken(res, { description: DESCRIPTIONS[reason], token });
     assert.deepEqual(delta, { denied: 1, [`denied.${reason}`]: 1, ...providerDelta(token, 'denied') }, 'counters');
     return res;
   }
@@ -117,35 +117,35 @@ describe('tollgate in the real Envoy: token rows of issue 2', () => {
   });
 
   test('expired token: 401 invalid_token "expired"', async () => {
-    await expectInvalid(await mint({ iat: -400, exp: -60 }), 'expired', /expired/i);
+    await expectInvalid(await mint({ iat: -400, exp: -60 }), 'expired');
   });
 
   test('nbf in the future: 401 invalid_token', async () => {
-    await expectInvalid(await mint({ nbf: 120, exp: 300 }), 'not_yet_valid', /not (yet )?valid|before|nbf/i);
+    await expectInvalid(await mint({ nbf: 120, exp: 300 }), 'not_yet_valid');
   });
 
   test('iat in the future: 401 invalid_token', async () => {
-    await expectInvalid(await mint({ iat: 120, exp: 400 }), 'issued_in_future', /future|iat|issued/i);
+    await expectInvalid(await mint({ iat: 120, exp: 400 }), 'issued_in_future');
   });
 
   test('wrong iss (no provider has it): 401 invalid_token', async () => {
-    await expectInvalid(await mint({ iss: 'https://evil.example.com' }), 'unknown_issuer', /issuer/i);
+    await expectInvalid(await mint({ iss: 'https://evil.example.com' }), 'unknown_issuer');
   });
 
   test('wrong aud: 401 invalid_token', async () => {
-    await expectInvalid(await mint({ aud: 'other-api.example.com' }), 'wrong_audience', /audience/i);
+    await expectInvalid(await mint({ aud: 'other-api.example.com' }), 'wrong_audience');
   });
 
   test('audience array without the configured audience: 401 invalid_token', async () => {
-    await expectInvalid(await mint({ aud: ['a.example.com', 'b.example.com'] }), 'wrong_audience', /audience/i);
+    await expectInvalid(await mint({ aud: ['a.example.com', 'b.example.com'] }), 'wrong_audience');
   });
 
   test('alg none: 401 invalid_token', async () => {
-    await expectInvalid(unsignedToken(), 'algorithm_not_allowed', /algorithm/i);
+    await expectInvalid(unsignedToken(), 'algorithm_not_allowed');
   });
 
   test('alg none with the kid of a real key: 401 invalid_token', async () => {
-    await expectInvalid(unsignedToken(claims(), { alg: 'none', typ: 'at+jwt', kid: KID.ES256 }), 'algorithm_not_allowed', /algorithm/i);
+    await expectInvalid(unsignedToken(claims(), { alg: 'none', typ: 'at+jwt', kid: KID.ES256 }), 'algorithm_not_allowed');
   });
 
   test('HMAC key confusion: HS256 signed with the public key PEM / JWK as secret: 401 invalid_token', async () => {
@@ -155,42 +155,42 @@ describe('tollgate in the real Envoy: token rows of issue 2', () => {
       [KID.RS256, publicKeyPem(KID.RS256)],
       [KID.ES256, JSON.stringify(esJwk)],
     ]) {
-      await expectInvalid(hmacToken(secret, { kid }), 'algorithm_not_allowed', /algorithm/i);
+      await expectInvalid(hmacToken(secret, { kid }), 'algorithm_not_allowed');
     }
   });
 
   test('unknown kid (signed by a key no JWKS has): 401 invalid_token', async () => {
-    await expectInvalid(foreignKeyToken(), 'unknown_kid', /key/i);
+    await expectInvalid(foreignKeyToken(), 'unknown_kid');
   });
 
   test('right kid, wrong key (foreign key claiming a known kid): 401 invalid_token', async () => {
-    await expectInvalid(foreignKeyToken({ kid: KID.ES256 }), 'bad_signature', /signature/i);
+    await expectInvalid(foreignKeyToken({ kid: KID.ES256 }), 'bad_signature');
   });
 
   test('tampered payload (scope widened after signing): 401 invalid_token', async () => {
     const token = await mint({ scope: 'orders:read' });
-    await expectInvalid(tamper(token, { scope: 'orders:read orders:write orders:admin' }), 'bad_signature', /signature/i, { method: 'POST' });
+    await expectInvalid(tamper(token, { scope: 'orders:read orders:write orders:admin' }), 'bad_signature', { method: 'POST' });
   });
 
   test('lifetime too long (exp - iat > 900): 401 invalid_token', async () => {
-    await expectInvalid(await mint({ iat: -5, exp: 1800 }), 'lifetime_too_long', /lifetime/i);
+    await expectInvalid(await mint({ iat: -5, exp: 1800 }), 'lifetime_too_long');
   });
 
   test('wrong typ (JWT, as an ID token would have): 401 invalid_token', async () => {
-    await expectInvalid(await mint({ typ: 'JWT' }), 'wrong_token_type', /type/i);
+    await expectInvalid(await mint({ typ: 'JWT' }), 'wrong_token_type');
   });
 
   test('no typ header: 401 invalid_token (RFC 9068 at+jwt required by default)', async () => {
-    await expectInvalid(await mint({ typ: null }), 'wrong_token_type', /type/i);
+    await expectInvalid(await mint({ typ: null }), 'wrong_token_type');
   });
 
   test('missing scope: 403 insufficient_scope with scope="orders:write"', async () => {
     const token = use(await mint({ scope: 'orders:read' }));
     const { delta, result: res } = await counterDelta(tg.envoy, () => tg.send({ token, method: 'POST' }));
-    assertDenied(res, { status: 403, error: 'insufficient_scope', token });
+    assertDenied(res, { status: 403, error: 'insufficient_scope', description: DESCRIPTIONS.insufficient_scope, token });
     assert.equal(
       res.headers['www-authenticate'],
-      `Bearer realm="${REALM}", error="insufficient_scope", error_description="${res.json.error_description}", scope="orders:write"`,
+      `Bearer realm="${REALM}", error="insufficient_scope", error_description="${DESCRIPTIONS.insufficient_scope}", scope="orders:write"`,
     );
     assert.deepEqual(delta, { denied: 1, 'denied.insufficient_scope': 1, 'provider.idsvr.denied': 1 });
   });
@@ -211,18 +211,18 @@ describe('tollgate in the real Envoy: token rows of issue 2', () => {
   test('token only in the query string: 401 with no error attribute (never read from there)', async () => {
     const token = use(await mint());
     const { delta, result: res } = await counterDelta(tg.envoy, () => tg.send({ path: `/orders?access_token=${token}` }));
-    assertDenied(res, { status: 401, error: 'missing_token', wwwAuthenticate: `Bearer realm="${REALM}"`, token });
+    assertDenied(res, { status: 401, error: 'missing_token', description: DESCRIPTIONS.missing_token, wwwAuthenticate: `Bearer realm="${REALM}"`, token });
     assert.deepEqual(delta, { denied: 1, 'denied.missing_token': 1 });
   });
 
   test('no token at all: 401 Bearer realm, no error attribute', async () => {
     const res = await tg.send({});
-    assertDenied(res, { status: 401, error: 'missing_token', wwwAuthenticate: `Bearer realm="${REALM}"` });
+    assertDenied(res, { status: 401, error: 'missing_token', description: DESCRIPTIONS.missing_token, wwwAuthenticate: `Bearer realm="${REALM}"` });
   });
 
   test('another scheme (Basic) counts as no bearer token: 401 Bearer realm', async () => {
     const res = await tg.send({ headers: { authorization: 'Basic dXNlcjpwYXNz' } });
-    assertDenied(res, { status: 401, error: 'missing_token', wwwAuthenticate: `Bearer realm="${REALM}"` });
+    assertDenied(res, { status: 401, error: 'missing_token', description: DESCRIPTIONS.missing_token, wwwAuthenticate: `Bearer realm="${REALM}"` });
   });
 
   test('malformed segments: 401 invalid_token for each', async () => {
@@ -241,14 +241,19 @@ describe('tollgate in the real Envoy: token rows of issue 2', () => {
   test('Authorization: "Bearer" with nothing or a non-token68 value: 400 invalid_request', async () => {
     for (const value of ['Bearer', 'Bearer ', 'Bearer a b', 'Bearer {"alg":"none"}']) {
       const res = await tg.send({ headers: { authorization: value } });
-      assertDenied(res, { status: 400, error: 'invalid_request', wwwAuthenticate: new RegExp(`^Bearer realm="${REALM}", error="invalid_request", error_description="`) });
+      assertDenied(res, {
+        status: 400,
+        error: 'invalid_request',
+        description: DESCRIPTIONS.malformed_authorization,
+        wwwAuthenticate: `Bearer realm="${REALM}", error="invalid_request", error_description="${DESCRIPTIONS.malformed_authorization}"`,
+      });
     }
   });
 
   test('oversize token (~40 KB, validly signed): 401 invalid_token before any crypto', async () => {
     const token = await mint({ claims: { padding: 'x'.repeat(30_000) } });
     assert.ok(token.length > 40_000 && token.length < 50_000, `token length ${token.length}`);
-    await expectInvalid(token, 'token_too_large', /large|size|long/i);
+    await expectInvalid(token, 'token_too_large');
   });
 
   test('token over Envoy\'s own header limit (~100 KB): Envoy answers 431 itself, the filter never sees it', async () => {
@@ -265,8 +270,12 @@ describe('tollgate in the real Envoy: token rows of issue 2', () => {
     const b = use(await mint({ alg: 'EdDSA' }));
     const { delta, result: res } = await counterDelta(tg.envoy, () => tg.send({ headers: { authorization: [`Bearer ${a}`, `Bearer ${b}`] } }));
     assertDenied(res, { status: 400, error: 'invalid_request', token: a });
-    assertNoSecret(res.body, b, 'response');
+    assertNoSecret(JSON.stringify(res.headers) + res.body, b, 'response');
     assert.equal(res.headers['www-authenticate'], `Bearer realm="${REALM}", error="invalid_request", error_description="${res.json.error_description}"`);
+    assert.ok(
+      [DESCRIPTIONS.malformed_authorization, DESCRIPTIONS.multiple_authorization_headers].includes(res.json.error_description),
+      res.json.error_description,
+    );
     // Envoy's HTTP/1 codec folds repeated Authorization headers into one value joined by ",", so the filter
     // sees one header "Bearer a,Bearer b" (not a token68 value) and answers malformed_authorization.
     assert.deepEqual(delta, { denied: 1, 'denied.malformed_authorization': 1 });
@@ -306,6 +315,6 @@ describe('tollgate in the real Envoy: token rows of issue 2', () => {
   });
 
   test('a partner-issued token signed with an idsvr key is refused (keys are per provider)', async () => {
-    await expectInvalid(await mint({ iss: PARTNER_ISSUER, kid: KID.ES256 }), 'unknown_kid', /key/i);
+    await expectInvalid(await mint({ iss: PARTNER_ISSUER, kid: KID.ES256 }), 'unknown_kid');
   });
 });
