@@ -1,1 +1,28 @@
-//! Pure token-validation core of tollgate (no proxy-wasm dependency).
+//! Pure token-validation core of tollgate: configuration, key sets, bearer-token
+//! validation, route rules, the verified-token cache and the RFC 6750 response mapping.
+//!
+//! This crate has **no proxy-wasm dependency and never reads a clock**: the glue
+//! (`filter/proxy`) passes request headers and the current unix time in, and turns the
+//! [`Outcome`] into host calls. See `/tmp/tg/CORE_API.md` for the contract and the module
+//! docs of [`token`] for the fixed order of checks.
+
+pub mod config;
+pub mod engine;
+pub mod jwks;
+pub mod request;
+pub mod response;
+pub mod token;
+
+mod cache;
+mod json;
+mod rules;
+
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;
+
+pub use config::ConfigError;
+pub use engine::{Allowed, Engine, Outcome};
+pub use jwks::KeySet;
+pub use request::RequestError;
+pub use response::{Denial, DenialKind, LocalResponse, ALL_REASONS};
+pub use token::TokenError;

@@ -1,0 +1,225 @@
+//! Denials and their RFC 6750 local responses.
+//!
+//! | kind | status | `WWW-Authenticate` / extra headers | `error` |
+//! |---|---|---|---|
+//! | [`DenialKind::MissingToken`] | 401 | `Bearer realm="…"` (no error attribute, RFC 6750 §3.1) | `missing_token`* |
+//! | [`DenialKind::InvalidToken`] | 401 | `Bearer realm="…", error="invalid_token", error_description="…"` | `invalid_token` |
+//! | [`DenialKind::InsufficientScope`] | 403 | `Bearer realm="…", error="insufficient_scope", error_description="…", scope="a b"` | `insufficient_scope` |
+//! | [`DenialKind::InvalidRequest`] | 400 | `Bearer realm="…", error="invalid_request", error_description="…"` | `invalid_request` |
+//! | [`DenialKind::NoMatchingRule`] | 403 | none (no token could help) | `access_denied` |
+//! | [`DenialKind::KeysUnavailable`] | 503 | `Retry-After: 5` (a server-side failure is never a 401) | `temporarily_unavailable` |
+//!
+//! *RFC 6750 sends no `error` attribute when the request carried no token; the JSON body
+//! still needs an `error` member, so it says `"missing_token"` there only.
+//!
+//! Every response carries `content-type: application/json` and `cache-control: no-store`,
+//! and a JSON body `{"error": …, "error_description": …}`. Nothing from the request (in
+//! particular never the token) is echoed: descriptions are fixed texts.
+
+use crate::request::RequestError;
+use crate::token::TokenError;
+
+/// Seconds a client is told to wait (`Retry-After`) when no keys are available yet.
+pub const RETRY_AFTER_SECONDS: u32 = 5;
+
+/// Why a request was refused. Each variant maps to exactly one status code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DenialKind {
+    /// The route needs a token and the request carried no `Authorization: Bearer` token
+    /// (a token only in the query string counts as missing: it is never read from there).
+    /// 401 with `WWW-Authenticate: Bearer realm="…"` and no error attribute.
+    MissingToken,
+    /// The token was present but is not acceptable. 401 `invalid_token`.
+    InvalidToken(TokenError),
+    /// The token is valid but lacks scopes the route requires; `required` lists all of the
+    /// route's scopes. 403 `insufficient_scope` with `scope="…"`.
+    InsufficientScope {
+        /// All scopes the matched rule requires, in config order.
+        required: Vec<String>,
+    },
+    /// The request itself is malformed (e.g. two `Authorization` headers). 400 `invalid_request`.
+    InvalidRequest(RequestError),
+    /// The request matched no rule. Such a request never reaches the API: 403
+    /// `access_denied` (a token cannot help, so 401 would mislead the client).
+    NoMatchingRule,
+    /// The token's provider has no keys yet (remote JWKS / discovery not fetched yet, or
+    /// every fetch so far failed). A server-side condition: 503 with `Retry-After`, never 401.
+    KeysUnavailable,
+}
+
+/// A refused request: what went wrong and, when known, which provider's token it was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denial {
+    /// Why the request was refused.
+    pub kind: DenialKind,
+    /// Name of the provider the token was attributed to (by its unverified `iss`), if any.
+    pub provider: Option<String>,
+}
+
+/// A complete local response for the glue to send (`send_http_response`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalResponse {
+    /// HTTP status code.
+    pub status: u32,
+    /// Response headers, lower-case names.
+    pub headers: Vec<(String, String)>,
+    /// JSON body `{"error":…,"error_description":…}`.
+    pub body: String,
+}
+
+/// Every reason [`Denial::reason`] can return, for defining metrics up front.
+pub const ALL_REASONS: &[&str] = &[
+    "missing_token",
+    "insufficient_scope",
+    "no_matching_rule",
+    "keys_unavailable",
+    // RequestError
+    "multiple_authorization_headers",
+    "malformed_authorization",
+    "missing_method",
+    "missing_path",
+    "invalid_path",
+    // TokenError
+    "token_too_large",
+    "malformed_token",
+    "bad_encoding",
+    "bad_header",
+    "critical_header",
+    "wrong_token_type",
+    "algorithm_not_allowed",
+    "bad_payload",
+    "invalid_date",
+    "unknown_issuer",
+    "provider_not_allowed",
+    "unknown_kid",
+    "ambiguous_key",
+    "bad_signature",
+    "wrong_issuer",
+    "wrong_audience",
+    "missing_exp",
+    "expired",
+    "not_yet_valid",
+    "missing_iat",
+    "issued_in_future",
+    "lifetime_too_long",
+    "bad_scope_claim",
+];
+
+impl Denial {
+    /// Short stable metric/log reason, e.g. `"missing_token"`, `"expired"`,
+    /// `"wrong_audience"`, `"insufficient_scope"`. Always one of [`ALL_REASONS`].
+    pub fn reason(&self) -> &'static str {
+        match &self.kind {
+            DenialKind::MissingToken => "missing_token",
+            DenialKind::InvalidToken(e) => e.reason(),
+            DenialKind::InsufficientScope { .. } => "insufficient_scope",
+            DenialKind::InvalidRequest(e) => e.reason(),
+            DenialKind::NoMatchingRule => "no_matching_rule",
+            DenialKind::KeysUnavailable => "keys_unavailable",
+        }
+    }
+
+    /// True when the token named a `kid` its provider does not know: the glue should
+    /// refetch that provider's remote JWKS (rate-limited). See also
+    /// [`crate::Engine::take_refetch_requests`].
+    pub fn is_unknown_kid(&self) -> bool {
+        matches!(
+            self.kind,
+            DenialKind::InvalidToken(TokenError::UnknownKeyId)
+        )
+    }
+
+    /// The complete local response: status, headers (`www-authenticate` where RFC 6750
+    /// applies, `content-type: application/json`, `cache-control: no-store`) and JSON body.
+    /// Never echoes the token.
+    pub fn response(&self, realm: &str) -> LocalResponse {
+        let realm_attr = format!("Bearer realm=\"{}\"", quote_escape(realm));
+        let mut headers: Vec<(String, String)> = Vec::new();
+        let (status, error, description): (u32, &str, String) = match &self.kind {
+            DenialKind::MissingToken => {
+                headers.push(("www-authenticate".into(), realm_attr));
+                (
+                    401,
+                    "missing_token",
+                    "the request carries no bearer token".into(),
+                )
+            }
+            DenialKind::InvalidToken(e) => {
+                let d = e.to_string();
+                headers.push((
+                    "www-authenticate".into(),
+                    format!(
+                        "{realm_attr}, error=\"invalid_token\", error_description=\"{}\"",
+                        quote_escape(&d)
+                    ),
+                ));
+                (401, "invalid_token", d)
+            }
+            DenialKind::InsufficientScope { required } => {
+                let d = "the token lacks a scope this resource requires".to_string();
+                let scope = required.join(" ");
+                headers.push((
+                    "www-authenticate".into(),
+                    format!(
+                        "{realm_attr}, error=\"insufficient_scope\", error_description=\"{}\", scope=\"{}\"",
+                        quote_escape(&d),
+                        quote_escape(&scope)
+                    ),
+                ));
+                (403, "insufficient_scope", d)
+            }
+            DenialKind::InvalidRequest(e) => {
+                let d = e.to_string();
+                headers.push((
+                    "www-authenticate".into(),
+                    format!(
+                        "{realm_attr}, error=\"invalid_request\", error_description=\"{}\"",
+                        quote_escape(&d)
+                    ),
+                ));
+                (400, "invalid_request", d)
+            }
+            DenialKind::NoMatchingRule => (
+                403,
+                "access_denied",
+                "no access rule covers this request".into(),
+            ),
+            DenialKind::KeysUnavailable => {
+                headers.push(("retry-after".into(), RETRY_AFTER_SECONDS.to_string()));
+                (
+                    503,
+                    "temporarily_unavailable",
+                    "the keys to verify this token are not available yet; retry later".into(),
+                )
+            }
+        };
+        headers.push(("content-type".into(), "application/json".into()));
+        headers.push(("cache-control".into(), "no-store".into()));
+        let body =
+            serde_json::json!({ "error": error, "error_description": description }).to_string();
+        LocalResponse {
+            status,
+            headers,
+            body,
+        }
+    }
+}
+
+/// Escape a value for use inside a quoted-string of `WWW-Authenticate` (RFC 7230 §3.2.6):
+/// backslash and double quote are backslash-escaped; control characters (which the
+/// quoted-string grammar does not allow, and which could split the header) become spaces.
+pub fn quote_escape(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '"' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
