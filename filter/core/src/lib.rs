@@ -9,6 +9,7 @@
 pub mod config;
 pub mod engine;
 pub mod jwks;
+pub mod remote;
 pub mod request;
 pub mod response;
 pub mod token;
