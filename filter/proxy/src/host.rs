@@ -1,0 +1,58 @@
+//! Every host call the glue makes, in one place, each with its failure handled.
+//!
+//! The proxy-wasm SDK's context-trait helpers `unwrap()` host errors; these wrappers call
+//! `proxy_wasm::hostcalls` directly so a host error becomes a logged, handled condition
+//! instead of a panic that would kill the VM for every later request.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use proxy_wasm::hostcalls;
+use proxy_wasm::types::{LogLevel, MapType, MetricType, Status};
+
+/// Log a line; logging failures are ignored (there is nowhere else to report them).
+pub fn log(level: LogLevel, message: &str) {
+    let _ = hostcalls::log(level, message);
+}
+
+/// Current host time as unix seconds (0 if the host clock is unavailable or before 1970,
+/// which makes every token look expired: failing closed).
+pub fn now_seconds() -> u64 {
+    hostcalls::get_current_time()
+        .ok()
+        .and_then(|t: SystemTime| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs())
+}
+
+/// All request headers with their raw values.
+pub fn request_headers() -> Result<Vec<(String, Vec<u8>)>, Status> {
+    hostcalls::get_map_bytes(MapType::HttpRequestHeaders)
+}
+
+/// Remove every request header called `name`.
+pub fn remove_request_header(name: &str) -> Result<(), Status> {
+    hostcalls::remove_map_value(MapType::HttpRequestHeaders, name)
+}
+
+/// Set request header `name` to exactly one value (replacing any present).
+pub fn set_request_header(name: &str, value: &str) -> Result<(), Status> {
+    hostcalls::set_map_value(MapType::HttpRequestHeaders, name, Some(value))
+}
+
+/// Answer the request locally; the request does not go upstream.
+pub fn send_response(status: u32, headers: &[(String, String)], body: &[u8]) -> Result<(), Status> {
+    let headers: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    hostcalls::send_http_response(status, headers, Some(body))
+}
+
+/// Define a counter; returns its id.
+pub fn define_counter(name: &str) -> Result<u32, Status> {
+    hostcalls::define_metric(MetricType::Counter, name)
+}
+
+/// Add one to a counter; failures are ignored (metrics never change a decision).
+pub fn increment(metric_id: u32) {
+    let _ = hostcalls::increment_metric(metric_id, 1);
+}

@@ -1,0 +1,85 @@
+//! Root context: configuration and what all requests of this VM share.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use proxy_wasm::traits::{Context, HttpContext, RootContext};
+use proxy_wasm::types::{ContextType, LogLevel};
+use tollgate_core::Engine;
+
+use crate::host;
+use crate::http::TollgateHttp;
+use crate::metrics::Metrics;
+
+/// What the root context and its HTTP contexts share: the compiled configuration with
+/// its verified-token cache, and the counter ids.
+pub struct Shared {
+    pub engine: Engine,
+    pub metrics: Metrics,
+}
+
+pub struct TollgateRoot {
+    context_id: u32,
+    /// None until a configuration was accepted.
+    shared: Option<Rc<RefCell<Shared>>>,
+}
+
+impl TollgateRoot {
+    pub fn new(context_id: u32) -> Self {
+        Self {
+            context_id,
+            shared: None,
+        }
+    }
+
+    /// Build the engine and counters from `config`; the error is the log line.
+    fn configure(config: &[u8]) -> Result<Shared, String> {
+        let engine = Engine::from_json(config)
+            .map_err(|e| format!("tollgate: invalid configuration: {e}"))?;
+        let metrics = Metrics::define(&engine.provider_names()).map_err(|(name, status)| {
+            format!("tollgate: cannot define metric {name}: host returned {status:?}")
+        })?;
+        Ok(Shared { engine, metrics })
+    }
+}
+
+impl Context for TollgateRoot {}
+
+impl RootContext for TollgateRoot {
+    fn on_vm_start(&mut self, _vm_configuration_size: usize) -> bool {
+        true
+    }
+
+    /// Parse and check the whole configuration once. On error, log the field at critical
+    /// level and return false: Envoy then refuses to load the plugin. A rejected
+    /// reconfiguration leaves the previous, valid one in place.
+    fn on_configure(&mut self, _plugin_configuration_size: usize) -> bool {
+        let config = self.get_plugin_configuration().unwrap_or_default();
+        match Self::configure(&config) {
+            Ok(shared) => {
+                let providers = shared.engine.provider_names().join(", ");
+                host::log(
+                    LogLevel::Info,
+                    &format!(
+                        "tollgate: configured (root context {}; providers: {providers})",
+                        self.context_id
+                    ),
+                );
+                self.shared = Some(Rc::new(RefCell::new(shared)));
+                true
+            }
+            Err(line) => {
+                host::log(LogLevel::Critical, &line);
+                false
+            }
+        }
+    }
+
+    fn get_type(&self) -> Option<ContextType> {
+        Some(ContextType::HttpContext)
+    }
+
+    fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
+        Some(Box::new(TollgateHttp::new(context_id, self.shared.clone())))
+    }
+}
