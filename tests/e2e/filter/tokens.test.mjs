@@ -146,12 +146,19 @@ describe('tollgate in the real Envoy: token rows of issue 2', () => {
     await expectInvalid(await mint({ aud: ['a.example.com', 'b.example.com'] }), 'wrong_audience');
   });
 
-  test('alg none: 401 invalid_token', async () => {
-    await expectInvalid(unsignedToken(), 'algorithm_not_allowed', { provider: 'any' });
+  test('alg none, empty signature: 401 invalid_token (an empty segment fails the three-segment check first)', async () => {
+    await expectInvalid(unsignedToken(), 'malformed_token', { provider: null });
   });
 
-  test('alg none with the kid of a real key: 401 invalid_token', async () => {
-    await expectInvalid(unsignedToken(claims(), { alg: 'none', typ: 'at+jwt', kid: KID.ES256 }), 'algorithm_not_allowed', { provider: 'any' });
+  test('alg none with a non-empty signature and the kid of a real key: 401 invalid_token, algorithm not allowed', async () => {
+    const forged = `${unsignedToken(claims(), { alg: 'none', typ: 'at+jwt', kid: KID.ES256 })}c2lnbmF0dXJl`;
+    await expectInvalid(forged, 'algorithm_not_allowed', { provider: 'any' });
+  });
+
+  test('alg "None" / "NONE" spelled otherwise: 401 invalid_token, algorithm not allowed', async () => {
+    for (const alg of ['None', 'NONE']) {
+      await expectInvalid(`${unsignedToken(claims(), { alg, typ: 'at+jwt' })}c2ln`, 'algorithm_not_allowed', { provider: 'any' });
+    }
   });
 
   test('HMAC key confusion: HS256 signed with the public key PEM / JWK as secret: 401 invalid_token', async () => {
