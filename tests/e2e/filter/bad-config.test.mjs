@@ -2,7 +2,7 @@
 // listener never comes up) and its log names the wrong field: "tollgate: invalid configuration: <field>: <message>".
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startEnvoyExpectingFailure, startEnvoy } from '../lib/envoy.mjs';
+import { startEnvoyExpectingFailure, startEnvoy, validateConfigText } from '../lib/envoy.mjs';
 import { bootstrap, toYaml, tollgateFilter } from '../lib/envoy-config.mjs';
 import { requireWasm } from '../lib/paths.mjs';
 import { scenarioConfig } from './harness.mjs';
@@ -39,6 +39,10 @@ describe('bad plugin configuration: Envoy refuses the plugin and the log names t
       assert.ok(line, `no "tollgate: invalid configuration:" line in the Envoy log:\n${log}`);
       assert.match(line, /\[critical\]/, 'logged at critical level');
       if (c.field) assert.ok(line.includes(`invalid configuration: ${c.field}`), `the log line names ${c.field}: ${line}`);
+      // `envoy --mode validate` runs the plugin's on_configure too, so CI's validate step catches it as well.
+      const validated = await validateConfigText(config);
+      assert.equal(validated.ok, false, 'envoy --mode validate rejects it');
+      assert.ok(validated.output.includes(line.slice(line.indexOf('tollgate: invalid configuration:'))), `validate names the field:\n${validated.output}`);
     });
   }
 
