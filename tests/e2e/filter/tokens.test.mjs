@@ -314,6 +314,15 @@ describe('tollgate in the real Envoy: token rows of issue 2', () => {
     assert.deepEqual(delta, { allowed: 1 });
   });
 
+  test('dot segments cannot borrow the anonymous /health rule: 400 invalid_request, never forwarded', async () => {
+    // Envoy (normalize_path unset) passes these paths through as sent; an upstream that normalises would see /orders.
+    for (const path of ['/health/../orders', '/health/%2e%2e/orders', '/health/%2E%2E/orders', '/health/./../orders']) {
+      const { delta, result: res } = await counterDelta(tg.envoy, () => tg.send({ path }));
+      assertDenied(res, { status: 400, error: 'invalid_request' });
+      assert.deepEqual(delta, { denied: 1, 'denied.invalid_path': 1 }, path);
+    }
+  });
+
   test('per-reason and per-provider counters are defined at start and visible on /stats', async () => {
     const stats = await tg.envoy.stats('^wasmcustom\\.tollgate\\.');
     for (const name of ['allowed', 'denied', 'denied.missing_token', 'denied.expired', 'denied.wrong_audience',
