@@ -99,7 +99,15 @@ impl HttpContext for TollgateHttp {
             headers.push((name, String::from_utf8_lossy(&value).into_owned()));
         }
 
-        match shared.engine.evaluate(&headers, host::now_seconds()) {
+        let (hits_before, misses_before, _) = shared.engine.cache_stats();
+        let outcome = shared.engine.evaluate(&headers, host::now_seconds());
+        let (hits, misses, _) = shared.engine.cache_stats();
+        shared.metrics.count_cache(
+            hits.saturating_sub(hits_before),
+            misses.saturating_sub(misses_before),
+        );
+
+        match outcome {
             Outcome::Allow(allowed) => {
                 for (name, value) in &allowed.set_headers {
                     if let Err(status) = host::set_request_header(name, value) {

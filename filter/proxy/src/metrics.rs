@@ -3,6 +3,7 @@
 //! - `tollgate.allowed`, `tollgate.denied`
 //! - `tollgate.denied.<reason>` for every reason in [`tollgate_core::ALL_REASONS`]
 //! - `tollgate.provider.<name>.allowed`, `tollgate.provider.<name>.denied`
+//! - `tollgate.cache.hit`, `tollgate.cache.miss` (verified-token cache look-ups)
 //!
 //! All are defined when the configuration is applied, so every counter exists (at 0)
 //! before the first request.
@@ -19,6 +20,8 @@ use crate::host;
 pub struct Metrics {
     allowed: u32,
     denied: u32,
+    cache_hit: u32,
+    cache_miss: u32,
     denied_by_reason: BTreeMap<&'static str, u32>,
     /// provider name -> (allowed, denied)
     by_provider: BTreeMap<String, (u32, u32)>,
@@ -32,6 +35,8 @@ impl Metrics {
         let mut metrics = Metrics {
             allowed: counter("tollgate.allowed".into())?,
             denied: counter("tollgate.denied".into())?,
+            cache_hit: counter("tollgate.cache.hit".into())?,
+            cache_miss: counter("tollgate.cache.miss".into())?,
             ..Metrics::default()
         };
         for reason in ALL_REASONS {
@@ -52,6 +57,12 @@ impl Metrics {
         if let Some((allowed, _)) = provider.and_then(|p| self.by_provider.get(p)) {
             host::increment(*allowed);
         }
+    }
+
+    /// Count the cache look-ups one evaluation made (deltas of `Engine::cache_stats`).
+    pub fn count_cache(&self, hits: u64, misses: u64) {
+        host::add(self.cache_hit, hits);
+        host::add(self.cache_miss, misses);
     }
 
     /// Count one denied request with its reason.
