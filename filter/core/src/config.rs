@@ -368,7 +368,7 @@ impl Config {
 
 fn serde_error(e: serde_path_to_error::Error<serde_json::Error>) -> ConfigError {
     let mut field = e.path().to_string();
-    if field == "." {
+    if field == "." || field == "?" {
         field.clear();
     }
     let inner = e.into_inner();
@@ -377,8 +377,11 @@ fn serde_error(e: serde_path_to_error::Error<serde_json::Error>) -> ConfigError 
     if let Some(i) = message.find(" at line ") {
         message.truncate(i);
     }
-    // Name the unknown field in the path itself.
-    if let Some(rest) = message.strip_prefix("unknown field `") {
+    // Name the unknown or missing field in the path itself.
+    let named = message
+        .strip_prefix("unknown field `")
+        .or_else(|| message.strip_prefix("missing field `"));
+    if let Some(rest) = named {
         if let Some(name) = rest.split('`').next() {
             let name = name.to_owned();
             if !field.ends_with(&name) {

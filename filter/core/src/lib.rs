@@ -27,3 +27,6 @@ pub use jwks::KeySet;
 pub use request::RequestError;
 pub use response::{Denial, DenialKind, LocalResponse, ALL_REASONS};
 pub use token::TokenError;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,79 @@
+//! Native unit tests of the core. Negative tests assert the exact variant.
+
+mod config_tests;
+mod engine_tests;
+mod hostile;
+mod jwks_tests;
+mod response_tests;
+mod token_tests;
+
+use serde_json::{Map, Value};
+
+use crate::testkit::{self, TestKey, NOW};
+use crate::{Allowed, Denial, DenialKind, Engine, Outcome, TokenError};
+
+/// Engine with the standard test configuration.
+pub(crate) fn engine() -> Engine {
+    engine_with(testkit::config())
+}
+
+pub(crate) fn engine_with(config: Value) -> Engine {
+    Engine::from_json(config.to_string().as_bytes()).unwrap()
+}
+
+/// Evaluate `method path` with an optional bearer token at `now`.
+pub(crate) fn eval_at(
+    e: &mut Engine,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    now: u64,
+) -> Outcome {
+    e.evaluate(&testkit::request(method, path, token), now)
+}
+
+pub(crate) fn allowed(o: Outcome) -> Allowed {
+    match o {
+        Outcome::Allow(a) => a,
+        Outcome::Deny(d) => panic!("expected Allow, got {d:?}"),
+    }
+}
+
+pub(crate) fn denied(o: Outcome) -> Denial {
+    match o {
+        Outcome::Deny(d) => d,
+        Outcome::Allow(a) => panic!("expected Deny, got {a:?}"),
+    }
+}
+
+/// Outcome of `GET /` (any valid token passes) with `token` at NOW.
+pub(crate) fn check(token: &str) -> Outcome {
+    eval_at(&mut engine(), "GET", "/", Some(token), NOW)
+}
+
+/// The TokenError of `GET /` with `token` (panics if not an InvalidToken denial).
+pub(crate) fn token_error(token: &str) -> TokenError {
+    match denied(check(token)).kind {
+        DenialKind::InvalidToken(e) => e,
+        other => panic!("expected InvalidToken, got {other:?}"),
+    }
+}
+
+/// Standard token from `key` with `edit` applied to its claims.
+pub(crate) fn with_claims(key: TestKey, edit: impl FnOnce(&mut Map<String, Value>)) -> String {
+    let mut c = testkit::claims(NOW);
+    edit(&mut c);
+    testkit::mint(key, &testkit::header(key), &c)
+}
+
+/// Standard token from `key` with `edit` applied to its header.
+pub(crate) fn with_header(key: TestKey, edit: impl FnOnce(&mut Map<String, Value>)) -> String {
+    let mut h = testkit::header(key);
+    edit(&mut h);
+    testkit::mint(key, &h, &testkit::claims(NOW))
+}
+
+pub(crate) fn b64(bytes: &[u8]) -> String {
+    use ct_codecs::{Base64UrlSafeNoPadding, Encoder};
+    Base64UrlSafeNoPadding::encode_to_string(bytes).unwrap()
+}

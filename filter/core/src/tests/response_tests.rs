@@ -1,0 +1,197 @@
+//! RFC 6750 responses and the reason list.
+
+use std::collections::HashSet;
+
+use serde_json::Value;
+
+use crate::request::RequestError;
+use crate::response::quote_escape;
+use crate::{Denial, DenialKind, TokenError, ALL_REASONS};
+
+pub(crate) fn all_token_errors() -> Vec<TokenError> {
+    use TokenError::*;
+    vec![
+        TooLarge,
+        Malformed,
+        BadEncoding,
+        BadHeader,
+        CriticalHeader,
+        WrongType,
+        AlgorithmNotAllowed,
+        BadPayload,
+        InvalidDate,
+        UnknownIssuer,
+        ProviderNotAllowed,
+        UnknownKeyId,
+        AmbiguousKey,
+        BadSignature,
+        WrongIssuer,
+        WrongAudience,
+        MissingExp,
+        Expired,
+        NotYetValid,
+        MissingIssuedAt,
+        IssuedInFuture,
+        LifetimeTooLong,
+        BadScopeClaim,
+    ]
+}
+
+fn all_request_errors() -> Vec<RequestError> {
+    use RequestError::*;
+    vec![
+        MultipleAuthorizationHeaders,
+        MalformedAuthorization,
+        MissingMethod,
+        MissingPath,
+        InvalidPath,
+    ]
+}
+
+fn all_kinds() -> Vec<DenialKind> {
+    let mut v = vec![
+        DenialKind::MissingToken,
+        DenialKind::InsufficientScope {
+            required: vec!["a".into()],
+        },
+        DenialKind::NoMatchingRule,
+        DenialKind::KeysUnavailable,
+    ];
+    v.extend(all_token_errors().into_iter().map(DenialKind::InvalidToken));
+    v.extend(
+        all_request_errors()
+            .into_iter()
+            .map(DenialKind::InvalidRequest),
+    );
+    v
+}
+
+fn deny(kind: DenialKind) -> Denial {
+    Denial {
+        kind,
+        provider: None,
+    }
+}
+
+fn header<'a>(r: &'a crate::LocalResponse, name: &str) -> Option<&'a str> {
+    r.headers
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+}
+
+#[test]
+fn reasons_are_complete_and_unique() {
+    let produced: Vec<&str> = all_kinds().into_iter().map(|k| deny(k).reason()).collect();
+    let set: HashSet<&str> = produced.iter().copied().collect();
+    assert_eq!(set.len(), produced.len(), "duplicate reason");
+    let listed: HashSet<&str> = ALL_REASONS.iter().copied().collect();
+    assert_eq!(listed.len(), ALL_REASONS.len());
+    assert_eq!(set, listed);
+    for r in ALL_REASONS {
+        assert!(
+            r.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+            "{r}"
+        );
+    }
+}
+
+#[test]
+fn missing_token_has_no_error_attribute() {
+    let r = deny(DenialKind::MissingToken).response("orders-api");
+    assert_eq!(r.status, 401);
+    assert_eq!(
+        header(&r, "www-authenticate"),
+        Some("Bearer realm=\"orders-api\"")
+    );
+    assert_eq!(header(&r, "content-type"), Some("application/json"));
+    assert_eq!(header(&r, "cache-control"), Some("no-store"));
+    let body: Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(body["error"], "missing_token");
+    assert_eq!(
+        body["error_description"],
+        "the request carries no bearer token"
+    );
+}
+
+#[test]
+fn invalid_token_response() {
+    let r = deny(DenialKind::InvalidToken(TokenError::Expired)).response("r");
+    assert_eq!(r.status, 401);
+    assert_eq!(
+        header(&r, "www-authenticate"),
+        Some("Bearer realm=\"r\", error=\"invalid_token\", error_description=\"the token has expired\"")
+    );
+    assert_eq!(
+        r.body,
+        r#"{"error":"invalid_token","error_description":"the token has expired"}"#
+    );
+}
+
+#[test]
+fn insufficient_scope_lists_required_scopes() {
+    let r = deny(DenialKind::InsufficientScope {
+        required: vec!["orders:read".into(), "orders:admin".into()],
+    })
+    .response("r");
+    assert_eq!(r.status, 403);
+    assert_eq!(
+        header(&r, "www-authenticate"),
+        Some("Bearer realm=\"r\", error=\"insufficient_scope\", error_description=\"the token lacks a scope this resource requires\", scope=\"orders:read orders:admin\"")
+    );
+    let body: Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(body["error"], "insufficient_scope");
+}
+
+#[test]
+fn invalid_request_no_rule_and_keys_unavailable() {
+    let r = deny(DenialKind::InvalidRequest(
+        RequestError::MultipleAuthorizationHeaders,
+    ))
+    .response("r");
+    assert_eq!(r.status, 400);
+    assert!(header(&r, "www-authenticate")
+        .unwrap()
+        .contains("error=\"invalid_request\""));
+    let r = deny(DenialKind::NoMatchingRule).response("r");
+    assert_eq!(r.status, 403);
+    assert_eq!(header(&r, "www-authenticate"), None);
+    assert_eq!(
+        serde_json::from_str::<Value>(&r.body).unwrap()["error"],
+        "access_denied"
+    );
+    let r = deny(DenialKind::KeysUnavailable).response("r");
+    assert_eq!(r.status, 503);
+    assert_eq!(header(&r, "retry-after"), Some("5"));
+    assert_eq!(header(&r, "www-authenticate"), None);
+    assert_eq!(
+        serde_json::from_str::<Value>(&r.body).unwrap()["error"],
+        "temporarily_unavailable"
+    );
+}
+
+#[test]
+fn every_response_is_well_formed() {
+    for k in all_kinds() {
+        let r = deny(k.clone()).response("realm");
+        assert!((400..600).contains(&r.status) && r.status != 500, "{k:?}");
+        let body: Value = serde_json::from_str(&r.body).unwrap();
+        assert!(body["error"].is_string() && body["error_description"].is_string());
+        assert_eq!(body.as_object().unwrap().len(), 2);
+        for (n, v) in &r.headers {
+            assert_eq!(n, &n.to_ascii_lowercase());
+            assert!(!v.chars().any(char::is_control), "{n}: {v:?}");
+        }
+    }
+}
+
+#[test]
+fn quote_escaping() {
+    assert_eq!(quote_escape(r#"a"b\c"#), r#"a\"b\\c"#);
+    assert_eq!(quote_escape("a\r\nb"), "a  b");
+    let r = deny(DenialKind::MissingToken).response("my \"realm\"");
+    assert_eq!(
+        header(&r, "www-authenticate"),
+        Some(r#"Bearer realm="my \"realm\"""#)
+    );
+}
