@@ -5,7 +5,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTollgate, assertDenied, assertInvalidToken, assertNoSecret, counterDelta, REALM, DESCRIPTIONS } from './harness.mjs';
 import {
-  mint, unsignedToken, hmacToken, tamper, foreignKeyToken, claims, publicKeyPem,
+  mint, unsignedToken, hmacToken, tamper, foreignKeyToken, claims, publicKeyPem, publicKeyDer,
   IDSVR_JWKS, PARTNER_ISSUER, KID, AUDIENCE,
 } from '../fixtures/tokens.mjs';
 
@@ -135,7 +135,10 @@ describe('tollgate in the real Envoy: token rows of issue 2', () => {
   });
 
   test('wrong iss (no provider has it): 401 invalid_token', async () => {
-    await expectInvalid(await mint({ iss: 'https://evil.example.com' }), 'unknown_issuer');
+    // Issuers compare exactly: a trailing slash or another case is another issuer.
+    for (const iss of ['https://evil.example.com', 'https://login.example.com/oauth/v2/oauth-anonymous/', 'https://LOGIN.example.com/oauth/v2/oauth-anonymous']) {
+      await expectInvalid(await mint({ iss }), 'unknown_issuer');
+    }
   });
 
   test('wrong aud: 401 invalid_token', async () => {
@@ -161,12 +164,15 @@ describe('tollgate in the real Envoy: token rows of issue 2', () => {
     }
   });
 
-  test('HMAC key confusion: HS256 signed with the public key PEM / JWK as secret: 401 invalid_token', async () => {
+  test('HMAC key confusion: HS256 signed with the public key (PEM, JWK, DER, raw point bytes) as secret: 401 invalid_token', async () => {
     const esJwk = IDSVR_JWKS.keys.find((k) => k.kid === KID.ES256);
     for (const [kid, secret] of [
       [KID.ES256, publicKeyPem(KID.ES256)],
       [KID.RS256, publicKeyPem(KID.RS256)],
       [KID.ES256, JSON.stringify(esJwk)],
+      [KID.ES256, publicKeyDer(KID.ES256)],
+      [KID.ES256, Buffer.concat([Buffer.from([4]), Buffer.from(esJwk.x, 'base64url'), Buffer.from(esJwk.y, 'base64url')])],
+      [KID.EdDSA, Buffer.from(IDSVR_JWKS.keys.find((k) => k.kid === KID.EdDSA).x, 'base64url')],
     ]) {
       await expectInvalid(hmacToken(secret, { kid }), 'algorithm_not_allowed', { provider: 'any' });
     }
