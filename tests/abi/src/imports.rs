@@ -14,7 +14,7 @@ use crate::abi::{
     deserialize_map, deserialize_property_path, serialize_map, BufferType, LogLevel, MapType,
     MetricType, Status,
 };
-use crate::state::{ContextState, HeaderMutation, HttpCall, HostState, LocalResponse, LogRecord};
+use crate::state::{ContextState, HeaderMutation, HostState, HttpCall, LocalResponse, LogRecord};
 
 type C<'a> = Caller<'a, HostState>;
 
@@ -58,9 +58,13 @@ fn return_bytes(caller: &mut C<'_>, bytes: &[u8], ret_data: u32, ret_size: u32) 
     let ptr = if bytes.is_empty() {
         0
     } else {
-        let alloc = match caller.get_export("proxy_on_memory_allocate") {
+        // `malloc` is the deprecated allocator, used only without proxy_on_memory_allocate.
+        let alloc = match caller
+            .get_export("proxy_on_memory_allocate")
+            .or_else(|| caller.get_export("malloc"))
+        {
             Some(Extern::Func(f)) => f.typed::<u32, u32>(&*caller)?,
-            _ => bail!("filter exports no proxy_on_memory_allocate"),
+            _ => bail!("filter exports neither proxy_on_memory_allocate nor malloc"),
         };
         let ptr = alloc.call(&mut *caller, size)?;
         if ptr == 0 {
@@ -231,9 +235,13 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> Result<BTreeSet<&
                 BufferType::PluginConfiguration => state.plugin_configuration.clone(),
                 BufferType::HttpCallResponseBody => match &state.call_response {
                     Some(r) => r.body.clone(),
-                    None => bail!("proxy_get_buffer_bytes(HttpCallResponseBody) outside a callout response"),
+                    None => bail!(
+                        "proxy_get_buffer_bytes(HttpCallResponseBody) outside a callout response"
+                    ),
                 },
-                other => bail!("proxy_get_buffer_bytes: buffer {other:?} is not modelled by this host"),
+                other => {
+                    bail!("proxy_get_buffer_bytes: buffer {other:?} is not modelled by this host")
+                }
             };
             let start = start as usize;
             if start > bytes.len() {
@@ -357,7 +365,13 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> Result<BTreeSet<&
     linker.func_wrap(
         "env",
         reg("proxy_get_shared_data"),
-        |mut caller: C<'_>, kp: u32, kl: u32, ret_data: u32, ret_size: u32, ret_cas: u32| -> Result<u32> {
+        |mut caller: C<'_>,
+         kp: u32,
+         kl: u32,
+         ret_data: u32,
+         ret_size: u32,
+         ret_cas: u32|
+         -> Result<u32> {
             let key = read_string(&mut caller, kp, kl)?;
             let entry = caller.data().process.lock()?.shared_data.get(&key).cloned();
             match entry {
@@ -458,6 +472,17 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> Result<BTreeSet<&
             let context_id = state
                 .current
                 .ok_or_else(|| format_err!("proxy_http_call outside any context"))?;
+            // As Envoy: an unknown cluster, or a request without the required pseudo
+            // headers, is refused with BAD_ARGUMENT.
+            let unknown_cluster = state
+                .known_clusters
+                .as_ref()
+                .is_some_and(|known| !known.contains(&upstream));
+            let has = |name: &str| headers.iter().any(|(n, v)| n == name && !v.is_empty());
+            if unknown_cluster || !(has(":authority") && has(":method") && has(":path")) {
+                state.refused_http_calls.push(upstream);
+                return Ok(Status::BadArgument.code());
+            }
             let token = state.next_http_call_token;
             state.next_http_call_token = token.wrapping_add(1).max(1);
             state.http_calls.push(HttpCall {
@@ -488,12 +513,19 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> Result<BTreeSet<&
         },
     )?;
 
-    linker.func_wrap("env", reg("proxy_done"), |mut caller: C<'_>| -> Result<u32> {
-        let state = caller.data_mut();
-        let current = state.current;
-        state.done_calls.push(current);
-        Ok(Status::Ok.code())
-    })?;
+    linker.func_wrap(
+        "env",
+        reg("proxy_done"),
+        |mut caller: C<'_>| -> Result<u32> {
+            let state = caller.data_mut();
+            let current = state.current;
+            state.done_calls.push(current);
+            match current {
+                Some(id) if state.pending_done.remove(&id) => Ok(Status::Ok.code()),
+                _ => Ok(Status::NotFound.code()),
+            }
+        },
+    )?;
 
     linker.func_wrap(
         "env",
@@ -535,8 +567,12 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> Result<BTreeSet<&
                 return Ok(Status::NotFound.code());
             };
             match metric.kind {
-                // A counter only moves by increments.
-                MetricType::Counter => Ok(Status::BadArgument.code()),
+                // A counter never goes down.
+                MetricType::Counter if value < metric.value => Ok(Status::BadArgument.code()),
+                MetricType::Counter => {
+                    metric.value = value;
+                    Ok(Status::Ok.code())
+                }
                 // Gauge: the value; histogram: the last recorded sample.
                 MetricType::Gauge | MetricType::Histogram => {
                     metric.value = value;

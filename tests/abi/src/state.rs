@@ -1,7 +1,7 @@
 //! Per-VM host state: what the filter can read (configuration, headers, properties) and
 //! what it did (logs, header mutations, local responses, callouts, ...).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use wasmtime_wasi::p1::WasiP1Ctx;
 
@@ -154,6 +154,12 @@ pub(crate) struct HostState {
     pub(crate) call_response: Option<CallResponse>,
     /// Contexts that called `proxy_done`.
     pub(crate) done_calls: Vec<Option<u32>>,
+    /// Contexts whose `proxy_on_done` returned false (waiting for `proxy_done`).
+    pub(crate) pending_done: BTreeSet<u32>,
+    /// Clusters `proxy_http_call` may target; None = any.
+    pub(crate) known_clusters: Option<BTreeSet<String>>,
+    /// Upstreams of callouts refused with BAD_ARGUMENT.
+    pub(crate) refused_http_calls: Vec<String>,
 }
 
 impl HostState {
@@ -171,6 +177,9 @@ impl HostState {
             next_http_call_token: 1,
             call_response: None,
             done_calls: Vec::new(),
+            pending_done: BTreeSet::new(),
+            known_clusters: None,
+            refused_http_calls: Vec::new(),
         }
     }
 }

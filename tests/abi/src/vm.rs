@@ -137,6 +137,9 @@ impl FilterVm {
         // A reactor runs its constructors (and the SDK's `main!` body) in `_initialize`.
         if vm.has_export("_initialize") {
             vm.call::<(), ()>("_initialize", None, ())?;
+            if vm.has_export("main") {
+                vm.call::<(u32, u32), u32>("main", None, (0, 0))?;
+            }
         } else if vm.has_export("_start") {
             vm.call::<(), ()>("_start", None, ())?;
         }
@@ -277,16 +280,16 @@ impl FilterVm {
         Ok(id)
     }
 
-    /// Deliver request headers (text values) to stream `ctx`.
-    pub fn on_request_headers(
+    /// Deliver request headers to stream `ctx` (values may be text or raw bytes).
+    pub fn on_request_headers<N: AsRef<str>, V: AsRef<[u8]>>(
         &mut self,
         ctx: u32,
-        headers: &[(&str, &str)],
+        headers: &[(N, V)],
         end_of_stream: bool,
     ) -> Result<Action> {
         let raw: Vec<Header> = headers
             .iter()
-            .map(|(n, v)| ((*n).to_string(), v.as_bytes().to_vec()))
+            .map(|(n, v)| (n.as_ref().to_string(), v.as_ref().to_vec()))
             .collect();
         self.on_request_headers_raw(ctx, raw, end_of_stream)
     }
@@ -332,7 +335,9 @@ impl FilterVm {
     pub fn finish(&mut self, ctx: u32) -> Result<()> {
         let done = self.call::<u32, u32>("proxy_on_done", Some(ctx), ctx)?;
         if done == 0 {
-            bail!("proxy_on_done({ctx}) returned false for a stream context");
+            // The filter will call proxy_done later; this host has no use for that yet.
+            self.store.data_mut().pending_done.insert(ctx);
+            bail!("proxy_on_done({ctx}) returned false: the stream is not finished");
         }
         if self.has_export("proxy_on_log") {
             self.call::<u32, ()>("proxy_on_log", Some(ctx), ctx)?;
@@ -359,6 +364,23 @@ impl FilterVm {
             .map_or(0, |c| c.tick_period_ms))
     }
 
+    /// Restrict `proxy_http_call` to these clusters (others get BAD_ARGUMENT, as in Envoy).
+    pub fn set_known_clusters(&mut self, clusters: &[&str]) {
+        self.store.data_mut().known_clusters =
+            Some(clusters.iter().map(|c| (*c).to_string()).collect());
+    }
+
+    /// Upstreams of callouts the host refused (unknown cluster, missing pseudo headers).
+    pub fn refused_http_calls(&self) -> &[String] {
+        &self.store.data().refused_http_calls
+    }
+
+    /// Fail callout `token` (timeout / connection failure): the ABI delivers a response
+    /// with no headers and no body.
+    pub fn fail_http_call(&mut self, token: u32) -> Result<()> {
+        self.deliver_http_call_response(token, CallResponse::default())
+    }
+
     /// Callouts dispatched and not yet answered.
     pub fn pending_http_calls(&self) -> &[HttpCall] {
         &self.store.data().http_calls
@@ -372,14 +394,6 @@ impl FilterVm {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> Result<()> {
-        let pos = self
-            .store
-            .data()
-            .http_calls
-            .iter()
-            .position(|c| c.token == token)
-            .ok_or_else(|| format_err!("no pending HTTP call with token {token}"))?;
-        let call = self.store.data_mut().http_calls.remove(pos);
         let response = CallResponse {
             headers: headers
                 .iter()
@@ -388,6 +402,18 @@ impl FilterVm {
             body: body.to_vec(),
             trailers: Vec::new(),
         };
+        self.deliver_http_call_response(token, response)
+    }
+
+    fn deliver_http_call_response(&mut self, token: u32, response: CallResponse) -> Result<()> {
+        let pos = self
+            .store
+            .data()
+            .http_calls
+            .iter()
+            .position(|c| c.token == token)
+            .ok_or_else(|| format_err!("no pending HTTP call with token {token}"))?;
+        let call = self.store.data_mut().http_calls.remove(pos);
         let num_headers = len_u32(response.headers.len())?;
         let body_size = len_u32(response.body.len())?;
         let root = self.root()?;
