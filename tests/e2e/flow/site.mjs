@@ -1,0 +1,75 @@
+// Our site (the intermediate redirect page) for the flow: a local build of tests/e2e/flow/site.json whose app link
+// points at the loopback app endpoint (`tollgate-site build --app-link-origin http://127.0.0.1:PORT`), served by
+// `tollgate-site serve` with the production headers. Needs the page's wasm-bindgen package and the tollgate-site
+// binary that redirect-page/build.sh produces.
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { REPO } from '../lib/paths.mjs';
+import { LOOPBACK, waitFor } from '../lib/net.mjs';
+import { runToCompletion, startProcess, stopProcess } from '../lib/proc.mjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+/** The flow's deployment config: one app, page /app/callback -> app link /app/oauth. */
+export const SITE_CONFIG = path.join(HERE, 'site.json');
+const BUILD_HINT = 'build the page and the site tool with: redirect-page/build.sh';
+
+/** tollgate-site binary: $TOLLGATE_SITE_BIN, else the debug build in the shared target dir. */
+export function siteBin() {
+  return process.env.TOLLGATE_SITE_BIN || path.join(process.env.CARGO_TARGET_DIR || path.join(REPO, 'target'), 'debug', 'tollgate-site');
+}
+
+/** The page's wasm-bindgen output: $TOLLGATE_PAGE_PKG, else target/redirect-page-pkg. */
+export function pagePkg() {
+  return process.env.TOLLGATE_PAGE_PKG || path.join(process.env.CARGO_TARGET_DIR || path.join(REPO, 'target'), 'redirect-page-pkg');
+}
+
+/**
+ * Build the site for `appLink` (the app endpoint's URL; its path must be the config's app_link_login_path) and
+ * serve it on `port` (0 = free). Resolves { url, port, pageUrl, dir, stop() }.
+ */
+export async function startSite({ port = 0, pagePath, appLink }) {
+  const bin = siteBin();
+  const pkg = pagePkg();
+  if (!existsSync(bin)) throw new Error(`tollgate-site not found at ${bin}: ${BUILD_HINT}`);
+  if (!existsSync(path.join(pkg, 'tollgate_redirect_page_bg.wasm'))) throw new Error(`the page's wasm package is missing in ${pkg}: ${BUILD_HINT}`);
+  const config = JSON.parse(readFileSync(SITE_CONFIG, 'utf8'));
+  const app = config.apps[0];
+  const link = new URL(appLink);
+  if (app.login_path !== pagePath || app.app_link_login_path !== link.pathname) {
+    throw new Error(`${SITE_CONFIG}: expected login_path ${pagePath} and app_link_login_path ${link.pathname}`);
+  }
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'tollgate-flow-site-'));
+  const out = path.join(dir, 'www');
+  let proc;
+  try {
+    const build = await runToCompletion(bin, [
+      'build', '--config', SITE_CONFIG, '--pkg', pkg, '--assets', process.env.TOLLGATE_SITE_ASSETS || path.join(REPO, 'www', 'assets'),
+      '--out', out, '--app-link-origin', link.origin,
+    ], { timeoutMs: 30_000 });
+    if (build.code !== 0) throw new Error(`tollgate-site build failed (${build.code}):\n${build.output}`);
+    const logFile = path.join(dir, 'serve.log');
+    proc = startProcess(bin, ['serve', '--dir', out, '--addr', `${LOOPBACK}:${port}`], { logFile });
+    const url = await waitFor('tollgate-site serve', () => /serving .* at (http:\/\/\S+?)\/?\s*$/m.exec(proc.log())?.[1], {
+      timeoutMs: 10_000,
+      abort: async () => (proc.running ? undefined : `tollgate-site serve exited:\n${proc.log()}`),
+    });
+    const actualPort = Number(new URL(url).port);
+    return {
+      url,
+      port: actualPort,
+      pageUrl: `http://${LOOPBACK}:${actualPort}${pagePath}`,
+      dir: out,
+      log: () => proc.log(),
+      async stop() {
+        await stopProcess(proc);
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    if (proc) await stopProcess(proc);
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
