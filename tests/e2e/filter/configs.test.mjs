@@ -8,6 +8,7 @@ import { REPO, requireWasm } from '../lib/paths.mjs';
 import { render, startEnvoy, validateConfigText } from '../lib/envoy.mjs';
 import { bootstrap, toYaml, tollgateFilter } from '../lib/envoy-config.mjs';
 import { request } from '../lib/http.mjs';
+import { runToCompletion } from '../lib/proc.mjs';
 import { startEchoUpstream } from '../lib/upstream.mjs';
 import { mint, PARTNER_ISSUER, KID } from '../fixtures/tokens.mjs';
 
@@ -68,6 +69,30 @@ async function withEnvoy(configText, name, fn) {
 
 const bearer = (token) => ({ authorization: `Bearer ${token}` });
 
+/**
+ * Run the curl commands of an example README literally (bash, from the repo root, so `$(node …mint.mjs …)` works),
+ * against the running Envoy: a "# NNN…" comment line before a command announces its status; a command without one
+ * (e.g. `curl … | grep …`) must exit 0.
+ */
+async function runReadmeCurls(readmeRel, envoy, listener) {
+  const lines = read(readmeRel).split('\n');
+  const cmds = [];
+  lines.forEach((line, i) => {
+    if (!line.startsWith('curl ')) return;
+    const m = /^# (\d{3})\b/.exec(lines[i - 1] ?? '');
+    cmds.push({ expect: m ? Number(m[1]) : null, cmd: line });
+  });
+  assert.ok(cmds.filter((c) => c.expect).length >= 3, `${readmeRel} documents curl commands with their status`);
+  for (const { expect, cmd } of cmds) {
+    let run = cmd.replaceAll('http://127.0.0.1:10000', `http://127.0.0.1:${envoy.listenerPort(listener)}`)
+      .replaceAll('http://127.0.0.1:9901', `http://127.0.0.1:${envoy.adminPort}`);
+    if (expect) run = `${run.replace(/^curl -i /, 'curl ')} -s -o /dev/null -w '%{http_code}'`;
+    const { code, output } = await runToCompletion('bash', ['-c', run], { cwd: REPO, timeoutMs: 20_000 });
+    assert.equal(code, 0, `${cmd}\n${output}`);
+    if (expect) assert.equal(output.trim(), String(expect), `${readmeRel}: ${cmd}`);
+  }
+}
+
 describe('every Envoy config under envoy/ is loaded by a test', () => {
   const configs = listConfigs();
 
@@ -110,6 +135,7 @@ describe('every Envoy config under envoy/ is loaded by a test', () => {
       const health = await request(port, { path: '/health', headers: { 'x-user-id': 'admin' } });
       assert.equal(health.status, 200, health.body);
       assert.ok(!health.headers['x-seen-user-id'], `spoofed x-user-id reached the API: ${health.headers['x-seen-user-id']}`);
+      await runReadmeCurls('envoy/examples/basic/README.md', envoy, 'api');
     });
   });
 
@@ -128,6 +154,7 @@ describe('every Envoy config under envoy/ is loaded by a test', () => {
       assert.equal(stats.get('wasmcustom.tollgate.provider.idsvr.allowed'), 1);
       assert.equal(stats.get('wasmcustom.tollgate.provider.partner.allowed'), 1);
       assert.equal(stats.get('wasmcustom.tollgate.provider.partner.denied'), 1);
+      await runReadmeCurls('envoy/examples/two-providers/README.md', envoy, 'api');
     });
   });
 
