@@ -324,7 +324,7 @@ describe('tollgate in the real Envoy: token rows of issue 2', () => {
     // Envoy (normalize_path unset) passes these paths through as sent; an upstream that normalises would see /orders.
     for (const path of ['/health/../orders', '/health/%2e%2e/orders', '/health/%2E%2E/orders', '/health/./../orders']) {
       const { delta, result: res } = await counterDelta(tg.envoy, () => tg.send({ path }));
-      assertDenied(res, { status: 400, error: 'invalid_request' });
+      assertDenied(res, { status: 400, error: 'invalid_request', description: DESCRIPTIONS.invalid_path });
       assert.deepEqual(delta, { denied: 1, 'denied.invalid_path': 1 }, path);
     }
   });
