@@ -77,12 +77,12 @@ export function scenarioConfig(overrides = {}) {
  *   { envoy, upstream, port, send(opts), wrap(fn), stop() }
  * send() tags each request with a unique x-test-id and resolves the response plus `reachedUpstream`.
  */
-export async function startTollgate(plugin = scenarioConfig(), { hcm, name = 'tollgate' } = {}) {
+export async function startTollgate(plugin = scenarioConfig(), { hcm, name = 'tollgate', concurrency = 1 } = {}) {
   const wasm = requireWasm();
   const upstream = await startEchoUpstream();
   let envoy;
   try {
-    envoy = await startEnvoy(toYaml(bootstrap({ upstreamPort: upstream.port, httpFilters: [tollgateFilter(plugin, { wasm })], hcm })), { name });
+    envoy = await startEnvoy(toYaml(bootstrap({ upstreamPort: upstream.port, httpFilters: [tollgateFilter(plugin, { wasm })], hcm })), { name, concurrency });
   } catch (err) {
     await upstream.close();
     throw err;

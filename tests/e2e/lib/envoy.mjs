@@ -59,6 +59,7 @@ export async function startEnvoy(config, {
   logLevel = 'info',
   componentLogLevel = 'wasm:debug',
   readyTimeoutMs = 30_000,
+  concurrency = 1,
   extraArgs = [],
 } = {}) {
   const bin = requireEnvoy();
@@ -69,7 +70,7 @@ export async function startEnvoy(config, {
   writeFileSync(configFile, config);
   const args = [
     '-c', configFile,
-    '--concurrency', '1',
+    '--concurrency', String(concurrency),
     '--use-dynamic-base-id',
     '--admin-address-path', adminFile,
     '-l', logLevel,
