@@ -17,9 +17,15 @@ export const REALM = 'orders-api';
 /** Path of the intermediate page (the redirect URI registered at the server) and of the app link. */
 export const PAGE_PATH = '/app/callback';
 export const APP_LINK_PATH = '/app/oauth';
+/** Envoy cluster of the authorization server (discovery / JWKS fetches). */
+export const AUTHZ_CLUSTER = 'authz';
+/** How the filter gets the server's keys: $TOLLGATE_FLOW_JWKS = inline (default) | discovery. */
+export const JWKS_MODE = process.env.TOLLGATE_FLOW_JWKS === 'discovery' ? 'discovery' : 'inline';
 
 /** The filter configuration for the authorization server `as` (inline JWKS from its published keys). */
 export function flowFilterConfig(as, { clockSkewSeconds = 1, jwks } = {}) {
+  // 'discovery': Envoy fetches <issuer>/.well-known/openid-configuration, then jwks_uri, through the `authz` cluster
+  // (issue 3); anything else: the keys the server publishes, inline.
   return {
     realm: REALM,
     providers: [
@@ -27,7 +33,7 @@ export function flowFilterConfig(as, { clockSkewSeconds = 1, jwks } = {}) {
         name: 'authz',
         issuer: as.issuer,
         audiences: [as.resource],
-        jwks: jwks ?? { inline: as.publicJwks() },
+        jwks: jwks === 'discovery' ? { discovery: { cluster: AUTHZ_CLUSTER } } : { inline: as.publicJwks() },
         algorithms: ['ES256', 'EdDSA', 'RS256'],
         token_types: ['at+jwt', 'application/at+jwt'],
         max_lifetime_seconds: 900,
@@ -46,7 +52,8 @@ export function flowFilterConfig(as, { clockSkewSeconds = 1, jwks } = {}) {
 
 /**
  * Start the stack. Options: `ports` { app, site, as, api, admin } (0 / undefined = free port; the demo passes
- * preferred ones), `accessTokenTTL` (seconds), `clockSkewSeconds` (filter), `onLink(record, stack)` (the app's
+ * preferred ones), `accessTokenTTL` (seconds), `clockSkewSeconds` (filter), `jwks` ('inline' | 'discovery', default
+ * $TOLLGATE_FLOW_JWKS or inline), `onLink(record, stack)` (the app's
  * handling of a received app link; default: just record it), `appRoutes` ({ path: (url, stack) => ... } more GET
  * routes of the app endpoint, see app-endpoint.mjs), `log` (progress lines, default silent).
  * Resolves { app, appEndpoint, site, as, upstream, envoy, apiUrl, pageUrl, filterConfig, stop() }.
@@ -55,6 +62,7 @@ export async function startFlowStack({
   ports = {},
   accessTokenTTL = 900,
   clockSkewSeconds = 1,
+  jwks = JWKS_MODE,
   onLink,
   appRoutes = {},
   log = () => {},
@@ -95,8 +103,17 @@ export async function startFlowStack({
     stack.upstream = await startEchoUpstream({ port: ports.upstream ?? 0, name: 'orders-api' });
     stoppers.push(() => stack.upstream.close());
 
-    stack.filterConfig = flowFilterConfig(stack.as, { clockSkewSeconds });
+    stack.filterConfig = flowFilterConfig(stack.as, { clockSkewSeconds, jwks });
     const boot = bootstrap({ upstreamPort: stack.upstream.port, httpFilters: [tollgateFilter(stack.filterConfig, { wasm })] });
+    boot.static_resources.clusters.push({
+      name: AUTHZ_CLUSTER,
+      type: 'STATIC',
+      connect_timeout: '1s',
+      load_assignment: {
+        cluster_name: AUTHZ_CLUSTER,
+        endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: LOOPBACK, port_value: stack.as.port } } } }] }],
+      },
+    });
     if (ports.api) boot.static_resources.listeners[0].address.socket_address.port_value = ports.api;
     if (ports.admin) boot.admin.address.socket_address.port_value = ports.admin;
     stack.envoy = await startEnvoy(toYaml(boot), { name: 'flow' });
