@@ -14,7 +14,8 @@
 //!     "jwks": {"inline": {"keys": []}}   // or {"remote": {…}} or {"discovery": {…}}
 //!     "algorithms": ["ES256"],           // default: those of the inline keys; all supported for remote
 //!     "token_types": ["at+jwt", "application/at+jwt"], "allow_missing_typ": false,
-//!     "max_lifetime_seconds": 900, "clock_skew_seconds": 30
+//!     "max_lifetime_seconds": 900, "clock_skew_seconds": 30,
+//!     "required_claims": {"azp": ["mobile-app"]}  // optional: claim must equal (contain) one value
 //!   }],
 //!   "rules": [{"match": {"prefix": "/orders", "methods": ["GET"]}, "scopes": ["orders:read"],
 //!              "providers": ["idsvr"], "anonymous": false}],
@@ -100,6 +101,8 @@ struct RawProvider {
     max_lifetime_seconds: u64,
     #[serde(default = "default_skew")]
     clock_skew_seconds: u64,
+    #[serde(default)]
+    required_claims: BTreeMap<String, Value>,
 }
 
 #[derive(Deserialize)]
@@ -253,6 +256,11 @@ pub struct Provider {
     pub max_lifetime_seconds: u64,
     /// Tolerated clock difference for `exp`, `nbf`, `iat`.
     pub clock_skew_seconds: u64,
+    /// Extra claims a token must carry (`required_claims`, e.g. `{"azp": "mobile-app"}`),
+    /// sorted by claim name: the claim must be a string equal to one of the values (a
+    /// string claim), or an array containing one of them. Registered claims checked
+    /// elsewhere (`iss`, `aud`, `exp`, `nbf`, `iat`) cannot be listed.
+    pub required_claims: Vec<(String, Vec<String>)>,
     /// Where the keys come from.
     pub key_source: KeySource,
     /// Inline keys (empty for remote/discovery providers until the glue fetches them).
@@ -661,7 +669,43 @@ fn check_provider(i: usize, p: RawProvider) -> Result<Provider, ConfigError> {
             format!("must be at most {MAX_CLOCK_SKEW_SECONDS}"),
         ));
     }
+    let mut required_claims = Vec::with_capacity(p.required_claims.len());
+    for (claim, value) in p.required_claims {
+        let field = format!("providers[{i}].required_claims.{claim}");
+        if claim.is_empty() || ["iss", "aud", "exp", "nbf", "iat"].contains(&claim.as_str()) {
+            return Err(ConfigError::new(
+                field,
+                "must name a claim other than iss, aud, exp, nbf, iat (those are always checked)",
+            ));
+        }
+        let values: Vec<String> = match value {
+            Value::String(s) => vec![s],
+            Value::Array(items) if !items.is_empty() => {
+                let mut out = Vec::with_capacity(items.len());
+                for item in items {
+                    match item {
+                        Value::String(s) => out.push(s),
+                        _ => {
+                            return Err(ConfigError::new(
+                                field,
+                                "must be a string or a non-empty array of strings",
+                            ))
+                        }
+                    }
+                }
+                out
+            }
+            _ => {
+                return Err(ConfigError::new(
+                    field,
+                    "must be a string or a non-empty array of strings",
+                ))
+            }
+        };
+        required_claims.push((claim, values));
+    }
     Ok(Provider {
+        required_claims,
         name: p.name,
         issuer: p.issuer,
         audiences: p.audiences,

@@ -104,6 +104,7 @@ pub const ALL_REASONS: &[&str] = &[
     "issued_in_future",
     "lifetime_too_long",
     "bad_scope_claim",
+    "claim_mismatch",
 ];
 
 impl Denial {

@@ -38,7 +38,8 @@
 //!     `nbf ≤ now + skew` ([`TokenError::NotYetValid`]); `iat` required
 //!     ([`TokenError::MissingIssuedAt`] — needed for the lifetime cap) and `iat ≤ now + skew`
 //!     ([`TokenError::IssuedInFuture`]); `exp − iat ≤ max_lifetime_seconds`
-//!     ([`TokenError::LifetimeTooLong`]).
+//!     ([`TokenError::LifetimeTooLong`]); every `required_claims` entry matches
+//!     ([`TokenError::ClaimMismatch`]).
 //! 13. **Scopes** — `scope` (space-delimited string) and/or `scp` (array of strings or
 //!     space-delimited string); any other type → [`TokenError::BadScopeClaim`]. Route scopes
 //!     are matched exactly, token by token (`admin` never matches `superadmin`).
@@ -106,6 +107,9 @@ pub enum TokenError {
     LifetimeTooLong,
     /// `scope` is not a string, or `scp` is neither a string nor an array of strings.
     BadScopeClaim,
+    /// A claim listed in the provider's `required_claims` is missing or has none of the
+    /// required values.
+    ClaimMismatch,
 }
 
 impl TokenError {
@@ -135,6 +139,7 @@ impl TokenError {
             TokenError::IssuedInFuture => "issued_in_future",
             TokenError::LifetimeTooLong => "lifetime_too_long",
             TokenError::BadScopeClaim => "bad_scope_claim",
+            TokenError::ClaimMismatch => "claim_mismatch",
         }
     }
 }
@@ -165,6 +170,7 @@ impl fmt::Display for TokenError {
             TokenError::IssuedInFuture => "the token was issued in the future",
             TokenError::LifetimeTooLong => "the token lifetime is too long",
             TokenError::BadScopeClaim => "the token scope claim is malformed",
+            TokenError::ClaimMismatch => "a required token claim is missing or does not match",
         })
     }
 }
@@ -450,6 +456,19 @@ fn check_claims(
     let exp = d.exp.unwrap_or(0);
     if exp.saturating_sub(iat) > p.max_lifetime_seconds {
         return Err(TokenError::LifetimeTooLong);
+    }
+    for (claim, wanted) in &p.required_claims {
+        let ok = match c.get(claim) {
+            Some(Value::String(s)) => wanted.iter().any(|w| w == s),
+            Some(Value::Array(items)) => items
+                .iter()
+                .filter_map(Value::as_str)
+                .any(|s| wanted.iter().any(|w| w == s)),
+            _ => false,
+        };
+        if !ok {
+            return Err(TokenError::ClaimMismatch);
+        }
     }
     Ok(())
 }

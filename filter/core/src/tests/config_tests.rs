@@ -323,3 +323,28 @@ fn top_level_limits() {
     c["cors_preflight"] = json!("yes");
     assert_eq!(field(c), "cors_preflight");
 }
+
+#[test]
+fn required_claims_errors() {
+    for (claim, v) in [
+        ("azp", json!(1)),
+        ("azp", json!([])),
+        ("azp", json!(["a", 2])),
+        ("exp", json!("1")),
+        ("aud", json!("x")),
+    ] {
+        let mut c = base();
+        c["providers"][1]["required_claims"] = json!({ claim: v });
+        assert_eq!(field(c), format!("providers[1].required_claims.{claim}"));
+    }
+    let mut c = base();
+    c["providers"][1]["required_claims"] = json!({"azp": "a", "tid": ["t1", "t2"]});
+    let cfg = Config::from_json(c.to_string().as_bytes()).unwrap();
+    assert_eq!(
+        cfg.providers[1].required_claims,
+        vec![
+            ("azp".to_owned(), vec!["a".to_owned()]),
+            ("tid".to_owned(), vec!["t1".to_owned(), "t2".to_owned()])
+        ]
+    );
+}

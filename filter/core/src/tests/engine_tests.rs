@@ -237,6 +237,9 @@ fn request_shape_errors() {
         "/health\\..\\admin",
         "health",
         "/health/.%2e",
+        "/health/..%2fadmin",
+        "/health/%2E%2E%2Fadmin",
+        "/health%5c..%5cadmin",
     ] {
         assert_eq!(
             denied(eval_at(&mut e, "GET", p, None, NOW)).kind,

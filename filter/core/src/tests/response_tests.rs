@@ -34,7 +34,21 @@ pub(crate) fn all_token_errors() -> Vec<TokenError> {
         IssuedInFuture,
         LifetimeTooLong,
         BadScopeClaim,
+        ClaimMismatch,
     ]
+}
+
+/// Compile-time guard: adding a TokenError variant without listing it above fails here.
+#[allow(dead_code)]
+fn listed(e: TokenError) -> bool {
+    use TokenError::*;
+    match e {
+        TooLarge | Malformed | BadEncoding | BadHeader | CriticalHeader | WrongType
+        | AlgorithmNotAllowed | BadPayload | InvalidDate | UnknownIssuer | ProviderNotAllowed
+        | UnknownKeyId | AmbiguousKey | BadSignature | WrongIssuer | WrongAudience | MissingExp
+        | Expired | NotYetValid | MissingIssuedAt | IssuedInFuture | LifetimeTooLong
+        | BadScopeClaim | ClaimMismatch => all_token_errors().contains(&e),
+    }
 }
 
 fn all_request_errors() -> Vec<RequestError> {
@@ -82,6 +96,7 @@ fn header<'a>(r: &'a crate::LocalResponse, name: &str) -> Option<&'a str> {
 
 #[test]
 fn reasons_are_complete_and_unique() {
+    assert!(all_token_errors().into_iter().all(listed));
     let produced: Vec<&str> = all_kinds().into_iter().map(|k| deny(k).reason()).collect();
     let set: HashSet<&str> = produced.iter().copied().collect();
     assert_eq!(set.len(), produced.len(), "duplicate reason");

@@ -492,3 +492,39 @@ fn display_never_contains_token_material() {
         }
     }
 }
+
+#[test]
+fn required_claims() {
+    let mut cfg = testkit::config();
+    cfg["providers"][0]["required_claims"] =
+        json!({"azp": ["mobile-app", "web-app"], "client_id": "app-1"});
+    let mut e = engine_with(cfg);
+    let ok = with_claims(TestKey::Es256, |c| {
+        c.insert("azp".into(), "web-app".into());
+    });
+    allowed(eval_at(&mut e, "GET", "/", Some(&ok), NOW));
+    let arr = with_claims(TestKey::Es256, |c| {
+        c.insert("azp".into(), json!(["x", "mobile-app"]));
+    });
+    allowed(eval_at(&mut e, "GET", "/", Some(&arr), NOW));
+    for bad in [
+        json!("other"),
+        json!(["x"]),
+        json!(1),
+        json!("mobile-app-2"),
+    ] {
+        let t = with_claims(TestKey::Es256, |c| {
+            c.insert("azp".into(), bad.clone());
+        });
+        assert_eq!(
+            denied(eval_at(&mut e, "GET", "/", Some(&t), NOW)).kind,
+            DenialKind::InvalidToken(E::ClaimMismatch),
+            "{bad}"
+        );
+    }
+    let missing = testkit::token(TestKey::Es256, NOW);
+    assert_eq!(
+        denied(eval_at(&mut e, "GET", "/", Some(&missing), NOW)).kind,
+        DenialKind::InvalidToken(E::ClaimMismatch)
+    );
+}
