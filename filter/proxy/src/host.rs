@@ -7,7 +7,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use proxy_wasm::hostcalls;
-use proxy_wasm::types::{LogLevel, MapType, MetricType, Status};
+use proxy_wasm::types::{BufferType, LogLevel, MapType, MetricType, Status};
 
 /// Log a line; logging failures are ignored (there is nowhere else to report them).
 pub fn log(level: LogLevel, message: &str) {
@@ -21,6 +21,11 @@ pub fn now_seconds() -> u64 {
         .ok()
         .and_then(|t: SystemTime| t.duration_since(UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_secs())
+}
+
+/// The plugin configuration (empty if the host has none).
+pub fn plugin_configuration() -> Result<Vec<u8>, Status> {
+    Ok(hostcalls::get_buffer(BufferType::PluginConfiguration, 0, usize::MAX)?.unwrap_or_default())
 }
 
 /// All request headers with their raw values.

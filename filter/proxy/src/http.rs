@@ -81,7 +81,11 @@ impl HttpContext for TollgateHttp {
                 return self.fail_closed(&format!("cannot read request headers: {status:?}"))
             }
         };
-        let mut shared = shared.borrow_mut();
+        // A VM is single-threaded and no host call re-enters this context, so the engine is
+        // never borrowed here already; fail closed rather than panic if that ever changes.
+        let Ok(mut shared) = shared.try_borrow_mut() else {
+            return self.fail_closed("the engine is busy (re-entrant call)");
+        };
 
         // Claim headers arriving from the client are removed on every route, allowed or
         // not, so a client can never spoof them. They are not part of the decision either.

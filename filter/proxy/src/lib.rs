@@ -28,7 +28,6 @@ fn install_panic_hook() {
 }
 
 proxy_wasm::main! {{
-    proxy_wasm::set_log_level(LogLevel::Trace);
     install_panic_hook();
     proxy_wasm::set_root_context(|context_id| Box::new(root::TollgateRoot::new(context_id)));
 }}

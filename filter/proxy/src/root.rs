@@ -54,8 +54,12 @@ impl RootContext for TollgateRoot {
     /// level and return false: Envoy then refuses to load the plugin. A rejected
     /// reconfiguration leaves the previous, valid one in place.
     fn on_configure(&mut self, _plugin_configuration_size: usize) -> bool {
-        let config = self.get_plugin_configuration().unwrap_or_default();
-        match Self::configure(&config) {
+        let configured = host::plugin_configuration()
+            .map_err(|status| {
+                format!("tollgate: cannot read the plugin configuration: host returned {status:?}")
+            })
+            .and_then(|config| Self::configure(&config));
+        match configured {
             Ok(shared) => {
                 let providers = shared.engine.provider_names().join(", ");
                 host::log(
