@@ -3,8 +3,8 @@
 //!
 //! This crate has **no proxy-wasm dependency and never reads a clock**: the glue
 //! (`filter/proxy`) passes request headers and the current unix time in, and turns the
-//! [`Outcome`] into host calls. See `/tmp/tg/CORE_API.md` for the contract and the module
-//! docs of [`token`] for the fixed order of checks.
+//! [`Outcome`] into host calls. See `filter/core/README.md` for the API and decisions, and the
+//! module docs of [`token`] for the fixed order of checks.
 
 pub mod config;
 pub mod engine;
