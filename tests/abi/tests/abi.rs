@@ -1,0 +1,36 @@
+//! ABI tests of the built filter (`tollgate_filter.wasm`) in our wasmtime proxy-wasm host.
+//! One module per scenario; all share one compiled module (see `common`).
+//!
+//! Build the filter first: `cargo build -p tollgate-filter --target wasm32-wasip1 --release`.
+//!
+//! Every module is marked `#[cfg(test)]` (always true in an integration test) so that
+//! clippy treats helper functions as test code (`allow-unwrap-in-tests`).
+
+#[cfg(test)]
+mod anonymous_route;
+#[cfg(test)]
+mod common;
+#[cfg(test)]
+mod config_rejected;
+#[cfg(test)]
+mod cors_and_reconfigure;
+#[cfg(test)]
+mod expired_token;
+#[cfg(test)]
+mod hostile_headers;
+#[cfg(test)]
+mod insufficient_scope;
+#[cfg(test)]
+mod logs_never_carry_the_token;
+#[cfg(test)]
+mod missing_token;
+#[cfg(test)]
+mod module_contract;
+#[cfg(test)]
+mod provider_metrics;
+#[cfg(test)]
+mod token_cache;
+#[cfg(test)]
+mod two_authorization_headers;
+#[cfg(test)]
+mod valid_token;

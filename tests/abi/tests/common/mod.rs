@@ -1,0 +1,83 @@
+//! Shared set-up for the ABI scenarios: the compiled filter (once per test run), a
+//! started VM, request helpers. Each scenario file reads as a script on top of these.
+
+use std::sync::OnceLock;
+
+use tollgate_abi_tests::{Action, FilterModule, FilterVm, LocalResponse, LogLevel};
+pub use tollgate_core::testkit::{self, TestKey, NOW};
+
+/// The built filter, compiled once per test binary. Fails fast with the build command.
+pub fn module() -> &'static FilterModule {
+    static MODULE: OnceLock<FilterModule> = OnceLock::new();
+    MODULE.get_or_init(|| match FilterModule::load() {
+        Ok(module) => module,
+        Err(e) => panic!("{e:?}"),
+    })
+}
+
+/// A fresh VM (not started).
+pub fn new_vm() -> FilterVm {
+    FilterVm::new(module()).expect("instantiate the filter")
+}
+
+/// A VM started with `config` at unix time `now`; panics if the plugin refuses it.
+pub fn started_vm(config: &serde_json::Value, now: u64) -> FilterVm {
+    let mut vm = new_vm();
+    vm.set_time_seconds(now).unwrap();
+    let accepted = vm.start(config.to_string().as_bytes()).unwrap();
+    assert!(
+        accepted,
+        "plugin refused its configuration; critical logs: {:?}",
+        vm.logs_at(LogLevel::Critical)
+    );
+    vm
+}
+
+/// A VM with the standard test configuration (`testkit::config()`) at [`NOW`].
+pub fn standard_vm() -> FilterVm {
+    started_vm(&testkit::config(), NOW)
+}
+
+/// `Authorization` value for `token`.
+pub fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+/// Send one request's headers through a new stream; returns the stream id and the action.
+pub fn send(vm: &mut FilterVm, headers: &[(String, String)]) -> (u32, Action) {
+    let req = vm.new_http_context().unwrap();
+    let action = vm.on_request_headers(req, headers, true).unwrap();
+    (req, action)
+}
+
+/// Send a request that must be answered locally; returns the local response.
+pub fn expect_local_response(vm: &mut FilterVm, headers: &[(String, String)]) -> LocalResponse {
+    let (req, action) = send(vm, headers);
+    assert_eq!(
+        action,
+        Action::Pause,
+        "a denied request must pause the stream"
+    );
+    vm.local_response(req)
+        .unwrap()
+        .expect("the filter sent no local response")
+}
+
+/// Send a request that must be forwarded; returns the stream id to inspect its headers.
+pub fn expect_forwarded(vm: &mut FilterVm, headers: &[(String, String)]) -> u32 {
+    let (req, action) = send(vm, headers);
+    assert_eq!(
+        vm.local_response(req).unwrap(),
+        None,
+        "an allowed request must not get a local response"
+    );
+    assert_eq!(action, Action::Continue);
+    req
+}
+
+/// Value of counter `name`, which must have been defined.
+pub fn counter(vm: &FilterVm, name: &str) -> u64 {
+    vm.metric(name)
+        .unwrap()
+        .unwrap_or_else(|| panic!("counter {name} was never defined"))
+}
