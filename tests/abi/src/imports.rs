@@ -635,3 +635,84 @@ pub(crate) fn link_unimplemented_as_traps(
     }
     Ok(stubbed)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::process::Process;
+
+    fn stream_state(headers: &[(&str, &str)]) -> HostState {
+        let wasi = wasmtime_wasi::WasiCtxBuilder::new().build_p1();
+        let mut state = HostState::new(wasi, Process::new());
+        state.contexts.insert(1, ContextState::default());
+        state.contexts.insert(
+            2,
+            ContextState {
+                root_id: 1,
+                request_headers: headers
+                    .iter()
+                    .map(|(n, v)| ((*n).to_string(), v.as_bytes().to_vec()))
+                    .collect(),
+                ..ContextState::default()
+            },
+        );
+        state.current = Some(2);
+        state
+    }
+
+    fn headers(state: &HostState) -> Vec<(String, String)> {
+        state.contexts[&2]
+            .request_headers
+            .iter()
+            .map(|(n, v)| (n.clone(), String::from_utf8_lossy(v).into_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn replace_keeps_one_value_in_place_and_adds_when_absent() {
+        let mut state = stream_state(&[("a", "1"), ("x", "old1"), ("b", "2"), ("x", "old2")]);
+        let map = MapType::HttpRequestHeaders;
+        let replace = |name: &str, value: &str| HeaderMutation::Replace {
+            map,
+            name: name.into(),
+            value: value.as_bytes().to_vec(),
+        };
+        mutate(&mut state, "t", replace("X", "new")).unwrap();
+        mutate(&mut state, "t", replace("y", "added")).unwrap();
+        assert_eq!(
+            headers(&state),
+            vec![
+                ("a".into(), "1".into()),
+                ("x".into(), "new".into()),
+                ("b".into(), "2".into()),
+                ("y".into(), "added".into()),
+            ]
+        );
+        assert_eq!(state.contexts[&2].mutations.len(), 2);
+    }
+
+    #[test]
+    fn remove_drops_every_value_case_insensitively() {
+        let mut state = stream_state(&[("x-user-id", "a"), ("other", "b"), ("X-User-Id", "c")]);
+        let remove = HeaderMutation::Remove {
+            map: MapType::HttpRequestHeaders,
+            name: "x-user-id".into(),
+        };
+        mutate(&mut state, "t", remove).unwrap();
+        assert_eq!(headers(&state), vec![("other".into(), "b".into())]);
+    }
+
+    #[test]
+    fn header_writes_outside_a_stream_are_filter_bugs() {
+        let mut state = stream_state(&[]);
+        state.current = Some(1); // the root context
+        let add = HeaderMutation::Add {
+            map: MapType::HttpRequestHeaders,
+            name: "x".into(),
+            value: b"y".to_vec(),
+        };
+        assert!(mutate(&mut state, "t", add.clone()).is_err());
+        state.current = None;
+        assert!(mutate(&mut state, "t", add).is_err());
+    }
+}

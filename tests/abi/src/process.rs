@@ -156,3 +156,62 @@ const METRIC_ID_BASE: usize = 1;
 fn id_of(index: usize) -> Result<u32> {
     u32::try_from(index + METRIC_ID_BASE).map_err(|_| format_err!("too many metrics"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_data_compare_and_swap() {
+        let mut state = ProcessState::default();
+        assert_eq!(state.set_shared("k", b"v1", 0), Status::Ok);
+        let cas = state.shared_data["k"].cas;
+        assert_ne!(cas, 0);
+        // A stale CAS loses; the current one wins and moves the CAS on.
+        assert_eq!(
+            state.set_shared("k", b"v2", cas.wrapping_add(7)),
+            Status::CasMismatch
+        );
+        assert_eq!(state.set_shared("k", b"v2", cas), Status::Ok);
+        assert_eq!(state.shared_data["k"].value, b"v2");
+        assert_ne!(state.shared_data["k"].cas, cas);
+        assert_eq!(state.set_shared("k", b"v3", cas), Status::CasMismatch);
+        // A CAS on a missing key cannot match.
+        assert_eq!(state.set_shared("missing", b"x", 1), Status::CasMismatch);
+    }
+
+    #[test]
+    fn two_handles_of_one_process_share_clock_data_and_metrics() {
+        let a = Process::new();
+        let b = a.clone();
+        a.set_time_seconds(10).unwrap();
+        b.advance_seconds(5).unwrap();
+        assert_eq!(a.time_nanos().unwrap(), 15_000_000_000);
+        a.set_shared_data("jwks", b"{}").unwrap();
+        assert_eq!(b.shared_data("jwks").unwrap().unwrap().0, b"{}");
+        let id = a
+            .lock()
+            .unwrap()
+            .define_metric(MetricType::Counter, "c")
+            .unwrap();
+        assert_eq!(
+            b.lock()
+                .unwrap()
+                .define_metric(MetricType::Counter, "c")
+                .unwrap(),
+            id
+        );
+        b.lock().unwrap().metric_mut(id).unwrap().value = 3;
+        assert_eq!(a.metric("c").unwrap().unwrap().value, 3);
+    }
+
+    #[test]
+    fn metric_ids_are_checked() {
+        let mut state = ProcessState::default();
+        assert!(state.metric_mut(0).is_none());
+        let id = state.define_metric(MetricType::Gauge, "g").unwrap();
+        assert_eq!(id, 1);
+        assert!(state.metric_mut(2).is_none());
+        assert!(state.define_metric(MetricType::Counter, "g").is_err());
+    }
+}

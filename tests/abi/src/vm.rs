@@ -549,3 +549,31 @@ impl FilterVm {
 fn len_u32(len: usize) -> Result<u32> {
     u32::try_from(len).map_err(|_| format_err!("length {len} does not fit the 32-bit ABI"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_module_fails_fast_with_the_build_command() {
+        let missing = Path::new(env!("CARGO_MANIFEST_DIR")).join("no-such-filter.wasm");
+        let message = match FilterModule::from_file(&missing) {
+            Ok(_) => panic!("loaded a module that does not exist"),
+            Err(e) => format!("{e:?}"),
+        };
+        assert!(message.contains(BUILD_COMMAND), "{message}");
+        assert!(message.contains("TOLLGATE_FILTER_WASM"), "{message}");
+    }
+
+    #[test]
+    fn default_path_is_the_release_wasm32_wasip1_artefact() {
+        if std::env::var_os("TOLLGATE_FILTER_WASM").is_none() {
+            let path = filter_wasm_path();
+            assert!(
+                path.ends_with("wasm32-wasip1/release/tollgate_filter.wasm"),
+                "{}",
+                path.display()
+            );
+        }
+    }
+}
