@@ -528,3 +528,75 @@ fn required_claims() {
         DenialKind::InvalidToken(E::ClaimMismatch)
     );
 }
+
+/// Sign with jwt-simple itself (an independent minter) for ES384 and PS256.
+fn jwt_simple_token(
+    sign: impl FnOnce(JWTClaims<serde_json::Map<String, Value>>, &HeaderOptions) -> String,
+) -> String {
+    let claims = JWTClaims {
+        issued_at: None,
+        expires_at: None,
+        invalid_before: None,
+        issuer: None,
+        subject: None,
+        audiences: None,
+        jwt_id: None,
+        nonce: None,
+        custom: testkit::claims(NOW),
+    };
+    let opts = HeaderOptions {
+        signature_type: Some("at+jwt".into()),
+        content_type: None,
+    };
+    sign(claims, &opts)
+}
+
+use jwt_simple::prelude::*;
+
+#[test]
+fn es384_and_ps256_end_to_end() {
+    let es384 = ES384KeyPair::from_bytes(&[0x33u8; 48])
+        .unwrap()
+        .with_key_id("es384-1");
+    let ps256 = PS256KeyPair::from_pem(include_str!(
+        "../../tests/fixtures/test-only-rs256-2048.pem"
+    ))
+    .unwrap()
+    .with_key_id("ps256-1");
+    let jwk_es384: Value =
+        serde_json::from_str(&es384.public_key().with_key_id("es384-1").to_jwk()).unwrap();
+    let jwk_ps256: Value =
+        serde_json::from_str(&ps256.public_key().with_key_id("ps256-1").to_jwk()).unwrap();
+    assert_eq!(jwk_ps256["alg"], "PS256");
+    let mut cfg = testkit::config();
+    cfg["providers"][0]["jwks"]["inline"] = json!({"keys": [jwk_es384, jwk_ps256]});
+    cfg["providers"][0]["algorithms"] = json!(["ES384", "PS256"]);
+    let mut e = engine_with(cfg);
+    let t384 = jwt_simple_token(|c, o| es384.sign_with_options(c, o).unwrap());
+    let tps = jwt_simple_token(|c, o| ps256.sign_with_options(c, o).unwrap());
+    allowed(eval_at(&mut e, "GET", "/", Some(&t384), NOW));
+    allowed(eval_at(&mut e, "GET", "/", Some(&tps), NOW));
+    // A PS256 signature presented as RS256 with the same kid: algorithm mismatch.
+    let parts: Vec<&str> = tps.split('.').collect();
+    let rs_header = b64(br#"{"alg":"RS256","typ":"at+jwt","kid":"ps256-1"}"#);
+    assert_eq!(
+        denied(eval_at(
+            &mut e,
+            "GET",
+            "/",
+            Some(&format!("{rs_header}.{}.{}", parts[1], parts[2])),
+            NOW
+        ))
+        .kind,
+        DenialKind::InvalidToken(E::AlgorithmNotAllowed)
+    );
+}
+
+#[test]
+fn unknown_header_members_are_ignored() {
+    let t = with_header(TestKey::Es256, |h| {
+        h.insert("x-custom".into(), json!({"nested": [1, 2]}));
+        h.insert("x5t".into(), "abc".into());
+    });
+    allowed(check(&t));
+}
