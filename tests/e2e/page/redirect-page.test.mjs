@@ -130,6 +130,9 @@ for (const engine of ['wasm', 'js']) {
       assert.match(await page.textContent('#tg-hint'), /few minutes/);
       assert.equal(await page.textContent('#tg-continue'), 'Continue');
       assert.equal(await page.getAttribute('html', 'lang'), 'en');
+      assert.equal(await page.locator('main').count(), 1, 'main landmark');
+      assert.equal(await page.locator('h1').count(), 1);
+      assert.equal(await page.title(), 'Return to the app');
       // A real link, focused for keyboard users.
       assert.equal(await page.evaluate(() => document.activeElement?.id), 'tg-continue');
       const expected = `${LOGIN_LINK}?code=SplxlOBeZQQYbYS6WxSbIA&state=af0ifjsldkj&iss=https%3A%2F%2Fas.example.com&session_state=abc.def`;
@@ -283,6 +286,24 @@ describe('language', () => {
       const page = await b.open(`${LOGIN}?error=access_denied`);
       assert.equal(await page.textContent('#tg-continue'), 'Zurück zur App');
       assert.equal(await page.textContent('h1'), 'Anmeldung nicht abgeschlossen');
+    } finally {
+      await b.close();
+    }
+  });
+});
+
+describe('when the WebAssembly fails to load', () => {
+  it('boot.js falls back to the JS page, which forwards the same link', async () => {
+    const b = await phone('wasm');
+    try {
+      // WebAssembly exists, but the module cannot be fetched.
+      await b.context.route('**/assets/*.wasm', (route) => route.abort());
+      const page = await b.context.newPage();
+      await page.goto(`${site.url}${LOGIN}?code=abc&state=xyz`);
+      await page.waitForSelector('html[data-screen]', { state: 'attached' });
+      assert.equal(await page.evaluate(() => typeof WebAssembly), 'object');
+      assert.equal(await page.getAttribute('html', 'data-engine'), 'js');
+      assert.equal(await continueHref(page), `${LOGIN_LINK}?code=abc&state=xyz`);
     } finally {
       await b.close();
     }
