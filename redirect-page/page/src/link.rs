@@ -170,7 +170,11 @@ fn is_loopback_authority(rest: &str) -> bool {
 /// Percent-encodes every byte except RFC 3986 unreserved characters.
 pub fn percent_encode_into(value: &str, out: &mut String) {
     fn hex_digit(nibble: u8) -> char {
-        char::from(if nibble < 10 { b'0' + nibble } else { b'A' + nibble - 10 })
+        char::from(if nibble < 10 {
+            b'0' + nibble
+        } else {
+            b'A' + nibble - 10
+        })
     }
     for b in value.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {

@@ -273,6 +273,118 @@ mod tests {
         );
     }
 
+    /// Deterministic pseudo-random inputs (no fuzzing toolchain needed): whatever the URL,
+    /// `decide` does not panic, and any link it builds is the configured base plus only
+    /// allow-listed, fully percent-encoded parameters.
+    #[test]
+    fn random_inputs_never_escape_the_configured_link() {
+        const NAMES: &[&str] = &[
+            "code",
+            "state",
+            "iss",
+            "error",
+            "error_description",
+            "error_uri",
+            "session_state",
+            "redirect_uri",
+            "target",
+            "co%64e",
+            "",
+            "state&",
+            "#code",
+        ];
+        const VALUES: &[&str] = &[
+            "a",
+            "Z",
+            "0",
+            "=",
+            "&",
+            "?",
+            "#",
+            "%",
+            "%2",
+            "%26",
+            "%3D",
+            "%23",
+            "%0A",
+            "%E2%9C%8B",
+            "%FF",
+            "+",
+            "javascript:",
+            "<script>",
+            "\"",
+            "/",
+            "//evil.example",
+            "access_denied",
+            "é",
+            " ",
+            "%22",
+        ];
+        let mut links_with_params = 0;
+        let mut seed: u64 = 0x5eed_1234_abcd_ef01;
+        let mut next = move || {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            usize::try_from(seed >> 33).unwrap()
+        };
+        let runs = if cfg!(target_arch = "wasm32") {
+            2_000
+        } else {
+            20_000
+        };
+        for _ in 0..runs {
+            let mut query = String::new();
+            for _ in 0..next() % 5 {
+                query.push_str(NAMES[next() % NAMES.len()]);
+                query.push('=');
+                for _ in 0..next() % 4 {
+                    query.push_str(VALUES[next() % VALUES.len()]);
+                }
+                query.push('&');
+            }
+            let in_fragment = next() % 4 == 0;
+            let (q, f) = if in_fragment {
+                ("", query.as_str())
+            } else {
+                (query.as_str(), "")
+            };
+            for config in [login(), logout()] {
+                let link = match decide(&config, q, f) {
+                    Screen::Continue { link }
+                    | Screen::Error { link, .. }
+                    | Screen::LoggedOut { link } => link,
+                    _ => continue,
+                };
+                let base = config.app_link.as_str();
+                let rest = link
+                    .strip_prefix(base)
+                    .unwrap_or_else(|| panic!("{link} does not start with {base}"));
+                if rest.is_empty() {
+                    continue;
+                }
+                links_with_params += 1;
+                let (sep, pairs) = rest.split_at(1);
+                assert!(sep == "?" || sep == "#", "{link}");
+                for pair in pairs.split('&') {
+                    let (name, value) = pair.split_once('=').unwrap_or_else(|| panic!("{link}"));
+                    assert!(Param::from_name(name).is_some(), "{name} in {link}");
+                    assert!(
+                        value
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b"-._~%".contains(&b)),
+                        "{value} in {link}"
+                    );
+                    if config.kind == PageKind::Logout {
+                        assert_eq!(name, "state", "{link}");
+                    }
+                }
+            }
+        }
+        // The generator does reach the forwarding paths, not only rejections.
+        assert!(links_with_params > runs / 100, "{links_with_params}");
+    }
+
     #[test]
     fn page_config_is_validated() {
         assert_eq!(

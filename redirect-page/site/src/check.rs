@@ -464,6 +464,44 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// A misconfigured static host: AASA behind a redirect, assetlinks as text/plain.
+    #[test]
+    fn served_files_behind_a_redirect_or_with_the_wrong_type_fail() {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            for stream in listener.incoming().take(2) {
+                let mut stream = stream.unwrap();
+                let mut reader = BufReader::new(&stream);
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                let mut header = String::new();
+                while reader.read_line(&mut header).unwrap() > 2 {
+                    header.clear();
+                }
+                let resp = if line.contains("apple-app-site-association") {
+                    "HTTP/1.1 301 Moved Permanently\r\nLocation: https://elsewhere.example/aasa\r\nContent-Length: 0\r\n\r\n".to_owned()
+                } else {
+                    let body = serde_json::to_string(&assetlinks(
+                        &parse(include_str!("../../../www/site.json"), Mode::Deployment).unwrap(),
+                    ))
+                    .unwrap();
+                    format!("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}", body.len())
+                };
+                stream.write_all(resp.as_bytes()).unwrap();
+            }
+        });
+        let errors = check_url(&base, &[], None);
+        assert_eq!(
+            errors.into_iter().map(|e| e.problem).collect::<Vec<_>>(),
+            vec![
+                AssetProblem::Redirect(301),
+                AssetProblem::WrongContentType("text/plain".into())
+            ]
+        );
+    }
+
     #[test]
     fn header_check() {
         let mut headers: Vec<(String, String)> = security_headers(60)

@@ -70,11 +70,9 @@ pub fn get(base: &str, path: &str) -> Result<Response, HttpError> {
     stream
         .set_write_timeout(Some(Duration::from_secs(10)))
         .map_err(io)?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\nUser-Agent: tollgate-site-check\r\n\r\n"
-    )
-    .map_err(io)?;
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\nUser-Agent: tollgate-site-check\r\n\r\n");
+    stream.write_all(request.as_bytes()).map_err(io)?;
     let mut raw = Vec::new();
     stream
         .take(MAX_RESPONSE)
