@@ -57,9 +57,23 @@ impl fmt::Display for RecordError {
 
 impl std::error::Error for RecordError {}
 
-/// The shared-data key of a provider's record. Provider names are unique in a config.
-pub fn shared_data_key(provider_name: &str) -> String {
-    format!("tollgate.jwks.v1.{provider_name}")
+/// The shared-data key of a provider's record: `tollgate.jwks.v1.<provider>.<hash>`, where
+/// `<hash>` is the FNV-1a 64 hash of [`Refresher::fingerprint`] in hex. Two configurations
+/// sharing a `vm_id` with the same provider name but another source or cluster therefore use
+/// different records instead of overwriting each other's forever (which would refetch on
+/// every tick); a changed configuration starts from a fresh record.
+pub fn shared_data_key(provider_name: &str, refresher: &Refresher) -> String {
+    format!(
+        "tollgate.jwks.v1.{provider_name}.{:016x}",
+        fnv1a64(refresher.fingerprint().as_bytes())
+    )
+}
+
+/// FNV-1a, 64 bit: stable across builds and processes (unlike `std`'s `RandomState`).
+fn fnv1a64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, b| {
+        (hash ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 /// One provider's shared record.
@@ -143,4 +157,17 @@ impl Record {
 fn split_line(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
     let pos = bytes.iter().position(|b| *b == b'\n')?;
     Some((bytes.get(..pos)?, bytes.get(pos + 1..)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fnv1a64;
+
+    #[test]
+    fn fnv1a64_matches_the_reference_values() {
+        // Test vectors of the FNV reference (http://www.isthe.com/chongo/src/fnv/test_fnv.c).
+        assert_eq!(fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a64(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a64(b"foobar"), 0x8594_4171_f739_67e8);
+    }
 }

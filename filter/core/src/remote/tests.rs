@@ -745,9 +745,24 @@ fn unusable_records_name_the_reason_and_are_replaced() {
 }
 
 #[test]
-fn shared_data_keys_are_per_provider() {
-    assert_eq!(shared_data_key("idsvr"), "tollgate.jwks.v1.idsvr");
-    assert_ne!(shared_data_key("a"), shared_data_key("b"));
+fn shared_data_keys_are_per_provider_and_source() {
+    let r = jwks_refresher();
+    let key = shared_data_key("idsvr", &r);
+    assert!(key.starts_with("tollgate.jwks.v1.idsvr."), "{key}");
+    assert_eq!(key.len(), "tollgate.jwks.v1.idsvr.".len() + 16);
+    assert_eq!(key, shared_data_key("idsvr", &jwks_refresher()), "stable");
+    assert_ne!(key, shared_data_key("other", &r));
+    // Another URL, cluster or kind of source: another record.
+    let other_url = Refresher::jwks("idp", "https://login.example.com/oauth/v2/jwks2").unwrap();
+    let other_cluster = Refresher::jwks("idp2", "https://login.example.com/oauth/v2/jwks").unwrap();
+    for other in [other_url, other_cluster, discovery_refresher()] {
+        assert_ne!(key, shared_data_key("idsvr", &other));
+    }
+    // Timing settings do not change where the keys are shared.
+    assert_eq!(
+        key,
+        shared_data_key("idsvr", &r.clone().with_timeout_ms(100))
+    );
 }
 
 #[test]
