@@ -1,69 +1,19 @@
-// Debian's Chromium, headless, through playwright-core (never a downloaded browser), as a phone's system browser:
-// mobile viewport, touch, mobile user agent, a fresh --user-data-dir that is removed afterwards.
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+// Debian's Chromium, headless, as a phone's system browser — launched by the page tests' helper
+// (tests/e2e/page/site.mjs: the brief's flags, playwright-core with /usr/bin/chromium, a fresh --user-data-dir,
+// Android viewport, touch and user agent) — plus the browser leg of the mobile flow.
+import { ANDROID, launchPhone } from '../page/site.mjs';
 
-process.env.PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD = '1';
-
-export const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
-
-/** The project's Chromium flags (the brief); playwright adds --headless and passes --user-data-dir itself. */
-export const CHROMIUM_FLAGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-];
-
-/** A mid-range Android phone. */
-export const MOBILE = {
-  viewport: { width: 393, height: 851 },
-  deviceScaleFactor: 2.75,
-  isMobile: true,
-  hasTouch: true,
-  userAgent: 'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Mobile Safari/537.36',
-  locale: 'en-US',
-};
-
-/**
- * Launch the mobile browser. Resolves { context, newPage(), close() }; close() always removes the profile.
- */
-export async function launchMobileBrowser({ timeoutMs = 20_000 } = {}) {
-  const { chromium } = await import('playwright-core');
-  const userDataDir = mkdtempSync(path.join(os.tmpdir(), 'tollgate-flow-chromium-'));
-  let context;
-  try {
-    context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: CHROMIUM_FLAGS,
-      timeout: timeoutMs,
-      ...MOBILE,
-    });
-  } catch (err) {
-    rmSync(userDataDir, { recursive: true, force: true });
-    throw err;
-  }
-  context.setDefaultTimeout(10_000);
+/** Launch the phone browser. Resolves { context, freshPage(), close() }; close() also removes the profile. */
+export async function launchMobileBrowser(device = ANDROID) {
+  const phone = await launchPhone(device);
   return {
-    context,
+    ...phone,
     /** A new tab with no cookies from earlier scenarios (each scenario signs in anew). */
     async freshPage() {
-      await context.clearCookies();
-      const page = await context.newPage();
-      for (const p of context.pages()) if (p !== page) await p.close();
+      await phone.context.clearCookies();
+      const page = await phone.context.newPage();
+      for (const p of phone.context.pages()) if (p !== page) await p.close();
       return page;
-    },
-    async close() {
-      try {
-        await context.close();
-      } finally {
-        rmSync(userDataDir, { recursive: true, force: true });
-      }
     },
   };
 }

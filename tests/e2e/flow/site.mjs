@@ -9,16 +9,12 @@ import { fileURLToPath } from 'node:url';
 import { REPO } from '../lib/paths.mjs';
 import { LOOPBACK, waitFor } from '../lib/net.mjs';
 import { runToCompletion, startProcess, stopProcess } from '../lib/proc.mjs';
+import { BUILD_COMMAND, SITE_BIN } from '../page/site.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 /** The flow's deployment config: one app, page /app/callback -> app link /app/oauth. */
 export const SITE_CONFIG = path.join(HERE, 'site.json');
-const BUILD_HINT = 'build the page and the site tool with: redirect-page/build.sh';
-
-/** tollgate-site binary: $TOLLGATE_SITE_BIN, else the debug build in the shared target dir. */
-export function siteBin() {
-  return process.env.TOLLGATE_SITE_BIN || path.join(process.env.CARGO_TARGET_DIR || path.join(REPO, 'target'), 'debug', 'tollgate-site');
-}
+const BUILD_HINT = `build the page and the site tool with: ${BUILD_COMMAND}`;
 
 /** The page's wasm-bindgen output: $TOLLGATE_PAGE_PKG, else target/redirect-page-pkg. */
 export function pagePkg() {
@@ -30,7 +26,7 @@ export function pagePkg() {
  * serve it on `port` (0 = free). Resolves { url, port, pageUrl, dir, stop() }.
  */
 export async function startSite({ port = 0, pagePath, appLink }) {
-  const bin = siteBin();
+  const bin = SITE_BIN;
   const pkg = pagePkg();
   if (!existsSync(bin)) throw new Error(`tollgate-site not found at ${bin}: ${BUILD_HINT}`);
   if (!existsSync(path.join(pkg, 'tollgate_redirect_page_bg.wasm'))) throw new Error(`the page's wasm package is missing in ${pkg}: ${BUILD_HINT}`);
@@ -45,7 +41,7 @@ export async function startSite({ port = 0, pagePath, appLink }) {
   let proc;
   try {
     const build = await runToCompletion(bin, [
-      'build', '--config', SITE_CONFIG, '--pkg', pkg, '--assets', process.env.TOLLGATE_SITE_ASSETS || path.join(REPO, 'www', 'assets'),
+      'build', '--config', SITE_CONFIG, '--pkg', pkg, '--assets', path.join(REPO, 'www', 'assets'),
       '--out', out, '--app-link-origin', link.origin,
     ], { timeoutMs: 30_000 });
     if (build.code !== 0) throw new Error(`tollgate-site build failed (${build.code}):\n${build.output}`);
