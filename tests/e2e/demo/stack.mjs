@@ -11,7 +11,8 @@
 //                                            Chromium), print the result, stop; exit code 0 only if all passed.
 //
 // Preferred ports (a port in use is replaced by a free one): 9000 authorization server, 8080 page, 8081 app
-// endpoint, 10100 API through Envoy, 9902 Envoy admin. Everything here is TEST/DEMO ONLY.
+// endpoint, 10100 API through Envoy, 9902 Envoy admin (TOLLGATE_DEMO_ANY_PORTS=1: free ports only).
+// Everything here is TEST/DEMO ONLY.
 import { startFlowStack, REALM, APP_LINK_PATH } from '../flow/flow-stack.mjs';
 import { AppError, jwtClaims } from '../flow/app.mjs';
 import { preferredOrFreePort } from '../lib/net.mjs';
@@ -24,7 +25,8 @@ const out = (line = '') => process.stdout.write(`${line}\n`);
 requireEnvoy();
 requireWasm();
 
-const ports = {
+// TOLLGATE_DEMO_ANY_PORTS=1: every port chosen by the kernel (tests run the demo next to other suites).
+const ports = process.env.TOLLGATE_DEMO_ANY_PORTS === '1' ? {} : {
   as: await preferredOrFreePort(9000),
   site: await preferredOrFreePort(8080),
   app: await preferredOrFreePort(8081),

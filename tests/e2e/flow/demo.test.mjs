@@ -11,7 +11,8 @@ import { runBrowserFlow } from '../authz/flow.mjs';
 const DEMO = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'demo', 'stack.mjs');
 
 function runDemo(args, { timeoutMs = 45_000 } = {}) {
-  const env = { ...process.env };
+  // free ports only: other suites may run next to this one
+  const env = { ...process.env, TOLLGATE_DEMO_ANY_PORTS: '1' };
   delete env.TOLLGATE_DEMO_CHECK;
   const child = spawn(process.execPath, [DEMO, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
   let out = '';
