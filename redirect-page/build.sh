@@ -36,19 +36,24 @@ if [[ "$want" != "$have" ]]; then
 fi
 
 cargo build --locked -p tollgate-redirect-page --target wasm32-unknown-unknown --release
-rm -rf "$PKG"
-"$WASM_BINDGEN" --target web --no-typescript --out-dir "$PKG" \
+# Generate into a private directory and swap it in, so parallel builds never mix files.
+STAGE="$PKG.tmp.$$"
+trap 'rm -rf "$STAGE" "$PKG.old.$$"' EXIT
+rm -rf "$STAGE"
+"$WASM_BINDGEN" --target web --no-typescript --out-dir "$STAGE" \
   "$TARGET_DIR/wasm32-unknown-unknown/release/tollgate_redirect_page.wasm"
 
 if command -v wasm-opt >/dev/null; then
   # Rust's wasm32 target emits these post-MVP features; older binaryen needs them named.
   wasm-opt -Oz --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
     --enable-nontrapping-float-to-int --enable-reference-types --enable-multivalue \
-    "$PKG/tollgate_redirect_page_bg.wasm" -o "$PKG/tollgate_redirect_page_bg.opt.wasm"
-  mv "$PKG/tollgate_redirect_page_bg.opt.wasm" "$PKG/tollgate_redirect_page_bg.wasm"
+    "$STAGE/tollgate_redirect_page_bg.wasm" -o "$STAGE/tollgate_redirect_page_bg.opt.wasm"
+  mv "$STAGE/tollgate_redirect_page_bg.opt.wasm" "$STAGE/tollgate_redirect_page_bg.wasm"
 else
   echo "note: wasm-opt not found, the page's wasm is not size-optimised" >&2
 fi
+if [[ -d "$PKG" ]]; then mv "$PKG" "$PKG.old.$$"; fi
+mv "$STAGE" "$PKG"
 
 cargo build --locked -p tollgate-site
 "$TARGET_DIR/debug/tollgate-site" build --config "$CONFIG" --pkg "$PKG" --out "$OUT"

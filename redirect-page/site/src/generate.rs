@@ -259,35 +259,13 @@ fn pretty(v: &Value) -> Vec<u8> {
     s.into_bytes()
 }
 
-/// Builds the site into `out` (replacing an earlier build there). Returns the pages.
-pub fn build(
+fn write_site(
     config: &SiteConfig,
-    pkg: &Path,
-    assets: &Path,
+    pkg_files: &[(&str, Vec<u8>)],
+    static_files: &[(&str, Vec<u8>)],
     out: &Path,
 ) -> Result<Vec<Page>, BuildError> {
-    // Read every input first so a missing one leaves an earlier build untouched.
-    let pkg_files = PKG_FILES
-        .iter()
-        .map(|f| Ok((*f, read(pkg.join(f))?)))
-        .collect::<Result<Vec<_>, BuildError>>()?;
-    let static_files = STATIC_ASSETS
-        .iter()
-        .map(|f| Ok((*f, read(assets.join(f))?)))
-        .collect::<Result<Vec<_>, BuildError>>()?;
-
-    if out.exists() {
-        let empty = fs::read_dir(out)
-            .map_err(|e| BuildError::Output(out.to_path_buf(), e))?
-            .next()
-            .is_none();
-        if !empty && !out.join(MARKER).is_file() {
-            return Err(BuildError::RefuseToOverwrite(out.to_path_buf()));
-        }
-        fs::remove_dir_all(out).map_err(|e| BuildError::Output(out.to_path_buf(), e))?;
-    }
     write(out, MARKER, b"written by tollgate-site build\n")?;
-
     let pages = pages(config);
     for page in &pages {
         let rel = format!("{}.html", page.path.trim_start_matches('/'));
@@ -321,6 +299,61 @@ pub fn build(
         "_nginx.conf",
         nginx_snippet(config.hsts_max_age).as_bytes(),
     )?;
+    Ok(pages)
+}
+
+/// Builds the site into `out` (replacing an earlier build there). Returns the pages.
+pub fn build(
+    config: &SiteConfig,
+    pkg: &Path,
+    assets: &Path,
+    out: &Path,
+) -> Result<Vec<Page>, BuildError> {
+    // Read every input first so a missing one leaves an earlier build untouched.
+    let pkg_files = PKG_FILES
+        .iter()
+        .map(|f| Ok((*f, read(pkg.join(f))?)))
+        .collect::<Result<Vec<_>, BuildError>>()?;
+    let static_files = STATIC_ASSETS
+        .iter()
+        .map(|f| Ok((*f, read(assets.join(f))?)))
+        .collect::<Result<Vec<_>, BuildError>>()?;
+
+    if out.exists() {
+        let empty = fs::read_dir(out)
+            .map_err(|e| BuildError::Output(out.to_path_buf(), e))?
+            .next()
+            .is_none();
+        if !empty && !out.join(MARKER).is_file() {
+            return Err(BuildError::RefuseToOverwrite(out.to_path_buf()));
+        }
+    }
+    // Write into a sibling directory and swap it in with renames, so a server or a
+    // parallel build never sees a half-written site.
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let sibling = |tag: &str| out.with_file_name(format!(".{name}.{tag}-{}", std::process::id()));
+    let staging = sibling("new");
+    if staging.exists() {
+        fs::remove_dir_all(&staging).map_err(|e| BuildError::Output(staging.clone(), e))?;
+    }
+    let pages = match write_site(config, &pkg_files, &static_files, &staging) {
+        Ok(pages) => pages,
+        Err(e) => {
+            let _ = fs::remove_dir_all(&staging);
+            return Err(e);
+        }
+    };
+    let old = sibling("old");
+    if out.exists() {
+        fs::rename(out, &old).map_err(|e| BuildError::Output(out.to_path_buf(), e))?;
+    }
+    fs::rename(&staging, out).map_err(|e| BuildError::Output(out.to_path_buf(), e))?;
+    if old.exists() {
+        fs::remove_dir_all(&old).map_err(|e| BuildError::Output(old.clone(), e))?;
+    }
     Ok(pages)
 }
 
