@@ -68,3 +68,61 @@ pub fn add(metric_id: u32, n: u64) {
         let _ = hostcalls::increment_metric(metric_id, i64::try_from(n).unwrap_or(i64::MAX));
     }
 }
+
+/// Define a gauge; returns its id.
+pub fn define_gauge(name: &str) -> Result<u32, Status> {
+    hostcalls::define_metric(MetricType::Gauge, name)
+}
+
+/// Set a gauge; failures are ignored.
+pub fn set_gauge(metric_id: u32, value: u64) {
+    let _ = hostcalls::record_metric(metric_id, value);
+}
+
+/// Ask for `on_tick` every `ms` milliseconds (0: never).
+pub fn set_tick_period_ms(ms: u64) -> Result<(), Status> {
+    hostcalls::set_tick_period(std::time::Duration::from_millis(ms))
+}
+
+/// Shared data (all VMs of the process): value and compare-and-swap token.
+pub fn shared_data(key: &str) -> Result<(Option<Vec<u8>>, Option<u32>), Status> {
+    hostcalls::get_shared_data(key)
+}
+
+/// Write shared data if `cas` still matches (None: unconditionally).
+/// `Err(Status::CasMismatch)` when another VM wrote in between.
+pub fn set_shared_data(key: &str, value: &[u8], cas: Option<u32>) -> Result<(), Status> {
+    hostcalls::set_shared_data(key, Some(value), cas)
+}
+
+/// Send an HTTP request to `cluster`; returns the call's token.
+pub fn http_call(
+    cluster: &str,
+    headers: &[(String, String)],
+    timeout_ms: u64,
+) -> Result<u32, Status> {
+    let headers: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    hostcalls::dispatch_http_call(
+        cluster,
+        headers,
+        None,
+        Vec::new(),
+        std::time::Duration::from_millis(timeout_ms),
+    )
+}
+
+/// `:status` of the HTTP call response being delivered (None if absent or unparsable).
+pub fn http_call_status() -> Option<u32> {
+    hostcalls::get_map_value(MapType::HttpCallResponseHeaders, ":status")
+        .ok()
+        .flatten()
+        .and_then(|s| s.parse().ok())
+}
+
+/// The first `size` bytes of the HTTP call response body being delivered.
+pub fn http_call_body(size: usize) -> Result<Vec<u8>, Status> {
+    Ok(hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, size)?.unwrap_or_default())
+}

@@ -9,11 +9,12 @@
 //!
 //! The engine (with its verified-token cache) is shared by the root context and the HTTP
 //! contexts of one VM through `Rc<RefCell<…>>`: a VM is single-threaded.
-//! Remote key sets (issue 3) will be fetched by the root context (`dispatch_http_call`,
-//! shared data, timers) and installed with `Engine::set_provider_keys`.
+//! Remote key sets (issue 3) are fetched by the root context (`dispatch_http_call`, shared
+//! data, a timer) and installed with `Engine::set_provider_keys`; see [`keys`].
 
 mod host;
 mod http;
+mod keys;
 mod metrics;
 mod root;
 

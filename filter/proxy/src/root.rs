@@ -9,13 +9,15 @@ use tollgate_core::Engine;
 
 use crate::host;
 use crate::http::TollgateHttp;
+use crate::keys::{RemoteKeys, TICK_MS};
 use crate::metrics::Metrics;
 
 /// What the root context and its HTTP contexts share: the compiled configuration with
-/// its verified-token cache, and the counter ids.
+/// its verified-token cache, the counter ids, and the remote key fetching.
 pub struct Shared {
     pub engine: Engine,
     pub metrics: Metrics,
+    pub remote: RemoteKeys,
 }
 
 pub struct TollgateRoot {
@@ -39,13 +41,53 @@ impl TollgateRoot {
         let metrics = Metrics::define(&engine.provider_names()).map_err(|(name, status)| {
             format!("tollgate: cannot define metric {name}: host returned {status:?}")
         })?;
-        Ok(Shared { engine, metrics })
+        let remote = RemoteKeys::new(&engine)?;
+        Ok(Shared {
+            engine,
+            metrics,
+            remote,
+        })
     }
 }
 
-impl Context for TollgateRoot {}
+impl Context for TollgateRoot {
+    fn on_http_call_response(
+        &mut self,
+        token_id: u32,
+        num_headers: usize,
+        body_size: usize,
+        _num_trailers: usize,
+    ) {
+        let Some(shared) = &self.shared else { return };
+        let Ok(mut shared) = shared.try_borrow_mut() else {
+            return;
+        };
+        let Shared { engine, remote, .. } = &mut *shared;
+        if !remote.on_response(
+            engine,
+            token_id,
+            num_headers,
+            body_size,
+            host::now_seconds(),
+        ) {
+            host::log(
+                LogLevel::Debug,
+                &format!("tollgate: answer to an unknown call {token_id} ignored"),
+            );
+        }
+    }
+}
 
 impl RootContext for TollgateRoot {
+    fn on_tick(&mut self) {
+        let Some(shared) = &self.shared else { return };
+        let Ok(mut shared) = shared.try_borrow_mut() else {
+            return;
+        };
+        let Shared { engine, remote, .. } = &mut *shared;
+        remote.tick(engine, host::now_seconds());
+    }
+
     fn on_vm_start(&mut self, _vm_configuration_size: usize) -> bool {
         true
     }
@@ -69,7 +111,18 @@ impl RootContext for TollgateRoot {
                         self.context_id
                     ),
                 );
-                self.shared = Some(Rc::new(RefCell::new(shared)));
+                // Remote key sets: a timer drives the fetches; the first one starts now.
+                let period = if shared.remote.is_empty() { 0 } else { TICK_MS };
+                if let Err(status) = host::set_tick_period_ms(period) {
+                    host::log(
+                        LogLevel::Critical,
+                        &format!("tollgate: cannot set the timer: host returned {status:?}"),
+                    );
+                    return false;
+                }
+                let shared = Rc::new(RefCell::new(shared));
+                self.shared = Some(shared);
+                self.on_tick();
                 true
             }
             Err(line) => {

@@ -29,6 +29,8 @@ mod module_contract;
 #[cfg(test)]
 mod provider_metrics;
 #[cfg(test)]
+mod remote_jwks;
+#[cfg(test)]
 mod remote_keys_missing;
 #[cfg(test)]
 mod token_cache;

@@ -1,6 +1,6 @@
-//! A provider whose keys come from a remote JWKS and are not there (yet): the request is a
-//! server-side failure, answered 503 with `Retry-After` — never 401, never a pass.
-//! (Fetching the keys is issue 3; until the glue fetches, this is what clients see.)
+//! A provider whose keys come from a remote JWKS and are not there yet (the first fetch
+//! has not been answered): the request is a server-side failure, answered 503 with
+//! `Retry-After` — never 401, never a pass. (Requests do not wait for the first fetch yet.)
 
 use crate::common::{counter, expect_local_response, started_vm, testkit, TestKey, NOW};
 

@@ -1,0 +1,358 @@
+//! Remote key sets (issue 3), glue side: turns timer ticks and HTTP-call answers into the
+//! events of `tollgate_core::remote::Refresher`, keeps each remote provider's shared
+//! record (fetch state + last good JWKS) in proxy-wasm shared data with compare-and-swap,
+//! dispatches the fetches it decides on, and installs fetched keys in the engine.
+//!
+//! One fetch per process: the record's lease names the worker (VM) that fetches; every
+//! other worker adopts the keys from the record on its next tick.
+//!
+//! Not here yet: requests waiting for the first keys and the unknown-`kid` refetch (they
+//! get the core's answer at once: 503 `Retry-After` without keys, 401 for an unknown kid).
+
+use std::collections::hash_map::RandomState;
+use std::collections::BTreeMap;
+use std::hash::{BuildHasher, Hasher};
+
+use proxy_wasm::types::{LogLevel, Status};
+use tollgate_core::remote::{
+    self, Action, FetchError, FetchRequest, HttpResponse, Record, Refresher, Step,
+};
+use tollgate_core::Engine;
+
+use crate::host;
+
+/// Timer period while any provider's keys are remote (milliseconds).
+pub const TICK_MS: u64 = 1_000;
+
+/// Compare-and-swap attempts before a record update is given up (another worker keeps
+/// writing; the next tick tries again).
+const CAS_ATTEMPTS: usize = 4;
+
+/// Counter / gauge ids of one remote provider.
+struct RemoteMetrics {
+    fetch_success: u32,
+    fetch_failure: u32,
+    key_count: u32,
+    age_seconds: u32,
+}
+
+/// One provider whose keys are fetched.
+struct Remote {
+    /// Index in the configuration (and the engine).
+    index: usize,
+    name: String,
+    shared_key: String,
+    refresher: Refresher,
+    /// Generation of the record whose keys the engine holds (0: none yet).
+    installed_generation: u64,
+    metrics: RemoteMetrics,
+}
+
+/// All remote providers of one configuration, and this worker's HTTP calls in flight.
+pub struct RemoteKeys {
+    /// This worker's id in fetch leases (random per VM).
+    me: u64,
+    remotes: Vec<Remote>,
+    /// call token -> (position in `remotes`, step)
+    calls: BTreeMap<u32, (usize, Step)>,
+}
+
+fn log(level: LogLevel, message: &str) {
+    host::log(level, &format!("tollgate: {message}"));
+}
+
+/// A random worker id: std seeds `RandomState` from the host's randomness (WASI
+/// `random_get`), which is all this needs (uniqueness among the VMs of one process).
+fn worker_id() -> u64 {
+    let mut hasher = RandomState::new().build_hasher();
+    hasher.write_u8(0);
+    hasher.finish().max(1)
+}
+
+impl RemoteKeys {
+    /// The remote providers of `engine`'s configuration, with their metrics defined.
+    /// The error is the log line (a URL that cannot be fetched, or a metric the host refused).
+    pub fn new(engine: &Engine) -> Result<RemoteKeys, String> {
+        let refreshers = remote::refreshers(engine.config())
+            .map_err(|e| format!("tollgate: invalid configuration: {e}"))?;
+        let mut remotes = Vec::new();
+        for (index, refresher) in refreshers.into_iter().enumerate() {
+            let Some(refresher) = refresher else { continue };
+            let name = engine
+                .providers()
+                .get(index)
+                .map(|p| p.name.clone())
+                .unwrap_or_default();
+            let metric = |suffix: &str, gauge: bool| {
+                let metric = format!("tollgate.provider.{name}.{suffix}");
+                let id = if gauge {
+                    host::define_gauge(&metric)
+                } else {
+                    host::define_counter(&metric)
+                };
+                id.map_err(|s| {
+                    format!("tollgate: cannot define metric {metric}: host returned {s:?}")
+                })
+            };
+            let metrics = RemoteMetrics {
+                fetch_success: metric("jwks_fetch_success", false)?,
+                fetch_failure: metric("jwks_fetch_failure", false)?,
+                key_count: metric("jwks_keys", true)?,
+                age_seconds: metric("jwks_age_seconds", true)?,
+            };
+            remotes.push(Remote {
+                index,
+                shared_key: remote::shared_data_key(&name, &refresher),
+                name,
+                refresher,
+                installed_generation: 0,
+                metrics,
+            });
+        }
+        Ok(RemoteKeys {
+            me: worker_id(),
+            remotes,
+            calls: BTreeMap::new(),
+        })
+    }
+
+    /// True when every provider's keys are inline (no timer needed).
+    pub fn is_empty(&self) -> bool {
+        self.remotes.is_empty()
+    }
+
+    /// Timer event (and plugin start): adopt keys another worker fetched, start the
+    /// fetches that are due.
+    pub fn tick(&mut self, engine: &mut Engine, now: u64) {
+        let me = self.me;
+        for pos in 0..self.remotes.len() {
+            let Some(remote) = self.remotes.get_mut(pos) else {
+                continue;
+            };
+            let refresher = remote.refresher.clone();
+            let updated = remote.update(|record| {
+                let action = refresher.tick(&mut record.state, me, now);
+                let write = matches!(action, Action::Fetch(_));
+                (action, write)
+            });
+            let Some((action, record)) = updated else {
+                continue;
+            };
+            remote.adopt(engine, &record, now);
+            if let Action::Fetch(request) = action {
+                self.dispatch(pos, &request, now);
+            }
+        }
+    }
+
+    /// An HTTP call answer (or failure: no headers). Returns false if the call is not
+    /// one of this configuration's fetches.
+    pub fn on_response(
+        &mut self,
+        engine: &mut Engine,
+        token: u32,
+        num_headers: usize,
+        body_size: usize,
+        now: u64,
+    ) -> bool {
+        let Some((pos, step)) = self.calls.remove(&token) else {
+            return false;
+        };
+        let me = self.me;
+        let Some(remote) = self.remotes.get_mut(pos) else {
+            return false;
+        };
+        let status = if num_headers == 0 {
+            None
+        } else {
+            host::http_call_status()
+        };
+        // An oversize body is not read at all; the core rejects it by its reported size.
+        let body = if body_size <= remote.refresher.max_body_bytes() {
+            host::http_call_body(body_size).unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let response = HttpResponse {
+            status,
+            body_size,
+            body: &body,
+        };
+        let refresher = remote.refresher.clone();
+        match step {
+            Step::Discovery => match refresher.check_discovery(&response) {
+                Ok(jwks_uri) => {
+                    let next = remote.update(|record| {
+                        match refresher.discovered(&mut record.state, me, &jwks_uri, now) {
+                            Ok(request) => (Ok(request), true),
+                            Err(e) => (Err(e), false),
+                        }
+                    });
+                    match next {
+                        Some((Ok(request), _)) => self.dispatch(pos, &request, now),
+                        Some((Err(FetchError::LeaseLost), _)) => log(
+                            LogLevel::Debug,
+                            &format!("provider {}: late discovery answer dropped", remote.name),
+                        ),
+                        Some((Err(e), _)) => remote.failed(me, now, &e),
+                        None => {}
+                    }
+                }
+                Err(e) => remote.failed(me, now, &e),
+            },
+            Step::Jwks => match refresher.check_jwks(&response) {
+                Ok((keys, skipped)) => {
+                    for key in &skipped {
+                        log(
+                            LogLevel::Warn,
+                            &format!(
+                                "provider {}: JWKS key #{} (kid {}) skipped: {}",
+                                remote.name,
+                                key.index,
+                                key.kid.as_deref().unwrap_or("-"),
+                                key.reason
+                            ),
+                        );
+                    }
+                    let count = keys.len();
+                    let stored = remote.update(|record| {
+                        let next = refresher.keys_fetched(&mut record.state, me, count, now);
+                        record.jwks.clone_from(&body);
+                        (next, true)
+                    });
+                    engine.set_provider_keys(remote.index, keys);
+                    host::increment(remote.metrics.fetch_success);
+                    host::set_gauge(remote.metrics.key_count, count as u64);
+                    host::set_gauge(remote.metrics.age_seconds, 0);
+                    if let Some((next, record)) = stored {
+                        remote.installed_generation = record.state.generation();
+                        log(
+                            LogLevel::Info,
+                            &format!(
+                                "provider {}: {count} keys fetched; next refresh at {next}",
+                                remote.name
+                            ),
+                        );
+                    }
+                }
+                Err(e) => remote.failed(me, now, &e),
+            },
+        }
+        true
+    }
+
+    /// Send `request`; a call the host refuses counts as a failed fetch.
+    fn dispatch(&mut self, pos: usize, request: &FetchRequest, now: u64) {
+        let me = self.me;
+        let Some(remote) = self.remotes.get_mut(pos) else {
+            return;
+        };
+        match host::http_call(&request.cluster, &request.headers(), request.timeout_ms) {
+            Ok(token) => {
+                self.calls.insert(token, (pos, request.step));
+            }
+            Err(status) => {
+                log(
+                    LogLevel::Warn,
+                    &format!(
+                        "provider {}: cannot call cluster {}: {status:?}",
+                        remote.name, request.cluster
+                    ),
+                );
+                remote.failed(me, now, &FetchError::Dispatch);
+            }
+        }
+    }
+}
+
+impl Remote {
+    /// The shared record (a fresh one if absent or unusable) and its CAS token.
+    fn load(&self) -> (Record, Option<u32>) {
+        let (bytes, cas) = host::shared_data(&self.shared_key).unwrap_or((None, None));
+        let (record, problem) = Record::decode_or_new(bytes.as_deref(), &self.refresher);
+        if let Some(problem) = problem {
+            log(
+                LogLevel::Warn,
+                &format!(
+                    "provider {}: shared key record replaced: {problem}",
+                    self.name
+                ),
+            );
+        }
+        (record, cas)
+    }
+
+    /// Read the record, let `change` decide (and say whether to write), write it back with
+    /// compare-and-swap, retrying when another worker wrote in between. Returns the
+    /// decision and the record as written (or read).
+    fn update<T>(&self, mut change: impl FnMut(&mut Record) -> (T, bool)) -> Option<(T, Record)> {
+        for _ in 0..CAS_ATTEMPTS {
+            let (mut record, cas) = self.load();
+            let (decision, write) = change(&mut record);
+            if !write {
+                return Some((decision, record));
+            }
+            match host::set_shared_data(&self.shared_key, &record.encode(), cas) {
+                Ok(()) => return Some((decision, record)),
+                Err(Status::CasMismatch) => continue,
+                Err(status) => {
+                    log(
+                        LogLevel::Error,
+                        &format!(
+                            "provider {}: cannot write shared data: {status:?}",
+                            self.name
+                        ),
+                    );
+                    return None;
+                }
+            }
+        }
+        log(
+            LogLevel::Warn,
+            &format!(
+                "provider {}: shared record busy; retrying on the next tick",
+                self.name
+            ),
+        );
+        None
+    }
+
+    /// Install the record's keys if another worker fetched newer ones; update the gauges.
+    fn adopt(&mut self, engine: &mut Engine, record: &Record, now: u64) {
+        let state = &record.state;
+        if state.has_keys() && state.generation() != self.installed_generation {
+            match record.key_set() {
+                Ok((keys, _skipped)) => {
+                    engine.set_provider_keys(self.index, keys);
+                    self.installed_generation = state.generation();
+                }
+                Err(e) => log(
+                    LogLevel::Error,
+                    &format!("provider {}: shared JWKS unusable: {e}", self.name),
+                ),
+            }
+        }
+        host::set_gauge(self.metrics.key_count, u64::from(state.key_count()));
+        host::set_gauge(
+            self.metrics.age_seconds,
+            state.age_seconds(now).unwrap_or(0),
+        );
+    }
+
+    /// Record a failed fetch: the last good keys stay, the backoff grows.
+    fn failed(&mut self, me: u64, now: u64, error: &FetchError) {
+        host::increment(self.metrics.fetch_failure);
+        let refresher = self.refresher.clone();
+        let next = self.update(|record| (refresher.fetch_failed(&mut record.state, me, now), true));
+        log(
+            LogLevel::Warn,
+            &format!(
+                "provider {}: key fetch failed ({}: {error}); keeping the last good keys{}",
+                self.name,
+                error.reason(),
+                next.map(|(at, _)| format!(", next attempt at {at}"))
+                    .unwrap_or_default()
+            ),
+        );
+    }
+}
