@@ -10,7 +10,7 @@
 // Figures from shared machines vary run to run: compare only ratios from the same run.
 //
 //   node tests/e2e/bench/filter-bench.mjs [--duration 10] [--connections 16]
-import { readFileSync, statSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -30,6 +30,7 @@ const WRK = process.env.WRK_BIN || '/usr/bin/wrk';
 
 requireEnvoy();
 const wasm = requireWasm();
+if (!existsSync(WRK)) throw new Error(`wrk not found at ${WRK}: run scripts/setup.sh (Debian package wrk) or set WRK_BIN`);
 const work = mkdtempSync(path.join(os.tmpdir(), 'tollgate-bench-'));
 
 /** wrk's "1.23ms" / "512.00us" / "1.01s" in milliseconds. */
