@@ -7,12 +7,13 @@
 //   browser ── authorization request (PKCE S256, state) ──▶ authorization server: sign in, consent
 //   browser ◀── 303 redirect_uri?code&state&iss ── (our page) ── tap Continue ──▶ app link ?code&state&iss
 //   app: check state + iss ── code + verifier ──▶ token endpoint ── access token ──▶ Envoy + tollgate ──▶ API
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe, test as nodeTest } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { AppError, AppErrorKind, jwtClaims } from './app.mjs';
 import { launchMobileBrowser, signInAndContinue } from './browser.mjs';
 import { APP_LINK_PATH, REALM, startFlowStack } from './flow-stack.mjs';
+import { artifactPath } from '../page/site.mjs';
 
 const SHORT_TTL = 5; // seconds: the access token of the main scenario expires during the test (slack for a slow CI)
 const SKEW = 1; // the filter's clock_skew_seconds in this stack
@@ -38,6 +39,18 @@ after(async () => {
   }
 });
 
+/** node:test's test(), printing the Envoy log when the step fails (stack.stop() prints it for a marked run). */
+function test(name, fn) {
+  return nodeTest(name, async (t) => {
+    try {
+      await fn(t);
+    } catch (err) {
+      stack?.envoy?.markFailed();
+      throw err;
+    }
+  });
+}
+
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Never put a token or code in an assertion message: summarise a response instead. */
@@ -50,9 +63,16 @@ function assertSecretFree(text, secrets, where) {
 /** The browser leg (sign in or cancel at the server, our page, Continue) in a fresh tab; see browser.mjs. */
 async function browserLeg(authorizationUrl, { login = 'alice', cancel = false, page } = {}) {
   page ??= await browser.freshPage();
-  return signInAndContinue(page, {
-    authorizationUrl, pageOrigin: new URL(stack.pageUrl).origin, appEndpoint: stack.appEndpoint, login, cancel,
-  });
+  try {
+    return await signInAndContinue(page, {
+      authorizationUrl, pageOrigin: new URL(stack.pageUrl).origin, appEndpoint: stack.appEndpoint, login, cancel,
+    });
+  } catch (err) {
+    // where the browser got stuck, as a test artifact (tests/e2e/artifacts/, gitignored)
+    const file = artifactPath(`flow-failure-${Date.now()}.png`);
+    await page.screenshot({ path: file }).then(() => { err.message += `\n(screenshot: ${file})`; }, () => {});
+    throw err;
+  }
 }
 
 describe('mobile flow: browser login, intermediate page, app link, PKCE exchange, API through Envoy', () => {
