@@ -13,7 +13,7 @@
 // Preferred ports (a port in use is replaced by a free one): 9000 authorization server, 8080 page, 8081 app
 // endpoint, 10100 API through Envoy, 9902 Envoy admin (TOLLGATE_DEMO_ANY_PORTS=1: free ports only).
 // Everything here is TEST/DEMO ONLY.
-import { startFlowStack, REALM, APP_LINK_PATH } from '../flow/flow-stack.mjs';
+import { startFlowStack, serviceToken, REALM, APP_LINK_PATH } from '../flow/flow-stack.mjs';
 import { AppError, jwtClaims } from '../flow/app.mjs';
 import { preferredOrFreePort } from '../lib/net.mjs';
 import { requireEnvoy, requireWasm } from '../lib/paths.mjs';
@@ -112,24 +112,10 @@ try {
 // Freshly minted tokens for the direct curl commands: real ones from the authorization server (client credentials
 // of the service client), plus one signed with the server's key but already expired.
 const { as, apiUrl } = stack;
-async function serviceToken(scope) {
-  const { clientId, clientSecret } = as.clients.service;
-  const res = await fetch(as.tokenUrl, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/x-www-form-urlencoded',
-      authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`,
-    },
-    body: new URLSearchParams({ grant_type: 'client_credentials', scope, resource: as.resource }),
-  });
-  const body = await res.json();
-  if (res.status !== 200) throw new Error(`client_credentials: ${res.status} ${body.error}`);
-  return body.access_token;
-}
 const now = Math.floor(Date.now() / 1000);
 const tokens = {
-  read: await serviceToken('orders:read'),
-  readWrite: await serviceToken('orders:read orders:write'),
+  read: await serviceToken(as, 'orders:read'),
+  readWrite: await serviceToken(as, 'orders:read orders:write'),
   expired: await as.signToken({
     iss: as.issuer, aud: as.resource, sub: 'alice', client_id: as.clients.mobile.clientId, scope: 'orders:read',
     iat: now - 600, exp: now - 120, jti: `demo-expired-${now}`,

@@ -5,7 +5,7 @@
 // later step fails to start.
 import { startEnvoy } from '../lib/envoy.mjs';
 import { bootstrap, toYaml, tollgateFilter } from '../lib/envoy-config.mjs';
-import { LOOPBACK } from '../lib/net.mjs';
+import { LOOPBACK, waitFor } from '../lib/net.mjs';
 import { requireWasm } from '../lib/paths.mjs';
 import { startEchoUpstream } from '../lib/upstream.mjs';
 import { startAuthServer } from '../authz/server.mjs';
@@ -21,6 +21,22 @@ export const APP_LINK_PATH = '/app/oauth';
 export const AUTHZ_CLUSTER = 'authz';
 /** How the filter gets the server's keys: $TOLLGATE_FLOW_JWKS = inline (default) | discovery. */
 export const JWKS_MODE = process.env.TOLLGATE_FLOW_JWKS === 'discovery' ? 'discovery' : 'inline';
+
+/** An access token of the server's confidential service client (client credentials, RFC 8707 resource). */
+export async function serviceToken(as, scope) {
+  const { clientId, clientSecret } = as.clients.service;
+  const res = await fetch(as.tokenUrl, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`,
+    },
+    body: new URLSearchParams({ grant_type: 'client_credentials', scope, resource: as.resource }),
+  });
+  const body = await res.json();
+  if (res.status !== 200) throw new Error(`client_credentials: ${res.status} ${body.error}`);
+  return body.access_token;
+}
 
 /** The filter configuration for the authorization server `as` (inline JWKS from its published keys). */
 export function flowFilterConfig(as, { clockSkewSeconds = 1, jwks } = {}) {
@@ -120,6 +136,18 @@ export async function startFlowStack({
     stoppers.push(() => stack.envoy.stop());
     stack.apiUrl = `http://${LOOPBACK}:${stack.envoy.listenerPort('ingress')}`;
     log(`API through Envoy + tollgate on ${stack.apiUrl}`);
+
+    if (jwks === 'discovery') {
+      // The filter fetches discovery + JWKS through Envoy after start; wait until a real token from the server is
+      // accepted (a service token, client credentials) instead of racing the first fetch.
+      const token = await serviceToken(stack.as, 'orders:read');
+      await waitFor('the filter to fetch the server keys through discovery', async () => {
+        const res = await fetch(`${stack.apiUrl}/orders`, { headers: { authorization: `Bearer ${token}` } });
+        await res.arrayBuffer();
+        return res.status === 200;
+      }, { timeoutMs: 20_000, intervalMs: 200 });
+      log('the filter has the server keys (discovery)');
+    }
 
     stack.app = await MobileApp.discover(stack.as.issuer, {
       clientId: stack.as.clients.mobile.clientId,
