@@ -16,9 +16,10 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const SITE_CONFIG = path.join(HERE, 'site.json');
 const BUILD_HINT = `build the page and the site tool with: ${BUILD_COMMAND}`;
 
-/** The page's wasm-bindgen output: $TOLLGATE_PAGE_PKG, else target/redirect-page-pkg. */
+/** The page's wasm-bindgen output: $TOLLGATE_PAGE_PKG, else $REPO/target/redirect-page-pkg (where
+ *  redirect-page/build.sh always writes it). */
 export function pagePkg() {
-  return process.env.TOLLGATE_PAGE_PKG || path.join(process.env.CARGO_TARGET_DIR || path.join(REPO, 'target'), 'redirect-page-pkg');
+  return process.env.TOLLGATE_PAGE_PKG || path.join(REPO, 'target', 'redirect-page-pkg');
 }
 
 /**
