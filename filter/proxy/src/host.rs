@@ -126,3 +126,21 @@ pub fn http_call_status() -> Option<u32> {
 pub fn http_call_body(size: usize) -> Result<Vec<u8>, Status> {
     Ok(hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, size)?.unwrap_or_default())
 }
+
+/// Current host time in milliseconds since the epoch (0 if unavailable).
+pub fn now_millis() -> u64 {
+    hostcalls::get_current_time()
+        .ok()
+        .and_then(|t: SystemTime| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Make `context_id` the context later host calls act on (resuming a paused request).
+pub fn set_effective_context(context_id: u32) -> Result<(), Status> {
+    hostcalls::set_effective_context(context_id)
+}
+
+/// Let the paused request of the effective context go on upstream.
+pub fn resume_request() -> Result<(), Status> {
+    hostcalls::resume_http_request()
+}

@@ -1,11 +1,16 @@
 //! HTTP context: one request through the core.
+//!
+//! [`process`] does the work for a request's headers — on their arrival (HTTP context) and
+//! again when a request that waited for keys is resumed (root context, with the request's
+//! context made effective).
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, LogLevel};
-use tollgate_core::{Denial, Outcome};
+use tollgate_core::remote::{Action as FetchAction, WaitReason};
+use tollgate_core::{Denial, DenialKind, Outcome};
 
 use crate::host;
 use crate::root::Shared;
@@ -20,115 +25,235 @@ impl TollgateHttp {
     pub fn new(context_id: u32, shared: Option<Rc<RefCell<Shared>>>) -> Self {
         Self { context_id, shared }
     }
+}
 
-    fn log(&self, level: LogLevel, message: &str) {
-        host::log(level, &format!("tollgate: [{}] {message}", self.context_id));
-    }
+fn log(context_id: u32, level: LogLevel, message: &str) {
+    host::log(level, &format!("tollgate: [{context_id}] {message}"));
+}
 
-    /// Answer with a fixed local response and stop the request; used when the glue itself
-    /// cannot work (never for client input).
-    fn fail_closed(&self, why: &str) -> Action {
-        self.log(LogLevel::Error, why);
-        let headers = [
-            ("content-type".to_string(), "application/json".to_string()),
-            ("cache-control".to_string(), "no-store".to_string()),
-        ];
-        let body = br#"{"error":"temporarily_unavailable","error_description":"the token filter is not ready"}"#;
-        if let Err(status) = host::send_response(503, &headers, body) {
-            self.log(
-                LogLevel::Critical,
-                &format!("cannot send the local response: {status:?}"),
-            );
-        }
-        Action::Pause
-    }
-
-    fn deny(&self, shared: &Shared, denial: &Denial) -> Action {
-        let reason = denial.reason();
-        let provider = denial.provider.as_deref();
-        shared.metrics.count_denied(reason, provider);
-        let response = denial.response(shared.engine.realm());
-        self.log(
-            LogLevel::Info,
-            &format!(
-                "denied: reason={reason} provider={} status={}",
-                provider.unwrap_or("-"),
-                response.status
-            ),
+/// Answer with a fixed 503 and stop the request; used when the glue itself cannot work
+/// (never for client input).
+fn fail_closed(context_id: u32, why: &str) -> Action {
+    log(context_id, LogLevel::Error, why);
+    let headers = [
+        ("content-type".to_string(), "application/json".to_string()),
+        ("cache-control".to_string(), "no-store".to_string()),
+    ];
+    let body = br#"{"error":"temporarily_unavailable","error_description":"the token filter is not ready"}"#;
+    if let Err(status) = host::send_response(503, &headers, body) {
+        log(
+            context_id,
+            LogLevel::Critical,
+            &format!("cannot send the local response: {status:?}"),
         );
-        if let Err(status) =
-            host::send_response(response.status, &response.headers, response.body.as_bytes())
-        {
-            self.log(
-                LogLevel::Critical,
-                &format!("cannot send the local response: {status:?}"),
-            );
+    }
+    Action::Pause
+}
+
+fn deny(shared: &Shared, context_id: u32, denial: &Denial) -> Action {
+    let reason = denial.reason();
+    let provider = denial.provider.as_deref();
+    shared.metrics.count_denied(reason, provider);
+    let response = denial.response(shared.engine.realm());
+    log(
+        context_id,
+        LogLevel::Info,
+        &format!(
+            "denied: reason={reason} provider={} status={}",
+            provider.unwrap_or("-"),
+            response.status
+        ),
+    );
+    if let Err(status) =
+        host::send_response(response.status, &response.headers, response.body.as_bytes())
+    {
+        log(
+            context_id,
+            LogLevel::Critical,
+            &format!("cannot send the local response: {status:?}"),
+        );
+    }
+    Action::Pause
+}
+
+/// Decide the request of the current (effective) context and act on it.
+///
+/// `may_wait`: the request may be paused until its provider's keys arrive (first pass);
+/// `resumed`: this is the second pass of a paused request, which must be answered or
+/// resumed now.
+pub fn process(shared: &mut Shared, context_id: u32, may_wait: bool, resumed: bool) -> Action {
+    let raw = match host::request_headers() {
+        Ok(raw) => raw,
+        Err(status) => {
+            return fail_closed(
+                context_id,
+                &format!("cannot read request headers: {status:?}"),
+            )
         }
-        Action::Pause
+    };
+
+    // Claim headers arriving from the client are removed on every route, allowed or
+    // not, so a client can never spoof them. They are not part of the decision either.
+    let strip = shared.engine.claim_header_names();
+    let mut headers: Vec<(String, String)> = Vec::with_capacity(raw.len());
+    for (name, value) in raw {
+        let name = name.to_ascii_lowercase();
+        if strip.iter().any(|s| s.eq_ignore_ascii_case(&name)) {
+            if let Err(status) = host::remove_request_header(&name) {
+                return fail_closed(
+                    context_id,
+                    &format!("cannot remove header {name}: {status:?}"),
+                );
+            }
+            continue;
+        }
+        // Non-UTF-8 bytes cannot be part of a valid token or rule; they become U+FFFD.
+        headers.push((name, String::from_utf8_lossy(&value).into_owned()));
+    }
+
+    let now = host::now_seconds();
+    let (hits_before, misses_before, _) = shared.engine.cache_stats();
+    let outcome = shared.engine.evaluate(&headers, now);
+    let (hits, misses, _) = shared.engine.cache_stats();
+    shared.metrics.count_cache(
+        hits.saturating_sub(hits_before),
+        misses.saturating_sub(misses_before),
+    );
+
+    // Tokens with a `kid` their (remote) provider does not know trigger a refetch,
+    // rate limited by the shared record.
+    let mut refetch: Vec<(usize, FetchAction)> = Vec::new();
+    for provider in shared.engine.take_refetch_requests() {
+        if let Some(action) = shared.remote.unknown_kid(provider, now) {
+            refetch.push((provider, action));
+        }
+    }
+
+    match outcome {
+        Outcome::Allow(allowed) => {
+            for (name, value) in &allowed.set_headers {
+                if let Err(status) = host::set_request_header(name, value) {
+                    return fail_closed(
+                        context_id,
+                        &format!("cannot set header {name}: {status:?}"),
+                    );
+                }
+            }
+            shared.metrics.count_allowed(allowed.provider.as_deref());
+            log(
+                context_id,
+                LogLevel::Debug,
+                &format!(
+                    "allowed: provider={}",
+                    allowed.provider.as_deref().unwrap_or("-")
+                ),
+            );
+            if resumed {
+                if let Err(status) = host::resume_request() {
+                    log(
+                        context_id,
+                        LogLevel::Error,
+                        &format!("cannot resume the request: {status:?}"),
+                    );
+                }
+            }
+            Action::Continue
+        }
+        Outcome::Deny(denial) => {
+            if may_wait && wait_for_keys(shared, context_id, &denial, &refetch, now) {
+                return Action::Pause;
+            }
+            deny(shared, context_id, &denial)
+        }
     }
 }
 
-impl Context for TollgateHttp {}
+/// Pause the request if its denial may change once a fetch in progress (or one just
+/// started) ends: no keys yet, or an unknown `kid` with a refetch under way.
+fn wait_for_keys(
+    shared: &mut Shared,
+    context_id: u32,
+    denial: &Denial,
+    refetch: &[(usize, FetchAction)],
+    now: u64,
+) -> bool {
+    let Some(provider) = denial.provider.as_deref().and_then(|name| {
+        shared
+            .engine
+            .provider_names()
+            .iter()
+            .position(|n| n == name)
+    }) else {
+        return false;
+    };
+    let (reason, action) = match denial.kind {
+        DenialKind::KeysUnavailable => (
+            WaitReason::NoKeys,
+            shared.remote.request_without_keys(provider, now),
+        ),
+        _ if denial.is_unknown_kid() => (
+            WaitReason::UnknownKid,
+            refetch
+                .iter()
+                .find(|(p, _)| *p == provider)
+                .map(|(_, a)| a.clone()),
+        ),
+        _ => return false,
+    };
+    match action {
+        Some(FetchAction::Fetch(_) | FetchAction::Wait { .. }) => {
+            let waiting = shared
+                .remote
+                .wait(context_id, provider, reason, host::now_millis());
+            if waiting {
+                log(
+                    context_id,
+                    LogLevel::Debug,
+                    &format!("waiting for the keys of provider {provider} ({reason:?})"),
+                );
+            }
+            waiting
+        }
+        _ => false,
+    }
+}
+
+impl Context for TollgateHttp {
+    /// A key fetch this request triggered was answered (see `root::on_fetch_answer`).
+    fn on_http_call_response(
+        &mut self,
+        token_id: u32,
+        num_headers: usize,
+        body_size: usize,
+        _num_trailers: usize,
+    ) {
+        if let Some(shared) = &self.shared {
+            crate::root::on_fetch_answer(shared, token_id, num_headers, body_size);
+        }
+    }
+
+    fn on_done(&mut self) -> bool {
+        // A request that ends while it waits for keys is forgotten.
+        if let Some(Ok(mut shared)) = self.shared.as_ref().map(|s| s.try_borrow_mut()) {
+            shared.remote.forget(self.context_id);
+        }
+        true
+    }
+}
 
 impl HttpContext for TollgateHttp {
     fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
         let Some(shared) = self.shared.clone() else {
-            return self.fail_closed("no valid configuration; refusing the request");
-        };
-        let raw = match host::request_headers() {
-            Ok(raw) => raw,
-            Err(status) => {
-                return self.fail_closed(&format!("cannot read request headers: {status:?}"))
-            }
+            return fail_closed(
+                self.context_id,
+                "no valid configuration; refusing the request",
+            );
         };
         // A VM is single-threaded and no host call re-enters this context, so the engine is
         // never borrowed here already; fail closed rather than panic if that ever changes.
         let Ok(mut shared) = shared.try_borrow_mut() else {
-            return self.fail_closed("the engine is busy (re-entrant call)");
+            return fail_closed(self.context_id, "the engine is busy (re-entrant call)");
         };
-
-        // Claim headers arriving from the client are removed on every route, allowed or
-        // not, so a client can never spoof them. They are not part of the decision either.
-        let strip = shared.engine.claim_header_names();
-        let mut headers: Vec<(String, String)> = Vec::with_capacity(raw.len());
-        for (name, value) in raw {
-            let name = name.to_ascii_lowercase();
-            if strip.iter().any(|s| s.eq_ignore_ascii_case(&name)) {
-                if let Err(status) = host::remove_request_header(&name) {
-                    return self.fail_closed(&format!("cannot remove header {name}: {status:?}"));
-                }
-                continue;
-            }
-            // Non-UTF-8 bytes cannot be part of a valid token or rule; they become U+FFFD.
-            headers.push((name, String::from_utf8_lossy(&value).into_owned()));
-        }
-
-        let (hits_before, misses_before, _) = shared.engine.cache_stats();
-        let outcome = shared.engine.evaluate(&headers, host::now_seconds());
-        let (hits, misses, _) = shared.engine.cache_stats();
-        shared.metrics.count_cache(
-            hits.saturating_sub(hits_before),
-            misses.saturating_sub(misses_before),
-        );
-
-        match outcome {
-            Outcome::Allow(allowed) => {
-                for (name, value) in &allowed.set_headers {
-                    if let Err(status) = host::set_request_header(name, value) {
-                        return self.fail_closed(&format!("cannot set header {name}: {status:?}"));
-                    }
-                }
-                shared.metrics.count_allowed(allowed.provider.as_deref());
-                self.log(
-                    LogLevel::Debug,
-                    &format!(
-                        "allowed: provider={}",
-                        allowed.provider.as_deref().unwrap_or("-")
-                    ),
-                );
-                Action::Continue
-            }
-            Outcome::Deny(denial) => self.deny(&shared, &denial),
-        }
+        process(&mut shared, self.context_id, true, false)
     }
 }

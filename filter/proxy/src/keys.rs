@@ -6,8 +6,9 @@
 //! One fetch per process: the record's lease names the worker (VM) that fetches; every
 //! other worker adopts the keys from the record on its next tick.
 //!
-//! Not here yet: requests waiting for the first keys and the unknown-`kid` refetch (they
-//! get the core's answer at once: 503 `Retry-After` without keys, 401 for an unknown kid).
+//! Requests that need keys wait for them (per worker, bounded by the fetch timeout, see
+//! `tollgate_core::remote::Waiters`): without any keys yet, or with an unknown `kid` while a
+//! refetch runs. They are evaluated again when the fetch ends or their deadline passes.
 
 use std::collections::hash_map::RandomState;
 use std::collections::BTreeMap;
@@ -15,7 +16,8 @@ use std::hash::{BuildHasher, Hasher};
 
 use proxy_wasm::types::{LogLevel, Status};
 use tollgate_core::remote::{
-    self, Action, FetchError, FetchRequest, HttpResponse, Record, Refresher, Step,
+    self, Action, FetchError, FetchRequest, FetchState, HttpResponse, Record, Refresher, Step,
+    WaitReason, Waiter, Waiters,
 };
 use tollgate_core::Engine;
 
@@ -34,6 +36,7 @@ struct RemoteMetrics {
     fetch_failure: u32,
     key_count: u32,
     age_seconds: u32,
+    refetch_triggered: u32,
 }
 
 /// One provider whose keys are fetched.
@@ -55,6 +58,8 @@ pub struct RemoteKeys {
     remotes: Vec<Remote>,
     /// call token -> (position in `remotes`, step)
     calls: BTreeMap<u32, (usize, Step)>,
+    /// Requests of this worker paused until keys arrive.
+    waiters: Waiters,
 }
 
 fn log(level: LogLevel, message: &str) {
@@ -99,6 +104,7 @@ impl RemoteKeys {
                 fetch_failure: metric("jwks_fetch_failure", false)?,
                 key_count: metric("jwks_keys", true)?,
                 age_seconds: metric("jwks_age_seconds", true)?,
+                refetch_triggered: metric("jwks_refetch_triggered", false)?,
             };
             remotes.push(Remote {
                 index,
@@ -113,12 +119,103 @@ impl RemoteKeys {
             me: worker_id(),
             remotes,
             calls: BTreeMap::new(),
+            waiters: Waiters::default(),
         })
     }
 
     /// True when every provider's keys are inline (no timer needed).
     pub fn is_empty(&self) -> bool {
         self.remotes.is_empty()
+    }
+
+    fn position(&self, provider: usize) -> Option<usize> {
+        self.remotes.iter().position(|r| r.index == provider)
+    }
+
+    /// Run one event of the fetch state machine for `provider` (config index): the
+    /// decision is written back to the shared record and, if it is a fetch, dispatched.
+    /// None for a provider whose keys are not remote, or when the record could not be
+    /// written.
+    fn event(
+        &mut self,
+        provider: usize,
+        now: u64,
+        decide: impl Fn(&Refresher, &mut FetchState, u64, u64) -> Action,
+    ) -> Option<Action> {
+        let me = self.me;
+        let pos = self.position(provider)?;
+        let remote = self.remotes.get_mut(pos)?;
+        let refresher = remote.refresher.clone();
+        let (action, _) = remote.update(|record| {
+            let action = decide(&refresher, &mut record.state, me, now);
+            let write = matches!(action, Action::Fetch(_));
+            (action, write)
+        })?;
+        if let Action::Fetch(request) = &action {
+            self.dispatch(pos, request, now);
+        }
+        Some(action)
+    }
+
+    /// A request needs `provider`'s keys and there are none yet.
+    pub fn request_without_keys(&mut self, provider: usize, now: u64) -> Option<Action> {
+        self.event(provider, now, |r, st, me, now| {
+            r.request_without_keys(st, me, now)
+        })
+    }
+
+    /// A token named a `kid` that `provider` does not know, or came while it had no keys:
+    /// refetch now, rate limited (counted as `jwks_refetch_triggered`).
+    pub fn unknown_kid(&mut self, provider: usize, now: u64) -> Option<Action> {
+        let action = self.event(provider, now, |r, st, me, now| r.unknown_kid(st, me, now))?;
+        if matches!(action, Action::Fetch(_)) {
+            if let Some(remote) = self.position(provider).and_then(|p| self.remotes.get(p)) {
+                host::increment(remote.metrics.refetch_triggered);
+            }
+        }
+        Some(action)
+    }
+
+    /// Pause request `context_id` until `provider`'s fetch ends (at most one fetch timeout
+    /// per step). False when it cannot wait (too many waiting): answer it now.
+    pub fn wait(
+        &mut self,
+        context_id: u32,
+        provider: usize,
+        reason: WaitReason,
+        now_ms: u64,
+    ) -> bool {
+        let Some(remote) = self.position(provider).and_then(|p| self.remotes.get(p)) else {
+            return false;
+        };
+        let waiter = Waiter {
+            context_id,
+            provider,
+            deadline_ms: now_ms.saturating_add(remote.refresher.max_wait_ms()),
+            reason,
+        };
+        self.waiters.add(waiter).is_ok()
+    }
+
+    /// A request ended (e.g. the client went away): stop waiting for it.
+    pub fn forget(&mut self, context_id: u32) {
+        self.waiters.remove(context_id);
+    }
+
+    /// Requests whose wait is over: their deadline passed, or no fetch of their provider
+    /// is in progress any more (it ended here or in another worker).
+    pub fn due_waiters(&mut self, now: u64, now_ms: u64) -> Vec<Waiter> {
+        let mut due = self.waiters.take_expired(now_ms);
+        for provider in self.waiters.providers() {
+            let in_flight = self
+                .position(provider)
+                .and_then(|p| self.remotes.get(p))
+                .is_some_and(|r| r.load().0.state.fetch_in_flight(now));
+            if !in_flight {
+                due.extend(self.waiters.take_provider(provider));
+            }
+        }
+        due
     }
 
     /// Timer event (and plugin start): adopt keys another worker fetched, start the
@@ -139,14 +236,20 @@ impl RemoteKeys {
                 continue;
             };
             remote.adopt(engine, &record, now);
+            // A call whose lease is no longer ours is over; its answer may never come
+            // (its HTTP context ended first), so forget it.
+            if record.state.lease(now).map(|l| l.holder) != Some(me) {
+                self.calls.retain(|_, (p, _)| *p != pos);
+            }
             if let Action::Fetch(request) = action {
                 self.dispatch(pos, &request, now);
             }
         }
     }
 
-    /// An HTTP call answer (or failure: no headers). Returns false if the call is not
-    /// one of this configuration's fetches.
+    /// An HTTP call answer (or failure: no headers). Returns the requests that waited for
+    /// this fetch when it ended (keys or failure); None if the call is not one of this
+    /// configuration's fetches.
     pub fn on_response(
         &mut self,
         engine: &mut Engine,
@@ -154,13 +257,29 @@ impl RemoteKeys {
         num_headers: usize,
         body_size: usize,
         now: u64,
-    ) -> bool {
-        let Some((pos, step)) = self.calls.remove(&token) else {
-            return false;
-        };
+    ) -> Option<Vec<Waiter>> {
+        let (pos, step) = self.calls.remove(&token)?;
+        let provider = self.remotes.get(pos)?.index;
+        self.handle_response(engine, pos, step, num_headers, body_size, now);
+        // Still fetching (discovery answered, JWKS requested): keep waiting.
+        if self.calls.values().any(|(p, _)| *p == pos) {
+            return Some(Vec::new());
+        }
+        Some(self.waiters.take_provider(provider))
+    }
+
+    fn handle_response(
+        &mut self,
+        engine: &mut Engine,
+        pos: usize,
+        step: Step,
+        num_headers: usize,
+        body_size: usize,
+        now: u64,
+    ) {
         let me = self.me;
         let Some(remote) = self.remotes.get_mut(pos) else {
-            return false;
+            return;
         };
         let status = if num_headers == 0 {
             None
@@ -238,7 +357,6 @@ impl RemoteKeys {
                 Err(e) => remote.failed(me, now, &e),
             },
         }
-        true
     }
 
     /// Send `request`; a call the host refuses counts as a failed fetch.

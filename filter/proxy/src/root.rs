@@ -5,10 +5,11 @@ use std::rc::Rc;
 
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{ContextType, LogLevel};
+use tollgate_core::remote::Waiter;
 use tollgate_core::Engine;
 
 use crate::host;
-use crate::http::TollgateHttp;
+use crate::http::{self, TollgateHttp};
 use crate::keys::{RemoteKeys, TICK_MS};
 use crate::metrics::Metrics;
 
@@ -50,6 +51,43 @@ impl TollgateRoot {
     }
 }
 
+/// Decide the requests that waited for keys, now that their fetch ended or their wait ran
+/// out: each is answered or let through (it does not wait a second time).
+fn resume(shared: &mut Shared, waiters: Vec<Waiter>) {
+    for waiter in waiters {
+        if let Err(status) = host::set_effective_context(waiter.context_id) {
+            // The request is gone (the client closed it).
+            host::log(
+                LogLevel::Debug,
+                &format!(
+                    "tollgate: [{}] cannot resume: {status:?}",
+                    waiter.context_id
+                ),
+            );
+            continue;
+        }
+        http::process(shared, waiter.context_id, false, true);
+    }
+}
+
+/// The answer to one of our key fetches. The SDK delivers it to the context that was
+/// active when the call was dispatched: the root context (timer, start) or the HTTP
+/// context of the request that triggered it; both end up here.
+pub fn on_fetch_answer(shared: &RefCell<Shared>, token: u32, num_headers: usize, body_size: usize) {
+    let Ok(mut shared) = shared.try_borrow_mut() else {
+        return;
+    };
+    let Shared { engine, remote, .. } = &mut *shared;
+    let now = host::now_seconds();
+    match remote.on_response(engine, token, num_headers, body_size, now) {
+        Some(waiters) => resume(&mut shared, waiters),
+        None => host::log(
+            LogLevel::Debug,
+            &format!("tollgate: answer to an unknown call {token} ignored"),
+        ),
+    }
+}
+
 impl Context for TollgateRoot {
     fn on_http_call_response(
         &mut self,
@@ -58,22 +96,8 @@ impl Context for TollgateRoot {
         body_size: usize,
         _num_trailers: usize,
     ) {
-        let Some(shared) = &self.shared else { return };
-        let Ok(mut shared) = shared.try_borrow_mut() else {
-            return;
-        };
-        let Shared { engine, remote, .. } = &mut *shared;
-        if !remote.on_response(
-            engine,
-            token_id,
-            num_headers,
-            body_size,
-            host::now_seconds(),
-        ) {
-            host::log(
-                LogLevel::Debug,
-                &format!("tollgate: answer to an unknown call {token_id} ignored"),
-            );
+        if let Some(shared) = &self.shared {
+            on_fetch_answer(shared, token_id, num_headers, body_size);
         }
     }
 }
@@ -84,8 +108,11 @@ impl RootContext for TollgateRoot {
         let Ok(mut shared) = shared.try_borrow_mut() else {
             return;
         };
+        let now = host::now_seconds();
         let Shared { engine, remote, .. } = &mut *shared;
-        remote.tick(engine, host::now_seconds());
+        remote.tick(engine, now);
+        let due = remote.due_waiters(now, host::now_millis());
+        resume(&mut shared, due);
     }
 
     fn on_vm_start(&mut self, _vm_configuration_size: usize) -> bool {

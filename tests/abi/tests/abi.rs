@@ -31,7 +31,7 @@ mod provider_metrics;
 #[cfg(test)]
 mod remote_jwks;
 #[cfg(test)]
-mod remote_keys_missing;
+mod remote_keys_waiting;
 #[cfg(test)]
 mod token_cache;
 #[cfg(test)]
