@@ -27,14 +27,14 @@ pub fn filter_wasm_path() -> PathBuf {
     if let Some(path) = std::env::var_os("TOLLGATE_FILTER_WASM") {
         return PathBuf::from(path);
     }
+    // Read at run time (cargo test and nextest set CARGO_MANIFEST_DIR): a value baked in
+    // at compile time goes stale when checkouts share one target directory.
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
     let target_dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("..")
-                .join("..")
-                .join("target")
-        });
+        .unwrap_or_else(|| manifest_dir.join("..").join("..").join("target"));
     target_dir
         .join("wasm32-wasip1")
         .join("release")
