@@ -17,6 +17,10 @@ bash scripts/build.sh
 step "unit and ABI tests (cargo nextest)"
 cargo nextest run --locked --workspace --no-fail-fast
 
+step "site: config and asset-file checks, page size"
+"$ROOT/target/debug/tollgate-site" check --config www/site.json --dir "$TOLLGATE_SITE_DIR"
+"$ROOT/target/debug/tollgate-site" size --dir "$TOLLGATE_SITE_DIR"
+
 step "page logic in headless Chromium (wasm-bindgen-test)"
 cargo test --locked -p tollgate-redirect-page --target wasm32-unknown-unknown
 

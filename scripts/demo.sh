@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The demo: installs what is missing, builds the filter and the site, then runs
+# the whole stack on loopback (authorization server, Envoy with the filter in
+# front of an echo API, the redirect page's site, a tiny "app" endpoint) and
+# prints what to open and what to curl. Ctrl-C stops everything.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
+bash scripts/setup.sh
+bash scripts/build.sh
+step "start the demo stack (Ctrl-C to stop)"
+exec node tests/e2e/demo/stack.mjs "$@"
