@@ -228,7 +228,7 @@ impl Context for TollgateHttp {
         _num_trailers: usize,
     ) {
         if let Some(shared) = &self.shared {
-            crate::root::on_fetch_answer(shared, token_id, num_headers, body_size);
+            crate::root::on_fetch_answer(shared, self.context_id, token_id, num_headers, body_size);
         }
     }
 

@@ -197,6 +197,11 @@ impl RemoteKeys {
         self.waiters.add(waiter).is_ok()
     }
 
+    /// Every paused request (the configuration is being replaced).
+    pub fn take_all_waiters(&mut self) -> Vec<Waiter> {
+        self.waiters.take_expired(u64::MAX)
+    }
+
     /// A request ended (e.g. the client went away): stop waiting for it.
     pub fn forget(&mut self, context_id: u32) {
         self.waiters.remove(context_id);

@@ -53,7 +53,10 @@ impl TollgateRoot {
 
 /// Decide the requests that waited for keys, now that their fetch ended or their wait ran
 /// out: each is answered or let through (it does not wait a second time).
-fn resume(shared: &mut Shared, waiters: Vec<Waiter>) {
+fn resume(shared: &mut Shared, waiters: Vec<Waiter>, caller: u32) {
+    if waiters.is_empty() {
+        return;
+    }
     for waiter in waiters {
         if let Err(status) = host::set_effective_context(waiter.context_id) {
             // The request is gone (the client closed it).
@@ -68,19 +71,27 @@ fn resume(shared: &mut Shared, waiters: Vec<Waiter>) {
         }
         http::process(shared, waiter.context_id, false, true);
     }
+    // Later host calls of this callback act on the context it was called for again.
+    let _ = host::set_effective_context(caller);
 }
 
 /// The answer to one of our key fetches. The SDK delivers it to the context that was
 /// active when the call was dispatched: the root context (timer, start) or the HTTP
 /// context of the request that triggered it; both end up here.
-pub fn on_fetch_answer(shared: &RefCell<Shared>, token: u32, num_headers: usize, body_size: usize) {
+pub fn on_fetch_answer(
+    shared: &RefCell<Shared>,
+    caller: u32,
+    token: u32,
+    num_headers: usize,
+    body_size: usize,
+) {
     let Ok(mut shared) = shared.try_borrow_mut() else {
         return;
     };
     let Shared { engine, remote, .. } = &mut *shared;
     let now = host::now_seconds();
     match remote.on_response(engine, token, num_headers, body_size, now) {
-        Some(waiters) => resume(&mut shared, waiters),
+        Some(waiters) => resume(&mut shared, waiters, caller),
         None => host::log(
             LogLevel::Debug,
             &format!("tollgate: answer to an unknown call {token} ignored"),
@@ -97,7 +108,7 @@ impl Context for TollgateRoot {
         _num_trailers: usize,
     ) {
         if let Some(shared) = &self.shared {
-            on_fetch_answer(shared, token_id, num_headers, body_size);
+            on_fetch_answer(shared, self.context_id, token_id, num_headers, body_size);
         }
     }
 }
@@ -112,7 +123,7 @@ impl RootContext for TollgateRoot {
         let Shared { engine, remote, .. } = &mut *shared;
         remote.tick(engine, now);
         let due = remote.due_waiters(now, host::now_millis());
-        resume(&mut shared, due);
+        resume(&mut shared, due, self.context_id);
     }
 
     fn on_vm_start(&mut self, _vm_configuration_size: usize) -> bool {
@@ -148,7 +159,14 @@ impl RootContext for TollgateRoot {
                     return false;
                 }
                 let shared = Rc::new(RefCell::new(shared));
-                self.shared = Some(shared);
+                // Requests paused under the previous configuration would never be resumed
+                // by the new one: decide them now, under the configuration they started with.
+                if let Some(old) = self.shared.replace(shared) {
+                    if let Ok(mut old) = old.try_borrow_mut() {
+                        let waiters = old.remote.take_all_waiters();
+                        resume(&mut old, waiters, self.context_id);
+                    }
+                }
                 self.on_tick();
                 true
             }

@@ -196,3 +196,17 @@ fn an_answer_lost_with_its_request_is_recovered_by_the_next_refetch() {
     answer_pending(&mut vm, &jwks_body());
     assert_eq!(vm.resumed(late).unwrap(), vec![0]);
 }
+
+#[test]
+fn a_new_configuration_answers_the_requests_paused_under_the_old_one() {
+    let mut vm = started(&remote_config());
+    let (req, action) = send(&mut vm, &orders(TestKey::Es256, NOW));
+    assert_eq!(action, Action::Pause);
+
+    assert!(vm
+        .reconfigure(remote_config().to_string().as_bytes())
+        .unwrap());
+
+    // Not left hanging: still without keys, so 503.
+    assert_eq!(vm.local_response(req).unwrap().unwrap().status, 503);
+}
