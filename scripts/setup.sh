@@ -5,17 +5,19 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
 # 1. Debian packages: Chromium + ChromeDriver for the page tests, wrk for the
-#    benchmark, binaryen's wasm-opt to shrink the page's Wasm.
+#    benchmark, curl for the demo checks, binaryen's wasm-opt to shrink the
+#    page's Wasm.
 apt_missing=()
 [ -x /usr/bin/chromium ] || apt_missing+=(chromium)
 [ -x /usr/bin/chromedriver ] || apt_missing+=(chromium-driver)
 command -v wrk >/dev/null || apt_missing+=(wrk)
+command -v curl >/dev/null || apt_missing+=(curl)
 command -v wasm-opt >/dev/null || apt_missing+=(binaryen)
 if [ ${#apt_missing[@]} -gt 0 ]; then
   step "apt-get install ${apt_missing[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${apt_missing[@]}"
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${apt_missing[@]}"
 fi
 
 # 2. Rust targets and components.
