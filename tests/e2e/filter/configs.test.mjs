@@ -111,7 +111,12 @@ describe('every Envoy config under envoy/ is loaded by a test', () => {
     assert.ok(configs.includes('envoy/demo/envoy.yaml'));
     assert.ok(configs.includes('envoy/istio/wasmplugin.yaml'));
     assert.ok(configs.filter(isExample).length >= 1);
-    assert.deepEqual(configs.filter(isBench), ['envoy/bench/jwt-authn.yaml', 'envoy/bench/no-auth.yaml', 'envoy/bench/tollgate.yaml']);
+    assert.deepEqual(configs.filter(isBench), [
+      'envoy/bench/jwt-authn.yaml',
+      'envoy/bench/no-auth.yaml',
+      'envoy/bench/tollgate-anonymous.yaml',
+      'envoy/bench/tollgate.yaml',
+    ]);
   });
 
   for (const rel of configs.filter((r) => r !== 'envoy/istio/wasmplugin.yaml')) {
@@ -211,6 +216,15 @@ describe('every Envoy config under envoy/ is loaded by a test', () => {
       const res = await request(port, { path: '/', headers: bearer(await mint()) });
       assert.equal(res.status, 200, res.body);
       assert.equal((await request(port, { path: '/' })).status, 401);
+    });
+  });
+
+  it('envoy/bench/tollgate-anonymous.yaml: the filter runs (counts the allow) but needs no token', async () => {
+    await withEnvoy(renderTemplate('envoy/bench/tollgate-anonymous.yaml'), 'bench-tollgate-anonymous', async (envoy) => {
+      const port = envoy.listenerPort('bench');
+      assert.equal((await request(port, { path: '/' })).status, 200);
+      assert.equal((await request(port, { path: '/', headers: { authorization: 'Bearer not-even-a-jwt' } })).status, 200);
+      assert.equal(await envoy.counter('wasmcustom.tollgate.allowed'), 2);
     });
   });
 
