@@ -9,6 +9,7 @@
 //!   "max_token_bytes": 8192,             // bearer tokens longer than this are rejected
 //!   "cors_preflight": false,             // true: OPTIONS + Origin + Access-Control-Request-Method pass
 //!   "cache_size": 1000,                  // verified-token cache entries per VM, 0 disables
+//!   "forward_token": true,               // false: Authorization removed once the token is accepted
 //!   "providers": [{
 //!     "name": "idsvr", "issuer": "https://login.example.com", "audiences": ["api.example.com"],
 //!     "jwks": {"inline": {"keys": []}}   // or {"remote": {…}} or {"discovery": {…}}
@@ -82,6 +83,8 @@ struct RawConfig {
     cors_preflight: bool,
     #[serde(default = "default_cache_size")]
     cache_size: usize,
+    #[serde(default = "default_forward_token")]
+    forward_token: bool,
 }
 
 #[derive(Deserialize)]
@@ -196,6 +199,9 @@ fn default_max_token_bytes() -> usize {
 fn default_cache_size() -> usize {
     DEFAULT_CACHE_SIZE
 }
+fn default_forward_token() -> bool {
+    true
+}
 fn default_max_lifetime() -> u64 {
     DEFAULT_MAX_LIFETIME_SECONDS
 }
@@ -228,6 +234,13 @@ pub struct Config {
     pub cors_preflight: bool,
     /// Verified-token cache entries per VM; 0 disables the cache.
     pub cache_size: usize,
+    /// `true` (default): the `Authorization` header goes upstream as the client sent it.
+    /// `false`: once a token has been accepted, the filter removes `Authorization`, so the
+    /// upstream sees only the forwarded claim headers and can never replay the bearer token
+    /// (like Envoy `jwt_authn`'s default `forward: false`). Requests that pass without token
+    /// work (anonymous rules, CORS preflight) keep their headers untouched, and denied
+    /// requests never reach the upstream.
+    pub forward_token: bool,
     /// Providers in config order.
     pub providers: Vec<Provider>,
     /// Rules in config order; the first match wins.
@@ -493,6 +506,7 @@ fn check(raw: RawConfig) -> Result<Config, ConfigError> {
         max_token_bytes: raw.max_token_bytes,
         cors_preflight: raw.cors_preflight,
         cache_size: raw.cache_size,
+        forward_token: raw.forward_token,
         providers,
         rules,
         claims_to_headers,

@@ -16,7 +16,8 @@
 //!    validation ([`crate::token`]) and a cache insert.
 //! 7. The route's provider restriction and scopes (all required, exact match) → 403
 //!    [`DenialKind::InsufficientScope`].
-//! 8. Allow, with the configured claim headers.
+//! 8. Allow, with the configured claim headers; with `forward_token: false` the glue also
+//!    removes `Authorization` ([`Allowed::remove_authorization`]).
 //!
 //! The glue must strip [`Engine::claim_header_names`] from every request before forwarding
 //! (also on anonymous routes, preflights and denials), so a client can never spoof them.
@@ -24,7 +25,7 @@
 use serde_json::{Map, Value};
 
 use crate::cache::{hash_token, CachedToken, TokenCache};
-use crate::config::{Config, ConfigError, KeySource, Provider};
+use crate::config::{Config, ConfigError, KeySource, Provider, Rule};
 use crate::jwks::KeySet;
 use crate::request::{self, BearerToken, RequestError};
 use crate::response::{Denial, DenialKind};
@@ -42,6 +43,16 @@ pub struct Engine {
     cache: TokenCache,
     claim_header_names: Vec<String>,
     refetch: Vec<usize>,
+    last_cache_lookup: Option<CacheLookup>,
+}
+
+/// What the verified-token cache said during the last [`Engine::evaluate`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheLookup {
+    /// The token was found (and then re-checked against `now`, provider and scopes).
+    Hit,
+    /// The token was not found and went through full validation.
+    Miss,
 }
 
 /// The decision for one request.
@@ -61,6 +72,21 @@ pub struct Allowed {
     pub set_headers: Vec<(String, String)>,
     /// Name of the provider whose token was accepted; `None` for anonymous routes / CORS preflight.
     pub provider: Option<String>,
+    /// Remove the `Authorization` header before forwarding: a token was accepted and the
+    /// configuration says `forward_token: false`. Never set when no token was looked at
+    /// (anonymous rules, CORS preflight).
+    pub remove_authorization: bool,
+}
+
+impl Allowed {
+    /// A request that passes without any token work (anonymous rule, CORS preflight).
+    fn without_token() -> Allowed {
+        Allowed {
+            set_headers: Vec::new(),
+            provider: None,
+            remove_authorization: false,
+        }
+    }
 }
 
 impl Engine {
@@ -89,6 +115,7 @@ impl Engine {
             cache,
             claim_header_names,
             refetch: Vec::new(),
+            last_cache_lookup: None,
         }
     }
 
@@ -156,9 +183,18 @@ impl Engine {
         (self.cache.hits, self.cache.misses, self.cache.len())
     }
 
+    /// Whether the last [`Engine::evaluate`] looked the token up in the verified-token cache,
+    /// and what it found (`None`: no look-up — no token needed, none sent, malformed or too
+    /// large; with `cache_size: 0` every look-up is a miss, as in [`Engine::cache_stats`]). One call per request is all the glue needs to
+    /// count hits and misses.
+    pub fn last_cache_lookup(&self) -> Option<CacheLookup> {
+        self.last_cache_lookup
+    }
+
     /// Decide one request. `headers` are ALL request headers as (lower-case name, value),
     /// including pseudo headers `:method`, `:path`, `:authority`. `now` is unix seconds.
     pub fn evaluate(&mut self, headers: &[(String, String)], now: u64) -> Outcome {
+        self.last_cache_lookup = None;
         match self.decide(headers, now) {
             Ok(a) => Outcome::Allow(a),
             Err(d) => Outcome::Deny(d),
@@ -180,10 +216,7 @@ impl Engine {
             && request::header(headers, "origin").is_some()
             && request::header(headers, "access-control-request-method").is_some()
         {
-            return Ok(Allowed {
-                set_headers: Vec::new(),
-                provider: None,
-            });
+            return Ok(Allowed::without_token());
         }
         let path = request::route_path(raw_path).map_err(bad_request)?;
         let rule_index = rules::first_match(&self.config.rules, method, path)
@@ -192,10 +225,7 @@ impl Engine {
             return Err(deny(DenialKind::NoMatchingRule));
         };
         if rule.anonymous {
-            return Ok(Allowed {
-                set_headers: Vec::new(),
-                provider: None,
-            });
+            return Ok(Allowed::without_token());
         }
         let token = match request::bearer_token(headers).map_err(bad_request)? {
             BearerToken::Missing => return Err(deny(DenialKind::MissingToken)),
@@ -206,83 +236,69 @@ impl Engine {
         }
         let hash = hash_token(token);
         let allowed_providers = rule.providers.as_deref();
-        let entry = match self.cache.get(&hash) {
-            Some(hit) => {
-                let hit = hit.clone();
-                let name = self.provider_name(hit.provider);
-                let skew = self
-                    .config
-                    .providers
-                    .get(hit.provider)
-                    .map_or(0, |p| p.clock_skew_seconds);
-                let fail = |e: TokenError| Denial {
-                    kind: DenialKind::InvalidToken(e),
-                    provider: name.clone(),
-                };
-                if allowed_providers.is_some_and(|a| !a.contains(&hit.provider)) {
-                    return Err(fail(TokenError::ProviderNotAllowed));
-                }
-                token::check_time(skew, Some(hit.exp), hit.nbf, now).map_err(fail)?;
-                hit
+        let providers = &self.config.providers;
+        let name = |i: usize| providers.get(i).map(|p| p.name.clone());
+        self.last_cache_lookup = Some(CacheLookup::Miss);
+        // A hit is checked in place (no copy of the entry): time, then the route.
+        if let Some(hit) = self.cache.get(&hash) {
+            self.last_cache_lookup = Some(CacheLookup::Hit);
+            let fail = |e: TokenError| Denial {
+                kind: DenialKind::InvalidToken(e),
+                provider: name(hit.provider),
+            };
+            if allowed_providers.is_some_and(|a| !a.contains(&hit.provider)) {
+                return Err(fail(TokenError::ProviderNotAllowed));
             }
-            None => {
-                let view = ProviderView {
-                    providers: &self.config.providers,
-                    keys: &self.keys,
-                };
-                match token::validate(
-                    token,
-                    self.config.max_token_bytes,
-                    &view,
-                    allowed_providers,
-                    now,
-                ) {
-                    Ok(v) => {
-                        let entry = CachedToken {
-                            provider: v.provider,
-                            exp: v.exp,
-                            nbf: v.nbf,
-                            scopes: v.scopes,
-                            headers: claim_headers(&self.config.claims_to_headers, &v.claims),
-                        };
-                        self.cache.insert(hash, entry.clone());
-                        entry
-                    }
-                    Err(r) => {
-                        let provider = r.provider.and_then(|i| self.provider_name(i));
-                        let kind = match r.failure {
-                            Failure::Token(e) => DenialKind::InvalidToken(e),
-                            Failure::KeysUnavailable => DenialKind::KeysUnavailable,
-                        };
-                        let wants_keys = matches!(
-                            r.failure,
-                            Failure::KeysUnavailable | Failure::Token(TokenError::UnknownKeyId)
-                        );
-                        if let (true, Some(i)) = (wants_keys, r.provider) {
-                            self.request_refetch(i);
-                        }
-                        return Err(Denial { kind, provider });
-                    }
-                }
-            }
-        };
-        let provider = self.provider_name(entry.provider);
-        if !token::has_all_scopes(&entry.scopes, &rule.scopes) {
-            return Err(Denial {
-                kind: DenialKind::InsufficientScope {
-                    required: rule.scopes.clone(),
-                },
-                provider,
-            });
+            let skew = providers
+                .get(hit.provider)
+                .map_or(0, |p| p.clock_skew_seconds);
+            token::check_time(skew, Some(hit.exp), hit.nbf, now).map_err(fail)?;
+            return grant(rule, hit, name(hit.provider), self.config.forward_token);
         }
-        Ok(Allowed {
-            set_headers: entry.headers,
-            provider,
-        })
-    }
-
-    fn provider_name(&self, i: usize) -> Option<String> {
-        self.config.providers.get(i).map(|p| p.name.clone())
+        let view = ProviderView {
+            providers,
+            keys: &self.keys,
+        };
+        match token::validate(
+            token,
+            self.config.max_token_bytes,
+            &view,
+            allowed_providers,
+            now,
+        ) {
+            Ok(v) => {
+                let entry = CachedToken {
+                    provider: v.provider,
+                    exp: v.exp,
+                    nbf: v.nbf,
+                    scopes: v.scopes,
+                    headers: claim_headers(&self.config.claims_to_headers, &v.claims),
+                };
+                let decision = grant(
+                    rule,
+                    &entry,
+                    name(entry.provider),
+                    self.config.forward_token,
+                );
+                self.cache.insert(hash, entry);
+                decision
+            }
+            Err(r) => {
+                let provider = r.provider.and_then(name);
+                let kind = match r.failure {
+                    Failure::Token(e) => DenialKind::InvalidToken(e),
+                    Failure::KeysUnavailable => DenialKind::KeysUnavailable,
+                };
+                let wants_keys = matches!(
+                    r.failure,
+                    Failure::KeysUnavailable | Failure::Token(TokenError::UnknownKeyId)
+                );
+                if let (true, Some(i)) = (wants_keys, r.provider) {
+                    self.request_refetch(i);
+                }
+                Err(Denial { kind, provider })
+            }
+        }
     }
 
     fn request_refetch(&mut self, i: usize) {
@@ -294,6 +310,28 @@ impl Engine {
             self.refetch.push(i);
         }
     }
+}
+
+/// The route's scope check on a verified (or cached) token, then the allow decision.
+fn grant(
+    rule: &Rule,
+    entry: &CachedToken,
+    provider: Option<String>,
+    forward_token: bool,
+) -> Result<Allowed, Denial> {
+    if !token::has_all_scopes(&entry.scopes, &rule.scopes) {
+        return Err(Denial {
+            kind: DenialKind::InsufficientScope {
+                required: rule.scopes.clone(),
+            },
+            provider,
+        });
+    }
+    Ok(Allowed {
+        set_headers: entry.headers.clone(),
+        provider,
+        remove_authorization: !forward_token,
+    })
 }
 
 /// Map configured claims to header values: strings as is, numbers and booleans as JSON

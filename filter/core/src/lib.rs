@@ -22,7 +22,7 @@ mod rules;
 pub mod testkit;
 
 pub use config::ConfigError;
-pub use engine::{Allowed, Engine, Outcome};
+pub use engine::{Allowed, CacheLookup, Engine, Outcome};
 pub use jwks::KeySet;
 pub use request::RequestError;
 pub use response::{Denial, DenialKind, LocalResponse, ALL_REASONS};

@@ -117,6 +117,11 @@ pub fn route_path(raw: &str) -> Result<&str, RequestError> {
         if is_dot_segment(segment) {
             return Err(RequestError::InvalidPath);
         }
+        // Encoded backslashes and slashes need a `%`; most segments have none, so they are
+        // checked without copying (this runs on every request).
+        if !segment.contains('%') {
+            continue;
+        }
         let lower = segment.to_ascii_lowercase();
         if lower.contains("%5c") || lower.contains("%2f") && is_dot_segment_encoded(&lower) {
             return Err(RequestError::InvalidPath);
@@ -126,6 +131,16 @@ pub fn route_path(raw: &str) -> Result<&str, RequestError> {
 }
 
 fn is_dot_segment(segment: &str) -> bool {
+    // `.`, `..` and their percent-encoded spellings use only these bytes (at most 6 of
+    // them); anything else cannot be a dot segment, which saves copying every segment.
+    if segment.is_empty()
+        || segment.len() > 6
+        || !segment
+            .bytes()
+            .all(|b| matches!(b, b'.' | b'%' | b'2' | b'e' | b'E'))
+    {
+        return false;
+    }
     let lower = segment.to_ascii_lowercase();
     let decoded = lower.replace("%2e", ".");
     decoded == "." || decoded == ".."

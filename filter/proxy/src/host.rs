@@ -62,13 +62,6 @@ pub fn increment(metric_id: u32) {
     let _ = hostcalls::increment_metric(metric_id, 1);
 }
 
-/// Add `n` to a counter (nothing for 0); failures are ignored.
-pub fn add(metric_id: u32, n: u64) {
-    if n > 0 {
-        let _ = hostcalls::increment_metric(metric_id, i64::try_from(n).unwrap_or(i64::MAX));
-    }
-}
-
 /// Define a gauge; returns its id.
 pub fn define_gauge(name: &str) -> Result<u32, Status> {
     hostcalls::define_metric(MetricType::Gauge, name)

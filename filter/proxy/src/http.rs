@@ -94,31 +94,32 @@ pub fn process(shared: &mut Shared, context_id: u32, may_wait: bool, resumed: bo
 
     // Claim headers arriving from the client are removed on every route, allowed or
     // not, so a client can never spoof them. They are not part of the decision either.
+    // Header names and values are moved, not copied: Envoy hands names over lower-case
+    // (HTTP/2 requires it, its HTTP/1 codec lower-cases them) and the core compares names
+    // case-insensitively anyway; this loop runs on every request.
     let strip = shared.engine.claim_header_names();
     let mut headers: Vec<(String, String)> = Vec::with_capacity(raw.len());
     for (name, value) in raw {
-        let name = name.to_ascii_lowercase();
-        if strip.iter().any(|s| s.eq_ignore_ascii_case(&name)) {
-            if let Err(status) = host::remove_request_header(&name) {
+        if let Some(claim_header) = strip.iter().find(|s| s.eq_ignore_ascii_case(&name)) {
+            if let Err(status) = host::remove_request_header(claim_header) {
                 return fail_closed(
                     context_id,
-                    &format!("cannot remove header {name}: {status:?}"),
+                    &format!("cannot remove header {claim_header}: {status:?}"),
                 );
             }
             continue;
         }
         // Non-UTF-8 bytes cannot be part of a valid token or rule; they become U+FFFD.
-        headers.push((name, String::from_utf8_lossy(&value).into_owned()));
+        let value = String::from_utf8(value)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        headers.push((name, value));
     }
 
     let now = host::now_seconds();
-    let (hits_before, misses_before, _) = shared.engine.cache_stats();
     let outcome = shared.engine.evaluate(&headers, now);
-    let (hits, misses, _) = shared.engine.cache_stats();
-    shared.metrics.count_cache(
-        hits.saturating_sub(hits_before),
-        misses.saturating_sub(misses_before),
-    );
+    shared
+        .metrics
+        .count_cache(shared.engine.last_cache_lookup());
 
     // Tokens with a `kid` their (remote) provider does not know trigger a refetch,
     // rate limited by the shared record.
@@ -139,15 +140,19 @@ pub fn process(shared: &mut Shared, context_id: u32, may_wait: bool, resumed: bo
                     );
                 }
             }
+            // `forward_token: false`: the upstream never sees the bearer token.
+            if allowed.remove_authorization {
+                if let Err(status) = host::remove_request_header("authorization") {
+                    return fail_closed(
+                        context_id,
+                        &format!("cannot remove header authorization: {status:?}"),
+                    );
+                }
+            }
+            // Counted, not logged: the counters say the same per provider, and a log line
+            // per allowed request (formatted, then handed to the host even when its level is
+            // off) is measurable at this rate. Denials are logged (`deny`).
             shared.metrics.count_allowed(allowed.provider.as_deref());
-            log(
-                context_id,
-                LogLevel::Debug,
-                &format!(
-                    "allowed: provider={}",
-                    allowed.provider.as_deref().unwrap_or("-")
-                ),
-            );
             if resumed {
                 if let Err(status) = host::resume_request() {
                     log(

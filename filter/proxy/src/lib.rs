@@ -5,7 +5,7 @@
 //! - per request, strips client-sent claim headers, evaluates the request with the host
 //!   clock, and turns the [`tollgate_core::Outcome`] into header writes or a local
 //!   response (HTTP context);
-//! - counts and logs the decision (reason and provider, never the token).
+//! - counts every decision and logs denials (reason and provider, never the token).
 //!
 //! The engine (with its verified-token cache) is shared by the root context and the HTTP
 //! contexts of one VM through `Rc<RefCell<…>>`: a VM is single-threaded.

@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 
 use proxy_wasm::types::Status;
-use tollgate_core::ALL_REASONS;
+use tollgate_core::{CacheLookup, ALL_REASONS};
 
 use crate::host;
 
@@ -59,10 +59,13 @@ impl Metrics {
         }
     }
 
-    /// Count the cache look-ups one evaluation made (deltas of `Engine::cache_stats`).
-    pub fn count_cache(&self, hits: u64, misses: u64) {
-        host::add(self.cache_hit, hits);
-        host::add(self.cache_miss, misses);
+    /// Count the verified-token cache look-up of one evaluation, if it made one.
+    pub fn count_cache(&self, lookup: Option<CacheLookup>) {
+        match lookup {
+            Some(CacheLookup::Hit) => host::increment(self.cache_hit),
+            Some(CacheLookup::Miss) => host::increment(self.cache_miss),
+            None => {}
+        }
     }
 
     /// Count one denied request with its reason.

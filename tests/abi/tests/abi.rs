@@ -17,6 +17,8 @@ mod cors_and_reconfigure;
 #[cfg(test)]
 mod expired_token;
 #[cfg(test)]
+mod forward_token;
+#[cfg(test)]
 mod hostile_headers;
 #[cfg(test)]
 mod insufficient_scope;

@@ -28,6 +28,10 @@ fn standard_config_and_defaults() {
     assert_eq!(c.max_token_bytes, 8192);
     assert_eq!(c.cache_size, 1000);
     assert!(!c.cors_preflight);
+    assert!(
+        c.forward_token,
+        "Authorization goes upstream unless configured otherwise"
+    );
     let partner = &c.providers[1];
     assert_eq!(partner.token_types, vec!["at+jwt", "application/at+jwt"]);
     assert_eq!(partner.max_lifetime_seconds, 900);
@@ -105,6 +109,24 @@ fn missing_and_wrongly_typed_fields() {
     let mut c = base();
     c["providers"][0]["jwks"] = json!({"file": "/etc/jwks.json"});
     assert_eq!(field(c), "providers[0].jwks");
+}
+
+#[test]
+fn forward_token_is_a_boolean() {
+    let mut c = base();
+    c["forward_token"] = json!(false);
+    let parsed = Config::from_json(c.to_string().as_bytes()).unwrap();
+    assert!(!parsed.forward_token);
+    let mut c = base();
+    c["forward_token"] = json!("no");
+    assert_eq!(field(c), "forward_token");
+    let mut c = base();
+    c["providers"][0]["forward_token"] = json!(false);
+    assert_eq!(
+        field(c),
+        "providers[0].forward_token",
+        "a top-level option, unknown per provider"
+    );
 }
 
 #[test]

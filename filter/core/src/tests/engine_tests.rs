@@ -240,6 +240,9 @@ fn request_shape_errors() {
         "/health/..%2fadmin",
         "/health/%2E%2E%2Fadmin",
         "/health%5c..%5cadmin",
+        "/health/%2e",
+        "/health/%2E.",
+        "/health/x%5Cy",
     ] {
         assert_eq!(
             denied(eval_at(&mut e, "GET", p, None, NOW)).kind,
@@ -247,8 +250,18 @@ fn request_shape_errors() {
             "{p}"
         );
     }
-    // Dots inside names are fine.
-    allowed(eval_at(&mut e, "GET", "/health/v1.2/..x", None, NOW));
+    // Dots inside names are fine, and so are segments made of the same bytes as an encoded
+    // dot that are not one.
+    for p in [
+        "/health/v1.2/..x",
+        "/health/2e",
+        "/health/%2e%2e%2e",
+        "/health/E",
+        "/health/...",
+        "/health/%41",
+    ] {
+        allowed(eval_at(&mut e, "GET", p, None, NOW));
+    }
 }
 
 #[test]
@@ -322,6 +335,51 @@ fn cache_hit_is_still_checked_against_now() {
     // Scopes are re-checked per route on hits.
     assert!(matches!(
         denied(eval_at(&mut e, "GET", "/admin", Some(&t), NOW + 1)).kind,
+        DenialKind::InsufficientScope { .. }
+    ));
+}
+
+#[test]
+fn last_cache_lookup_says_what_this_request_did() {
+    use crate::CacheLookup;
+    let mut e = engine();
+    let t = testkit::token(TestKey::Es256, NOW);
+    allowed(eval_at(&mut e, "GET", "/health", Some(&t), NOW));
+    assert_eq!(e.last_cache_lookup(), None, "anonymous: no token work");
+    allowed(eval_at(&mut e, "GET", "/", Some(&t), NOW));
+    assert_eq!(e.last_cache_lookup(), Some(CacheLookup::Miss));
+    allowed(eval_at(&mut e, "GET", "/", Some(&t), NOW));
+    assert_eq!(e.last_cache_lookup(), Some(CacheLookup::Hit));
+    denied(eval_at(&mut e, "GET", "/", None, NOW));
+    assert_eq!(e.last_cache_lookup(), None, "no token: no look-up");
+    let forged = testkit::token(TestKey::Rogue, NOW);
+    denied(eval_at(&mut e, "GET", "/", Some(&forged), NOW));
+    assert_eq!(e.last_cache_lookup(), Some(CacheLookup::Miss));
+    // A hit that fails a later check is still a hit.
+    denied(eval_at(&mut e, "GET", "/admin", Some(&t), NOW));
+    assert_eq!(e.last_cache_lookup(), Some(CacheLookup::Hit));
+}
+
+#[test]
+fn forward_token_false_removes_authorization_once_a_token_is_accepted() {
+    let t = testkit::token(TestKey::Es256, NOW);
+    // Default: the token goes upstream.
+    assert!(!allowed(eval_at(&mut engine(), "GET", "/", Some(&t), NOW)).remove_authorization);
+
+    let mut cfg = testkit::config();
+    cfg["forward_token"] = json!(false);
+    let mut e = engine_with(cfg);
+    let first = allowed(eval_at(&mut e, "GET", "/", Some(&t), NOW));
+    assert!(first.remove_authorization, "verified");
+    let again = allowed(eval_at(&mut e, "GET", "/", Some(&t), NOW));
+    assert!(again.remove_authorization, "cache hit");
+    assert_eq!(again.set_headers, first.set_headers);
+    // No token work, nothing removed: anonymous rules ignore the header entirely.
+    let anonymous = allowed(eval_at(&mut e, "GET", "/health", Some(&t), NOW));
+    assert!(!anonymous.remove_authorization);
+    // A refused token is answered locally; nothing goes upstream.
+    assert!(matches!(
+        denied(eval_at(&mut e, "GET", "/admin", Some(&t), NOW)).kind,
         DenialKind::InsufficientScope { .. }
     ));
 }
