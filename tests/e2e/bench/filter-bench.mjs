@@ -18,9 +18,11 @@
 // commit's, copied aside), each right next to its counterpart, so a change is measured within one run.
 //
 // --only REGEX runs just the cases whose label matches (no auth always runs: it is the baseline).
+// --rounds N runs the whole sequence N times and reports each figure's median: on a shared machine one round can be
+// off by 10 % either way, so a before/after claim wants --rounds 3 (with --only to stay within a few minutes).
 //
 //   node tests/e2e/bench/filter-bench.mjs [--duration 8] [--connections 16] [--wasm-before /tmp/tollgate_before.wasm]
-//                                         [--only 'floor|cached']
+//                                         [--only 'floor|cached'] [--rounds 3]
 import { existsSync, readFileSync, statSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -39,9 +41,12 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '16' },
     'wasm-before': { type: 'string' },
     only: { type: 'string' },
+    rounds: { type: 'string', default: '1' },
   },
 });
 const DURATION = Number(values.duration);
+const ROUNDS = Number(values.rounds);
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error('--rounds must be a positive integer');
 const CONNECTIONS = Number(values.connections);
 const DISTINCT = 2000;
 const WRK = process.env.WRK_BIN || '/usr/bin/wrk';
@@ -143,11 +148,26 @@ try {
     { id: 'jwtN', label: `jwt_authn (cache 1000), ${DISTINCT} distinct`, config: 'jwt-authn.yaml', token, tokensFile },
   ];
   const only = values.only ? new RegExp(values.only) : null;
-  const results = [];
-  for (const c of cases.filter((k, i) => i === 0 || !only || only.test(k.label))) {
-    process.stdout.write(`running: ${c.label}...\n`);
-    results.push({ ...c, ...(await runCase(c)) });
+  const selected = cases.filter((k, i) => i === 0 || !only || only.test(k.label));
+  const runs = selected.map(() => []);
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const [i, c] of selected.entries()) {
+      process.stdout.write(`running${ROUNDS > 1 ? ` (round ${round}/${ROUNDS})` : ''}: ${c.label}...\n`);
+      runs[i].push(await runCase(c));
+    }
   }
+  const median = (xs) => {
+    const sorted = [...xs].sort((a, b) => a - b);
+    const mid = Math.floor(sorted.length / 2);
+    return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  };
+  const results = selected.map((c, i) => {
+    const r = runs[i];
+    const m = (key) => median(r.map((x) => x[key]));
+    const socketErrors = r.map((x) => x.socketErrors).filter(Boolean).join('; ');
+    return { ...c, rps: m('rps'), p50: m('p50'), p99: m('p99'), cpuUsPerRequest: m('cpuUsPerRequest'), non2xx: r.reduce((n, x) => n + x.non2xx, 0), socketErrors };
+  });
+  if (ROUNDS > 1) process.stdout.write(`\nmedians of ${ROUNDS} rounds (non-2xx: total)\n`);
 
   const base = results[0].rps;
   const byId = Object.fromEntries(results.filter((r) => r.id).map((r) => [r.id, r]));
