@@ -116,15 +116,31 @@ pub fn process(shared: &mut Shared, context_id: u32, may_wait: bool, resumed: bo
     }
 
     let now = host::now_seconds();
-    let outcome = shared.engine.evaluate(&headers, now);
+    let mut outcome = shared.engine.evaluate(&headers, now);
+    // Another worker may have fetched newer keys since this one's last tick (e.g. the
+    // refetch for a rotated key): install them and decide again before waiting or
+    // triggering a refetch of our own. (Only denials get here: not the hot path.)
+    if let Some(provider) = keys_denial_provider(shared, &outcome) {
+        let Shared { engine, remote, .. } = &mut *shared;
+        if remote.adopt(engine, provider, now) {
+            let _ = engine.take_refetch_requests();
+            outcome = engine.evaluate(&headers, now);
+        }
+    }
     shared
         .metrics
         .count_cache(shared.engine.last_cache_lookup());
 
     // Tokens with a `kid` their (remote) provider does not know trigger a refetch,
-    // rate limited by the shared record.
+    // rate limited by the shared record. A provider without any keys asks the schedule
+    // first (`wait_for_keys`), so a request at start-up does not use up the refetch
+    // interval that a key rotation right after would need.
+    let unknown_kid = matches!(&outcome, Outcome::Deny(d) if d.is_unknown_kid());
     let mut refetch: Vec<(usize, FetchAction)> = Vec::new();
     for provider in shared.engine.take_refetch_requests() {
+        if !unknown_kid {
+            continue;
+        }
         if let Some(action) = shared.remote.unknown_kid(provider, now) {
             refetch.push((provider, action));
         }
@@ -173,6 +189,23 @@ pub fn process(shared: &mut Shared, context_id: u32, may_wait: bool, resumed: bo
     }
 }
 
+/// The provider (config index) of a denial that newer keys could change: no keys yet, or
+/// an unknown `kid`.
+fn keys_denial_provider(shared: &Shared, outcome: &Outcome) -> Option<usize> {
+    let Outcome::Deny(denial) = outcome else {
+        return None;
+    };
+    if denial.kind != DenialKind::KeysUnavailable && !denial.is_unknown_kid() {
+        return None;
+    }
+    let name = denial.provider.as_deref()?;
+    shared
+        .engine
+        .providers()
+        .iter()
+        .position(|p| p.name == name)
+}
+
 /// Pause the request if its denial may change once a fetch in progress (or one just
 /// started) ends: no keys yet, or an unknown `kid` with a refetch under way.
 fn wait_for_keys(
@@ -194,7 +227,12 @@ fn wait_for_keys(
     let (reason, action) = match denial.kind {
         DenialKind::KeysUnavailable => (
             WaitReason::NoKeys,
-            shared.remote.request_without_keys(provider, now),
+            match shared.remote.request_without_keys(provider, now) {
+                // The backoff after a failed fetch runs: a request may still trigger one
+                // refetch per refetch interval.
+                Some(FetchAction::Idle { .. }) => shared.remote.unknown_kid(provider, now),
+                decided => decided,
+            },
         ),
         _ if denial.is_unknown_kid() => (
             WaitReason::UnknownKid,
@@ -206,6 +244,8 @@ fn wait_for_keys(
         _ => return false,
     };
     match action {
+        // The host refused to start the fetch (e.g. unknown cluster): nothing to wait for.
+        Some(FetchAction::Fetch(_)) if !shared.remote.calling(provider) => false,
         Some(FetchAction::Fetch(_) | FetchAction::Wait { .. }) => {
             let waiting = shared
                 .remote

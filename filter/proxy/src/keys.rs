@@ -202,6 +202,36 @@ impl RemoteKeys {
         self.waiters.take_expired(u64::MAX)
     }
 
+    /// Install keys that another worker fetched since this one last looked (without
+    /// fetching anything). True when newer keys of `provider` were installed: a request
+    /// denied for lack of keys or an unknown `kid` should then be decided again, before it
+    /// waits or triggers a refetch (which the rate limit may refuse: the other worker's
+    /// refetch already brought the key).
+    pub fn adopt(&mut self, engine: &mut Engine, provider: usize, now: u64) -> bool {
+        let Some(remote) = self
+            .position(provider)
+            .and_then(|p| self.remotes.get_mut(p))
+        else {
+            return false;
+        };
+        let (record, _) = remote.load();
+        remote.adopt(engine, &record, now)
+    }
+
+    /// [`RemoteKeys::adopt`] for every remote provider (a new configuration or VM).
+    pub fn adopt_all(&mut self, engine: &mut Engine, now: u64) {
+        for remote in &mut self.remotes {
+            let (record, _) = remote.load();
+            remote.adopt(engine, &record, now);
+        }
+    }
+
+    /// True while this worker has a fetch of `provider` in flight.
+    pub fn calling(&self, provider: usize) -> bool {
+        self.position(provider)
+            .is_some_and(|pos| self.calls.values().any(|(p, _)| *p == pos))
+    }
+
     /// A request ended (e.g. the client went away): stop waiting for it.
     pub fn forget(&mut self, context_id: u32) {
         self.waiters.remove(context_id);
@@ -441,13 +471,16 @@ impl Remote {
     }
 
     /// Install the record's keys if another worker fetched newer ones; update the gauges.
-    fn adopt(&mut self, engine: &mut Engine, record: &Record, now: u64) {
+    /// True when keys were installed.
+    fn adopt(&mut self, engine: &mut Engine, record: &Record, now: u64) -> bool {
         let state = &record.state;
+        let mut installed = false;
         if state.has_keys() && state.generation() != self.installed_generation {
             match record.key_set() {
                 Ok((keys, _skipped)) => {
                     engine.set_provider_keys(self.index, keys);
                     self.installed_generation = state.generation();
+                    installed = true;
                 }
                 Err(e) => log(
                     LogLevel::Error,
@@ -460,6 +493,7 @@ impl Remote {
             self.metrics.age_seconds,
             state.age_seconds(now).unwrap_or(0),
         );
+        installed
     }
 
     /// Record a failed fetch: the last good keys stay, the backoff grows.

@@ -167,7 +167,18 @@ impl RootContext for TollgateRoot {
                         resume(&mut old, waiters, self.context_id);
                     }
                 }
-                self.on_tick();
+                // Keys other workers already fetched are used at once, but nothing is
+                // fetched here: Envoy configures (and at once discards) an extra VM while it
+                // loads a configuration, and a fetch started there would hold the fetch lease
+                // for a VM that no longer exists, keeping the first requests waiting for the
+                // whole lease. The first fetch starts on the first tick, or with the first
+                // request that needs the keys.
+                if let Some(shared) = &self.shared {
+                    if let Ok(mut shared) = shared.try_borrow_mut() {
+                        let Shared { engine, remote, .. } = &mut *shared;
+                        remote.adopt_all(engine, host::now_seconds());
+                    }
+                }
                 true
             }
             Err(line) => {

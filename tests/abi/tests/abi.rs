@@ -35,6 +35,8 @@ mod remote_jwks;
 #[cfg(test)]
 mod remote_keys_waiting;
 #[cfg(test)]
+mod remote_workers;
+#[cfg(test)]
 mod token_cache;
 #[cfg(test)]
 mod two_authorization_headers;
