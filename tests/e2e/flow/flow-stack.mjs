@@ -19,8 +19,8 @@ export const PAGE_PATH = '/app/callback';
 export const APP_LINK_PATH = '/app/oauth';
 /** Envoy cluster of the authorization server (discovery / JWKS fetches). */
 export const AUTHZ_CLUSTER = 'authz';
-/** How the filter gets the server's keys: $TOLLGATE_FLOW_JWKS = inline (default) | discovery. */
-export const JWKS_MODE = process.env.TOLLGATE_FLOW_JWKS === 'discovery' ? 'discovery' : 'inline';
+/** How the filter gets the server's keys: $TOLLGATE_FLOW_JWKS = discovery (default, as deployed: Envoy fetches them, issue 3) | inline. */
+export const JWKS_MODE = process.env.TOLLGATE_FLOW_JWKS === 'inline' ? 'inline' : 'discovery';
 
 /** An access token of the server's confidential service client (client credentials, RFC 8707 resource). */
 export async function serviceToken(as, scope) {

@@ -2,9 +2,7 @@
 
 use serde_json::{json, Value};
 
-use crate::jwks::{
-    jwks_uri_from_discovery, Algorithm, DiscoveryError, JwksError, KeySet, SkipReason, MAX_KEYS,
-};
+use crate::jwks::{Algorithm, JwksError, KeySet, SkipReason, MAX_KEYS};
 use crate::testkit::{self, TestKey};
 
 fn lenient(v: &Value) -> Result<(KeySet, Vec<crate::jwks::SkippedKey>), JwksError> {
@@ -190,32 +188,4 @@ fn debug_redacts_key_material() {
         let v = jwk[m].as_str().unwrap();
         assert!(!dbg.contains(v), "{m} leaked");
     }
-}
-
-#[test]
-fn discovery_document() {
-    let iss = "https://login.example.test";
-    let doc = json!({"issuer": iss, "jwks_uri": "https://login.example.test/jwks"}).to_string();
-    assert_eq!(
-        jwks_uri_from_discovery(doc.as_bytes(), iss).unwrap(),
-        "https://login.example.test/jwks"
-    );
-    assert_eq!(
-        jwks_uri_from_discovery(doc.as_bytes(), "https://other").unwrap_err(),
-        DiscoveryError::IssuerMismatch
-    );
-    let no_uri = json!({"issuer": iss}).to_string();
-    assert_eq!(
-        jwks_uri_from_discovery(no_uri.as_bytes(), iss).unwrap_err(),
-        DiscoveryError::BadJwksUri
-    );
-    let bad_uri = json!({"issuer": iss, "jwks_uri": "javascript:alert(1)"}).to_string();
-    assert_eq!(
-        jwks_uri_from_discovery(bad_uri.as_bytes(), iss).unwrap_err(),
-        DiscoveryError::BadJwksUri
-    );
-    assert_eq!(
-        jwks_uri_from_discovery(b"<html>", iss).unwrap_err(),
-        DiscoveryError::NotJson
-    );
 }
