@@ -31,6 +31,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::jwks::{Algorithm, JwksError, KeySet};
+use crate::path::{self, PathError, PathParameters, RulePathError};
+use crate::remote::{discovery_url, HttpUrl};
 
 /// A configuration problem: which field, and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,6 +87,16 @@ struct RawConfig {
     cache_size: usize,
     #[serde(default = "default_forward_token")]
     forward_token: bool,
+    #[serde(default)]
+    path_parameters: RawPathParameters,
+}
+
+#[derive(Deserialize, Default, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+enum RawPathParameters {
+    #[default]
+    Reject,
+    Strip,
 }
 
 #[derive(Deserialize)]
@@ -161,6 +173,8 @@ struct RawMatch {
     prefix: Option<String>,
     #[serde(default)]
     path: Option<String>,
+    #[serde(default)]
+    string_prefix: Option<String>,
     #[serde(default)]
     methods: Option<Vec<String>>,
 }
@@ -241,6 +255,9 @@ pub struct Config {
     /// work (anonymous rules, CORS preflight) keep their headers untouched, and denied
     /// requests never reach the upstream.
     pub forward_token: bool,
+    /// What a `;` in a request path means: refused (default) or removed before matching
+    /// and forwarding (`path_parameters: "strip"`). See [`crate::path`].
+    pub path_parameters: PathParameters,
     /// Providers in config order.
     pub providers: Vec<Provider>,
     /// Rules in config order; the first match wins.
@@ -329,13 +346,18 @@ pub struct DiscoveryJwks {
     pub refetch_interval_seconds: u64,
 }
 
-/// How a rule matches the request path.
+/// How a rule matches the canonical request path (see [`crate::path`]); every comparison
+/// ignores ASCII case.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PathMatch {
-    /// Plain string prefix of the path (query string excluded), like Envoy's `prefix`.
+    /// `match.prefix`: whole path segments, like Envoy's `path_separated_prefix`:
+    /// `/orders` matches `/orders`, `/orders/` and `/orders/1`, never `/orders-admin`.
     Prefix(String),
-    /// The whole path (query string excluded) must equal this.
+    /// `match.path`: the whole path, with or without one trailing `/`.
     Exact(String),
+    /// `match.string_prefix`: a plain string prefix (`/orders` also matches
+    /// `/orders-admin`). Only when that is really meant.
+    StringPrefix(String),
 }
 
 /// One access rule.
@@ -343,7 +365,8 @@ pub enum PathMatch {
 pub struct Rule {
     /// Path condition.
     pub path: PathMatch,
-    /// Methods (case-sensitive, as HTTP defines them); `None` = any method.
+    /// Methods (upper case, as HTTP defines them); `None` = any method. `GET` also covers
+    /// `HEAD`, which frameworks answer with the `GET` handler.
     pub methods: Option<Vec<String>>,
     /// No token needed (and none is looked at).
     pub anonymous: bool,
@@ -507,6 +530,10 @@ fn check(raw: RawConfig) -> Result<Config, ConfigError> {
         cors_preflight: raw.cors_preflight,
         cache_size: raw.cache_size,
         forward_token: raw.forward_token,
+        path_parameters: match raw.path_parameters {
+            RawPathParameters::Reject => PathParameters::Reject,
+            RawPathParameters::Strip => PathParameters::Strip,
+        },
         providers,
         rules,
         claims_to_headers,
@@ -561,12 +588,8 @@ fn check_provider(i: usize, p: RawProvider) -> Result<Provider, ConfigError> {
                     "must not be empty",
                 ));
             }
-            if !(r.url.starts_with("https://") || r.url.starts_with("http://")) {
-                return Err(ConfigError::new(
-                    at("jwks.remote.url"),
-                    "must be an http:// or https:// URL",
-                ));
-            }
+            HttpUrl::parse(&r.url)
+                .map_err(|e| ConfigError::new(at("jwks.remote.url"), e.to_string()))?;
             check_fetch_numbers(
                 &at("jwks.remote"),
                 r.timeout_ms,
@@ -591,12 +614,8 @@ fn check_provider(i: usize, p: RawProvider) -> Result<Provider, ConfigError> {
                     "must not be empty",
                 ));
             }
-            if !(p.issuer.starts_with("https://") || p.issuer.starts_with("http://")) {
-                return Err(ConfigError::new(
-                    at("issuer"),
-                    "must be an http:// or https:// URL for discovery",
-                ));
-            }
+            discovery_url(&p.issuer)
+                .map_err(|e| ConfigError::new(at("issuer"), format!("{e} (discovery)")))?;
             check_fetch_numbers(
                 &at("jwks.discovery"),
                 d.timeout_ms,
@@ -762,28 +781,30 @@ fn check_fetch_numbers(
 
 fn check_rule(i: usize, r: RawRule, providers: &[Provider]) -> Result<Rule, ConfigError> {
     let at = |f: &str| format!("rules[{i}].{f}");
-    let path = match (r.matcher.prefix, r.matcher.path) {
-        (Some(_), Some(_)) => {
-            return Err(ConfigError::new(
-                at("match"),
-                "give either prefix or path, not both",
-            ))
-        }
-        (None, None) => return Err(ConfigError::new(at("match"), "needs a prefix or a path")),
-        (Some(p), None) => {
-            if !p.starts_with('/') {
-                return Err(ConfigError::new(at("match.prefix"), "must start with '/'"));
-            }
+    let path = match (r.matcher.prefix, r.matcher.path, r.matcher.string_prefix) {
+        (Some(p), None, None) => {
+            check_rule_path(&at("match.prefix"), &p, false)?;
             PathMatch::Prefix(p)
         }
-        (None, Some(p)) => {
-            if !p.starts_with('/') || p.contains(['?', '#']) {
-                return Err(ConfigError::new(
-                    at("match.path"),
-                    "must start with '/' and contain no query or fragment",
-                ));
-            }
+        (None, Some(p), None) => {
+            check_rule_path(&at("match.path"), &p, true)?;
             PathMatch::Exact(p)
+        }
+        (None, None, Some(p)) => {
+            check_rule_path(&at("match.string_prefix"), &p, false)?;
+            PathMatch::StringPrefix(p)
+        }
+        (None, None, None) => {
+            return Err(ConfigError::new(
+                at("match"),
+                "needs one of prefix, path or string_prefix",
+            ))
+        }
+        _ => {
+            return Err(ConfigError::new(
+                at("match"),
+                "give only one of prefix, path and string_prefix",
+            ))
         }
     };
     if let Some(methods) = &r.matcher.methods {
@@ -858,6 +879,41 @@ fn check_rule(i: usize, r: RawRule, providers: &[Provider]) -> Result<Rule, Conf
         scopes: r.scopes,
         providers: rule_providers,
     })
+}
+
+/// A rule path must be written the way requests are canonicalised (see [`crate::path`]).
+fn check_rule_path(field: &str, p: &str, exact: bool) -> Result<(), ConfigError> {
+    match path::canonical_rule_path(p) {
+        Ok(()) => {}
+        Err(RulePathError::Invalid(PathError::Fragment)) => {
+            return Err(ConfigError::new(
+                field,
+                "must be a path without query or fragment",
+            ))
+        }
+        Err(RulePathError::Invalid(e)) => {
+            return Err(ConfigError::new(
+                field,
+                format!("must be a path every request could have: {e}"),
+            ))
+        }
+        Err(RulePathError::NotCanonical(c)) => {
+            return Err(ConfigError::new(
+                field,
+                format!("must be written in canonical form: \"{c}\""),
+            ))
+        }
+    }
+    if exact && p.len() > 1 && p.ends_with('/') {
+        return Err(ConfigError::new(
+            field,
+            format!(
+                "an exact path matches with and without a trailing slash: write \"{}\"",
+                p.trim_end_matches('/')
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Lower-case RFC 9110 token (no pseudo headers).

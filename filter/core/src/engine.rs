@@ -1,32 +1,39 @@
 //! The request decision: [`Engine::evaluate`].
 //!
 //! Per request, in order:
-//! 1. `:method` and `:path` must be present ([`RequestError::MissingMethod`] /
-//!    [`RequestError::MissingPath`]).
-//! 2. With `cors_preflight: true`, an `OPTIONS` request carrying `Origin` and
-//!    `Access-Control-Request-Method` passes without a token (on every path).
-//! 3. The path (query string and fragment removed) must be in normal form
-//!    ([`RequestError::InvalidPath`]: no `.`/`..` segments, also percent-encoded, no backslash).
-//! 4. The first rule matching path and method decides; no rule → 403
+//! 1. `:method` must be present and an upper-case token ([`RequestError::MissingMethod`],
+//!    [`RequestError::InvalidMethod`]); `:path` must be present ([`RequestError::MissingPath`]).
+//! 2. The path is canonicalised ([`crate::path`]): unambiguous spellings are normalised,
+//!    ambiguous ones refused ([`RequestError::InvalidPath`]). Rules see only the canonical
+//!    path, and when it differs from what the client sent, it is what goes upstream
+//!    ([`Allowed::path`]).
+//! 3. A method override (header or `_method` query parameter) is refused
+//!    ([`RequestError::MethodOverride`]).
+//! 4. With `cors_preflight: true`, an `OPTIONS` request carrying `Origin` and
+//!    `Access-Control-Request-Method` passes without a token (on every valid path).
+//! 5. The first rule matching path and method decides; no rule → 403
 //!    [`DenialKind::NoMatchingRule`]. An `anonymous` rule passes without looking at any token.
-//! 5. Exactly one `Authorization` header (two → 400 `invalid_request`), scheme `Bearer`
+//! 6. Exactly one `Authorization` header (two → 400 `invalid_request`), scheme `Bearer`
 //!    (case-insensitive); none / another scheme → 401 [`DenialKind::MissingToken`]. The query
 //!    string is never read.
-//! 6. Size cap, then the verified-token cache (hit: re-checked against `now`), else full
+//! 7. Size cap, then the verified-token cache (hit: re-checked against `now`), else full
 //!    validation ([`crate::token`]) and a cache insert.
-//! 7. The route's provider restriction and scopes (all required, exact match) → 403
+//! 8. The route's provider restriction and scopes (all required, exact match) → 403
 //!    [`DenialKind::InsufficientScope`].
-//! 8. Allow, with the configured claim headers; with `forward_token: false` the glue also
+//! 9. Allow, with the configured claim headers; with `forward_token: false` the glue also
 //!    removes `Authorization` ([`Allowed::remove_authorization`]).
 //!
-//! The glue must strip [`Engine::claim_header_names`] from every request before forwarding
-//! (also on anonymous routes, preflights and denials), so a client can never spoof them.
+//! The glue must strip every header whose name matches one of [`Engine::claim_header_names`]
+//! ([`is_claim_header`]: ignoring case, `_` equal to `-`) from every request before
+//! forwarding (also on anonymous routes, preflights and denials), so a client can never
+//! spoof them.
 
 use serde_json::{Map, Value};
 
 use crate::cache::{hash_token, CachedToken, TokenCache};
 use crate::config::{Config, ConfigError, KeySource, Provider, Rule};
 use crate::jwks::KeySet;
+use crate::path;
 use crate::request::{self, BearerToken, RequestError};
 use crate::response::{Denial, DenialKind};
 use crate::rules;
@@ -76,17 +83,41 @@ pub struct Allowed {
     /// configuration says `forward_token: false`. Never set when no token was looked at
     /// (anonymous rules, CORS preflight).
     pub remove_authorization: bool,
+    /// The `:path` to forward when the canonical path differs from what the client sent
+    /// (e.g. `/%6Frders` → `/orders`): the upstream must see the path the rules matched.
+    pub path: Option<String>,
 }
 
 impl Allowed {
     /// A request that passes without any token work (anonymous rule, CORS preflight).
-    fn without_token() -> Allowed {
+    fn without_token(path: Option<String>) -> Allowed {
         Allowed {
             set_headers: Vec::new(),
             provider: None,
             remove_authorization: false,
+            path,
         }
     }
+}
+
+/// True when header `name` must be removed as a spoofed claim header: it equals one of
+/// `claim_headers` ignoring ASCII case and treating `_` and `-` as the same character, as
+/// CGI-style gateways (WSGI, PHP, Rack) do when they turn both `x-user-id` and `x_user_id`
+/// into `HTTP_X_USER_ID`.
+pub fn is_claim_header(claim_headers: &[String], name: &str) -> bool {
+    claim_headers.iter().any(|c| {
+        c.len() == name.len()
+            && c.bytes().zip(name.bytes()).all(|(a, b)| {
+                let fold = |x: u8| {
+                    if x == b'_' {
+                        b'-'
+                    } else {
+                        x.to_ascii_lowercase()
+                    }
+                };
+                fold(a) == fold(b)
+            })
+    })
 }
 
 impl Engine {
@@ -209,23 +240,28 @@ impl Engine {
         let bad_request = |e: RequestError| deny(DenialKind::InvalidRequest(e));
         let method =
             request::header(headers, ":method").ok_or(bad_request(RequestError::MissingMethod))?;
+        request::check_method(method).map_err(bad_request)?;
         let raw_path =
             request::header(headers, ":path").ok_or(bad_request(RequestError::MissingPath))?;
+        let target = path::canonicalize(raw_path, self.config.path_parameters)
+            .map_err(|e| bad_request(RequestError::InvalidPath(e)))?;
+        if request::asks_method_override(headers, target.query()) {
+            return Err(bad_request(RequestError::MethodOverride));
+        }
         if self.config.cors_preflight
             && method == "OPTIONS"
             && request::header(headers, "origin").is_some()
             && request::header(headers, "access-control-request-method").is_some()
         {
-            return Ok(Allowed::without_token());
+            return Ok(Allowed::without_token(target.rewritten()));
         }
-        let path = request::route_path(raw_path).map_err(bad_request)?;
-        let rule_index = rules::first_match(&self.config.rules, method, path)
+        let rule_index = rules::first_match(&self.config.rules, method, target.path())
             .ok_or(deny(DenialKind::NoMatchingRule))?;
         let Some(rule) = self.config.rules.get(rule_index) else {
             return Err(deny(DenialKind::NoMatchingRule));
         };
         if rule.anonymous {
-            return Ok(Allowed::without_token());
+            return Ok(Allowed::without_token(target.rewritten()));
         }
         let token = match request::bearer_token(headers).map_err(bad_request)? {
             BearerToken::Missing => return Err(deny(DenialKind::MissingToken)),
@@ -253,7 +289,8 @@ impl Engine {
                 .get(hit.provider)
                 .map_or(0, |p| p.clock_skew_seconds);
             token::check_time(skew, Some(hit.exp), hit.nbf, now).map_err(fail)?;
-            return grant(rule, hit, name(hit.provider), self.config.forward_token);
+            return grant(rule, hit, name(hit.provider), self.config.forward_token)
+                .map(|a| a.with_path(target.rewritten()));
         }
         let view = ProviderView {
             providers,
@@ -279,7 +316,8 @@ impl Engine {
                     &entry,
                     name(entry.provider),
                     self.config.forward_token,
-                );
+                )
+                .map(|a| a.with_path(target.rewritten()));
                 self.cache.insert(hash, entry);
                 decision
             }
@@ -331,7 +369,15 @@ fn grant(
         set_headers: entry.headers.clone(),
         provider,
         remove_authorization: !forward_token,
+        path: None,
     })
+}
+
+impl Allowed {
+    fn with_path(mut self, path: Option<String>) -> Allowed {
+        self.path = path;
+        self
+    }
 }
 
 /// Map configured claims to header values: strings as is, numbers and booleans as JSON

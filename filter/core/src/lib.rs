@@ -9,6 +9,7 @@
 pub mod config;
 pub mod engine;
 pub mod jwks;
+pub mod path;
 pub mod remote;
 pub mod request;
 pub mod response;
@@ -22,8 +23,9 @@ mod rules;
 pub mod testkit;
 
 pub use config::ConfigError;
-pub use engine::{Allowed, CacheLookup, Engine, Outcome};
+pub use engine::{is_claim_header, Allowed, CacheLookup, Engine, Outcome};
 pub use jwks::KeySet;
+pub use path::{PathError, PathParameters};
 pub use request::RequestError;
 pub use response::{Denial, DenialKind, LocalResponse, ALL_REASONS};
 pub use token::TokenError;

@@ -79,6 +79,8 @@ pub const ALL_REASONS: &[&str] = &[
     "malformed_authorization",
     "missing_method",
     "missing_path",
+    "invalid_method",
+    "method_override",
     "invalid_path",
     // TokenError
     "token_too_large",

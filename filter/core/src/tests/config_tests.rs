@@ -263,7 +263,7 @@ fn rule_errors() {
     c["rules"][3]["match"] = json!({"methods": ["GET"]});
     let e = err(c);
     assert_eq!(e.field, "rules[3].match");
-    assert!(e.message.contains("prefix or a path"));
+    assert_eq!(e.message, "needs one of prefix, path or string_prefix");
     let mut c = base();
     c["rules"][0]["match"] = json!({"prefix": "/a", "path": "/a"});
     assert_eq!(field(c), "rules[0].match");

@@ -230,23 +230,24 @@ fn request_shape_errors() {
         denied(e.evaluate(&h(&[(":method", "GET")]), NOW)).kind,
         DenialKind::InvalidRequest(R::MissingPath)
     );
-    for p in [
-        "/health/../admin",
-        "/health/%2e%2E/admin",
-        "/health/./x",
-        "/health\\..\\admin",
-        "health",
-        "/health/.%2e",
-        "/health/..%2fadmin",
-        "/health/%2E%2E%2Fadmin",
-        "/health%5c..%5cadmin",
-        "/health/%2e",
-        "/health/%2E.",
-        "/health/x%5Cy",
+    use crate::PathError as P;
+    for (p, want) in [
+        ("/health/../admin", P::DotSegment),
+        ("/health/%2e%2E/admin", P::DotSegment),
+        ("/health/./x", P::DotSegment),
+        ("/health\\..\\admin", P::Backslash),
+        ("health", P::NotAbsolute),
+        ("/health/.%2e", P::DotSegment),
+        ("/health/..%2fadmin", P::EncodedSlash),
+        ("/health/%2E%2E%2Fadmin", P::EncodedSlash),
+        ("/health%5c..%5cadmin", P::Backslash),
+        ("/health/%2e", P::DotSegment),
+        ("/health/%2E.", P::DotSegment),
+        ("/health/x%5Cy", P::Backslash),
     ] {
         assert_eq!(
             denied(eval_at(&mut e, "GET", p, None, NOW)).kind,
-            DenialKind::InvalidRequest(R::InvalidPath),
+            DenialKind::InvalidRequest(R::InvalidPath(want)),
             "{p}"
         );
     }

@@ -4,6 +4,7 @@ mod config_tests;
 mod engine_tests;
 mod hostile;
 mod jwks_tests;
+mod path_tests;
 mod response_tests;
 mod token_tests;
 
