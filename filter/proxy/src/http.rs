@@ -10,7 +10,7 @@ use std::rc::Rc;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, LogLevel};
 use tollgate_core::remote::{Action as FetchAction, WaitReason};
-use tollgate_core::{Denial, DenialKind, Outcome};
+use tollgate_core::{is_claim_header, Denial, DenialKind, Outcome};
 
 use crate::host;
 use crate::root::Shared;
@@ -94,17 +94,17 @@ pub fn process(shared: &mut Shared, context_id: u32, may_wait: bool, resumed: bo
 
     // Claim headers arriving from the client are removed on every route, allowed or
     // not, so a client can never spoof them. They are not part of the decision either.
-    // Header names and values are moved, not copied: Envoy hands names over lower-case
-    // (HTTP/2 requires it, its HTTP/1 codec lower-cases them) and the core compares names
-    // case-insensitively anyway; this loop runs on every request.
+    // Names match ignoring case and with `_` equal to `-` (`x_user_id` reaches a WSGI or
+    // PHP application as the same variable as `x-user-id`). Header names and values are
+    // moved, not copied (Envoy hands names over lower-case); this loop runs on every request.
     let strip = shared.engine.claim_header_names();
     let mut headers: Vec<(String, String)> = Vec::with_capacity(raw.len());
     for (name, value) in raw {
-        if let Some(claim_header) = strip.iter().find(|s| s.eq_ignore_ascii_case(&name)) {
-            if let Err(status) = host::remove_request_header(claim_header) {
+        if is_claim_header(strip, &name) {
+            if let Err(status) = host::remove_request_header(&name) {
                 return fail_closed(
                     context_id,
-                    &format!("cannot remove header {claim_header}: {status:?}"),
+                    &format!("cannot remove header {name}: {status:?}"),
                 );
             }
             continue;
@@ -146,8 +146,19 @@ pub fn process(shared: &mut Shared, context_id: u32, may_wait: bool, resumed: bo
         }
     }
 
+    // A fetch this request decided on is sent by the root context (see `keys`).
+    if !refetch.is_empty() || shared.remote.has_pending() {
+        shared.ring();
+    }
+
     match outcome {
         Outcome::Allow(allowed) => {
+            // The upstream gets the path the rules matched (e.g. `/%6Frders` → `/orders`).
+            if let Some(path) = &allowed.path {
+                if let Err(status) = host::set_request_header(":path", path) {
+                    return fail_closed(context_id, &format!("cannot rewrite :path: {status:?}"));
+                }
+            }
             for (name, value) in &allowed.set_headers {
                 if let Err(status) = host::set_request_header(name, value) {
                     return fail_closed(
@@ -182,6 +193,7 @@ pub fn process(shared: &mut Shared, context_id: u32, may_wait: bool, resumed: bo
         }
         Outcome::Deny(denial) => {
             if may_wait && wait_for_keys(shared, context_id, &denial, &refetch, now) {
+                shared.ring();
                 return Action::Pause;
             }
             deny(shared, context_id, &denial)
@@ -264,19 +276,6 @@ fn wait_for_keys(
 }
 
 impl Context for TollgateHttp {
-    /// A key fetch this request triggered was answered (see `root::on_fetch_answer`).
-    fn on_http_call_response(
-        &mut self,
-        token_id: u32,
-        num_headers: usize,
-        body_size: usize,
-        _num_trailers: usize,
-    ) {
-        if let Some(shared) = &self.shared {
-            crate::root::on_fetch_answer(shared, self.context_id, token_id, num_headers, body_size);
-        }
-    }
-
     fn on_done(&mut self) -> bool {
         // A request that ends while it waits for keys is forgotten.
         if let Some(Ok(mut shared)) = self.shared.as_ref().map(|s| s.try_borrow_mut()) {
@@ -300,5 +299,38 @@ impl HttpContext for TollgateHttp {
             return fail_closed(self.context_id, "the engine is busy (re-entrant call)");
         };
         process(&mut shared, self.context_id, true, false)
+    }
+
+    /// Claim headers sent as request trailers are removed too: some gateways merge
+    /// trailers into the headers the application reads.
+    fn on_http_request_trailers(&mut self, _num_trailers: usize) -> Action {
+        let Some(shared) = self.shared.as_ref() else {
+            return Action::Continue;
+        };
+        let Ok(shared) = shared.try_borrow() else {
+            return Action::Continue;
+        };
+        let strip = shared.engine.claim_header_names();
+        let names = match host::request_trailer_names() {
+            Ok(names) => names,
+            Err(status) => {
+                log(
+                    self.context_id,
+                    LogLevel::Error,
+                    &format!("cannot read request trailers: {status:?}"),
+                );
+                return Action::Continue;
+            }
+        };
+        for name in names.iter().filter(|n| is_claim_header(strip, n)) {
+            if let Err(status) = host::remove_request_trailer(name) {
+                log(
+                    self.context_id,
+                    LogLevel::Error,
+                    &format!("cannot remove trailer {name}: {status:?}"),
+                );
+            }
+        }
+        Action::Continue
     }
 }

@@ -9,6 +9,14 @@
 //! Requests that need keys wait for them (per worker, bounded by the fetch timeout, see
 //! `tollgate_core::remote::Waiters`): without any keys yet, or with an unknown `kid` while a
 //! refetch runs. They are evaluated again when the fetch ends or their deadline passes.
+//!
+//! **A fetch never belongs to a request.** A request may *decide* that a fetch is due (no
+//! keys yet, an unknown `kid`), but the call itself is only queued here ([`RemoteKeys`]'s
+//! pending list) and dispatched by the root context ([`RemoteKeys::flush`]), woken at once
+//! through the VM's shared-queue doorbell (and by the next tick at the latest). The SDK
+//! delivers a call's answer to the context that was active when it was dispatched; a call
+//! dispatched from a request's context would lose its answer when the client resets the
+//! stream, leaving the lease held and, for an unknown `kid`, the refetch slot spent.
 
 use std::collections::hash_map::RandomState;
 use std::collections::BTreeMap;
@@ -58,6 +66,10 @@ pub struct RemoteKeys {
     remotes: Vec<Remote>,
     /// call token -> (position in `remotes`, step)
     calls: BTreeMap<u32, (usize, Step)>,
+    /// Fetches decided on but not dispatched yet: the root context sends them ([`flush`]).
+    ///
+    /// [`flush`]: RemoteKeys::flush
+    pending: Vec<(usize, FetchRequest)>,
     /// Requests of this worker paused until keys arrive.
     waiters: Waiters,
 }
@@ -68,7 +80,7 @@ fn log(level: LogLevel, message: &str) {
 
 /// A random worker id: std seeds `RandomState` from the host's randomness (WASI
 /// `random_get`), which is all this needs (uniqueness among the VMs of one process).
-fn worker_id() -> u64 {
+pub fn worker_id() -> u64 {
     let mut hasher = RandomState::new().build_hasher();
     hasher.write_u8(0);
     hasher.finish().max(1)
@@ -119,6 +131,7 @@ impl RemoteKeys {
             me: worker_id(),
             remotes,
             calls: BTreeMap::new(),
+            pending: Vec::new(),
             waiters: Waiters::default(),
         })
     }
@@ -152,7 +165,7 @@ impl RemoteKeys {
             (action, write)
         })?;
         if let Action::Fetch(request) = &action {
-            self.dispatch(pos, request, now);
+            self.pending.push((pos, request.clone()));
         }
         Some(action)
     }
@@ -226,10 +239,34 @@ impl RemoteKeys {
         }
     }
 
-    /// True while this worker has a fetch of `provider` in flight.
+    /// True while this worker has a fetch of `provider` in flight or about to be sent.
     pub fn calling(&self, provider: usize) -> bool {
-        self.position(provider)
-            .is_some_and(|pos| self.calls.values().any(|(p, _)| *p == pos))
+        self.position(provider).is_some_and(|pos| {
+            self.calls.values().any(|(p, _)| *p == pos)
+                || self.pending.iter().any(|(p, _)| *p == pos)
+        })
+    }
+
+    /// True when fetches wait to be dispatched by the root context.
+    pub fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// Dispatch the fetches decided on since the last call. Root context only (timer,
+    /// doorbell, call answers), so that every call's answer comes back to the root context
+    /// whatever happens to the request that asked for it. A call the host refuses counts as
+    /// a failed fetch; the requests waiting for that provider are returned, to be answered
+    /// now rather than at their deadline.
+    pub fn flush(&mut self, now: u64) -> Vec<Waiter> {
+        let mut released = Vec::new();
+        for (pos, request) in std::mem::take(&mut self.pending) {
+            if !self.dispatch(pos, &request, now) {
+                if let Some(provider) = self.remotes.get(pos).map(|r| r.index) {
+                    released.extend(self.waiters.take_provider(provider));
+                }
+            }
+        }
+        released
     }
 
     /// A request ended (e.g. the client went away): stop waiting for it.
@@ -277,7 +314,7 @@ impl RemoteKeys {
                 self.calls.retain(|_, (p, _)| *p != pos);
             }
             if let Action::Fetch(request) = action {
-                self.dispatch(pos, &request, now);
+                self.pending.push((pos, request));
             }
         }
     }
@@ -296,8 +333,8 @@ impl RemoteKeys {
         let (pos, step) = self.calls.remove(&token)?;
         let provider = self.remotes.get(pos)?.index;
         self.handle_response(engine, pos, step, num_headers, body_size, now);
-        // Still fetching (discovery answered, JWKS requested): keep waiting.
-        if self.calls.values().any(|(p, _)| *p == pos) {
+        // Still fetching (discovery answered, JWKS request queued): keep waiting.
+        if self.calling(provider) {
             return Some(Vec::new());
         }
         Some(self.waiters.take_provider(provider))
@@ -343,7 +380,7 @@ impl RemoteKeys {
                         }
                     });
                     match next {
-                        Some((Ok(request), _)) => self.dispatch(pos, &request, now),
+                        Some((Ok(request), _)) => self.pending.push((pos, request)),
                         Some((Err(FetchError::LeaseLost), _)) => log(
                             LogLevel::Debug,
                             &format!("provider {}: late discovery answer dropped", remote.name),
@@ -394,15 +431,16 @@ impl RemoteKeys {
         }
     }
 
-    /// Send `request`; a call the host refuses counts as a failed fetch.
-    fn dispatch(&mut self, pos: usize, request: &FetchRequest, now: u64) {
+    /// Send `request`; a call the host refuses counts as a failed fetch (false).
+    fn dispatch(&mut self, pos: usize, request: &FetchRequest, now: u64) -> bool {
         let me = self.me;
         let Some(remote) = self.remotes.get_mut(pos) else {
-            return;
+            return false;
         };
         match host::http_call(&request.cluster, &request.headers(), request.timeout_ms) {
             Ok(token) => {
                 self.calls.insert(token, (pos, request.step));
+                true
             }
             Err(status) => {
                 log(
@@ -413,6 +451,7 @@ impl RemoteKeys {
                     ),
                 );
                 remote.failed(me, now, &FetchError::Dispatch);
+                false
             }
         }
     }

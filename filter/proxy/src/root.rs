@@ -19,6 +19,27 @@ pub struct Shared {
     pub engine: Engine,
     pub metrics: Metrics,
     pub remote: RemoteKeys,
+    /// This VM's shared queue: a request that decided a key fetch is due rings it, and the
+    /// root context dispatches the fetch (`on_queue_ready`). None when nothing is remote.
+    pub doorbell: Option<u32>,
+}
+
+impl Shared {
+    /// Ask the root context to dispatch the fetches a request decided on. Without a
+    /// doorbell (or if ringing fails) the next tick sends them, within a second.
+    pub fn ring(&self) {
+        if !self.remote.has_pending() {
+            return;
+        }
+        if let Some(id) = self.doorbell {
+            if let Err(status) = host::enqueue(id, b"fetch") {
+                host::log(
+                    LogLevel::Warn,
+                    &format!("tollgate: cannot ring the fetch doorbell ({status:?}); the next tick sends the fetch"),
+                );
+            }
+        }
+    }
 }
 
 pub struct TollgateRoot {
@@ -35,6 +56,27 @@ impl TollgateRoot {
         }
     }
 
+    /// This VM's doorbell queue for the current root context (named after the VM's random
+    /// worker id so that the worker VMs of a process never share one). None if the host
+    /// refuses; fetches then wait for the next tick.
+    fn doorbell(&self) -> Option<u32> {
+        static VM_TAG: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+        let tag = VM_TAG.get_or_init(crate::keys::worker_id);
+        let name = format!("tollgate.fetch.{tag:016x}");
+        match host::register_queue(&name) {
+            Ok(id) => Some(id),
+            Err(status) => {
+                host::log(
+                    LogLevel::Warn,
+                    &format!(
+                        "tollgate: no fetch doorbell ({status:?}); key fetches wait for the timer"
+                    ),
+                );
+                None
+            }
+        }
+    }
+
     /// Build the engine and counters from `config`; the error is the log line.
     fn configure(config: &[u8]) -> Result<Shared, String> {
         let engine = Engine::from_json(config)
@@ -47,6 +89,7 @@ impl TollgateRoot {
             engine,
             metrics,
             remote,
+            doorbell: None,
         })
     }
 }
@@ -91,7 +134,11 @@ pub fn on_fetch_answer(
     let Shared { engine, remote, .. } = &mut *shared;
     let now = host::now_seconds();
     match remote.on_response(engine, token, num_headers, body_size, now) {
-        Some(waiters) => resume(&mut shared, waiters, caller),
+        Some(mut waiters) => {
+            // Discovery answered: the JWKS request is sent from here, the root context.
+            waiters.extend(remote.flush(now));
+            resume(&mut shared, waiters, caller);
+        }
         None => host::log(
             LogLevel::Debug,
             &format!("tollgate: answer to an unknown call {token} ignored"),
@@ -99,7 +146,17 @@ pub fn on_fetch_answer(
     }
 }
 
+/// The doorbell rang (or the timer fired): send the fetches requests decided on.
+fn flush_fetches(shared: &RefCell<Shared>, caller: u32) {
+    let Ok(mut shared) = shared.try_borrow_mut() else {
+        return;
+    };
+    let released = shared.remote.flush(host::now_seconds());
+    resume(&mut shared, released, caller);
+}
+
 impl Context for TollgateRoot {
+    /// Every key fetch is dispatched by the root context, so every answer arrives here.
     fn on_http_call_response(
         &mut self,
         token_id: u32,
@@ -122,8 +179,16 @@ impl RootContext for TollgateRoot {
         let now = host::now_seconds();
         let Shared { engine, remote, .. } = &mut *shared;
         remote.tick(engine, now);
-        let due = remote.due_waiters(now, host::now_millis());
+        let mut due = remote.flush(now);
+        due.extend(remote.due_waiters(now, host::now_millis()));
         resume(&mut shared, due, self.context_id);
+    }
+
+    fn on_queue_ready(&mut self, queue_id: u32) {
+        host::drain_queue(queue_id);
+        if let Some(shared) = &self.shared {
+            flush_fetches(shared, self.context_id);
+        }
     }
 
     fn on_vm_start(&mut self, _vm_configuration_size: usize) -> bool {
@@ -140,12 +205,16 @@ impl RootContext for TollgateRoot {
             })
             .and_then(|config| Self::configure(&config));
         match configured {
-            Ok(shared) => {
+            Ok(mut shared) => {
+                if !shared.remote.is_empty() {
+                    shared.doorbell = self.doorbell();
+                }
                 let providers = shared.engine.provider_names().join(", ");
                 host::log(
                     LogLevel::Info,
                     &format!(
-                        "tollgate: configured (root context {}; providers: {providers})",
+                        "tollgate: configured: version {}, root context {}, providers: {providers}",
+                        env!("CARGO_PKG_VERSION"),
                         self.context_id
                     ),
                 );
