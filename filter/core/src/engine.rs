@@ -37,6 +37,7 @@ use crate::path;
 use crate::request::{self, BearerToken, RequestError};
 use crate::response::{Denial, DenialKind};
 use crate::rules;
+use crate::signature::Verifiers;
 use crate::token::{self, Failure, ProviderView, TokenError};
 
 /// Largest header value produced from a claim; longer values are not forwarded.
@@ -47,6 +48,7 @@ pub const MAX_CLAIM_HEADER_BYTES: usize = 4096;
 pub struct Engine {
     config: Config,
     keys: Vec<KeySet>,
+    verifiers: Verifiers,
     cache: TokenCache,
     claim_header_names: Vec<String>,
     refetch: Vec<usize>,
@@ -143,6 +145,7 @@ impl Engine {
         Engine {
             config,
             keys,
+            verifiers: Verifiers::pure(),
             cache,
             claim_header_names,
             refetch: Vec::new(),
@@ -198,6 +201,16 @@ impl Engine {
             *slot = keys;
             self.cache.remove_provider(provider);
         }
+    }
+
+    /// Use these signature verifiers from now on (e.g. the host path after its self-test).
+    pub fn set_verifiers(&mut self, verifiers: Verifiers) {
+        self.verifiers = verifiers;
+    }
+
+    /// The signature verifiers in use.
+    pub fn verifiers(&self) -> &Verifiers {
+        &self.verifiers
     }
 
     /// Providers (indices, no duplicates, in order of first occurrence) that since the last
@@ -295,6 +308,7 @@ impl Engine {
         let view = ProviderView {
             providers,
             keys: &self.keys,
+            verifiers: &self.verifiers,
         };
         match token::validate(
             token,

@@ -8,11 +8,15 @@
 
 pub mod config;
 pub mod engine;
+pub mod host_verify;
 pub mod jwks;
 pub mod path;
 pub mod remote;
 pub mod request;
 pub mod response;
+pub mod selftest;
+mod selftest_vectors;
+pub mod signature;
 pub mod token;
 
 mod cache;

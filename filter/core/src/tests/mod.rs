@@ -6,6 +6,7 @@ mod hostile;
 mod jwks_tests;
 mod path_tests;
 mod response_tests;
+mod signature_tests;
 mod token_tests;
 
 use serde_json::{Map, Value};

@@ -448,9 +448,11 @@ fn validate_directly_reports_provider_index() {
         .iter()
         .map(|p| p.initial_keys.clone())
         .collect();
+    let verifiers = crate::signature::Verifiers::pure();
     let view = ProviderView {
         providers: &cfg.providers,
         keys: &keys,
+        verifiers: &verifiers,
     };
     let v = validate(
         &testkit::token(TestKey::PartnerEs256, NOW),
