@@ -1,4 +1,5 @@
-//! Reading what the core needs from the request headers: method, path and the bearer token.
+//! Reading what the core needs from the request headers: the method, method overrides and
+//! single header values (the path is [`crate::path`]'s, the credential [`crate::credential`]'s).
 
 use std::fmt;
 
@@ -61,15 +62,6 @@ impl fmt::Display for RequestError {
     }
 }
 
-/// What the bearer-token lookup found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BearerToken<'a> {
-    /// No `Authorization` header, or one with another scheme (e.g. `Basic`).
-    Missing,
-    /// The token (not yet checked in any way beyond being one token68 value).
-    Present(&'a str),
-}
-
 /// Find the value of a header (names are expected lower-case, as proxy-wasm gives them;
 /// compared case-insensitively anyway).
 pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -77,43 +69,6 @@ pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str
         .iter()
         .find(|(n, _)| n.eq_ignore_ascii_case(name))
         .map(|(_, v)| v.as_str())
-}
-
-/// Extract the bearer token from exactly one `Authorization` header (scheme compared
-/// case-insensitively). The query string is never consulted.
-pub fn bearer_token(headers: &[(String, String)]) -> Result<BearerToken<'_>, RequestError> {
-    let mut values = headers
-        .iter()
-        .filter(|(n, _)| n.eq_ignore_ascii_case("authorization"))
-        .map(|(_, v)| v.as_str());
-    let Some(value) = values.next() else {
-        return Ok(BearerToken::Missing);
-    };
-    if values.next().is_some() {
-        return Err(RequestError::MultipleAuthorizationHeaders);
-    }
-    let value = value.trim_matches(|c| c == ' ' || c == '\t');
-    let (scheme, rest) = match value.find([' ', '\t']) {
-        Some(i) => (value.get(..i).unwrap_or(""), value.get(i..).unwrap_or("")),
-        None => (value, ""),
-    };
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return Ok(BearerToken::Missing);
-    }
-    let token = rest.trim_start_matches([' ', '\t']);
-    if token.is_empty() || !is_token68(token) {
-        return Err(RequestError::MalformedAuthorization);
-    }
-    Ok(BearerToken::Present(token))
-}
-
-/// RFC 7235 token68: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
-fn is_token68(s: &str) -> bool {
-    let body = s.trim_end_matches('=');
-    !body.is_empty()
-        && body.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
-        })
 }
 
 /// RFC 9110 `tchar`.

@@ -50,9 +50,10 @@ use std::fmt;
 use ct_codecs::{Base64UrlSafeNoPadding, Decoder};
 use serde_json::{Map, Value};
 
-use crate::config::Provider;
+use crate::config::{Provider, ProviderId};
 use crate::json;
 use crate::jwks::{Algorithm, Key, KeySet};
+use crate::scopes;
 use crate::signature::{Path, Verifiers};
 
 /// Why a bearer token is not accepted (401 `invalid_token`). `Display` is plain words
@@ -198,15 +199,17 @@ impl From<TokenError> for Failure {
 pub struct Rejection {
     /// What failed.
     pub failure: Failure,
-    /// Index of the provider chosen by `iss`, when step 7 was reached.
-    pub provider: Option<usize>,
+    /// The provider chosen by `iss`, when step 7 was reached.
+    pub provider: Option<ProviderId>,
+    /// The path that checked the signature, when step 11 was reached.
+    pub signature: Option<Path>,
 }
 
 /// A token that passed every check.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Verified {
-    /// Index of the provider (config order).
-    pub provider: usize,
+    /// The provider.
+    pub provider: ProviderId,
     /// `exp`.
     pub exp: u64,
     /// `nbf`, if present.
@@ -237,10 +240,14 @@ pub fn validate(
     token: &str,
     max_token_bytes: usize,
     view: &ProviderView<'_>,
-    allowed: Option<&[usize]>,
+    allowed: Option<&[ProviderId]>,
     now: u64,
 ) -> Result<Verified, Rejection> {
-    let reject = |failure: Failure, provider: Option<usize>| Rejection { failure, provider };
+    let reject = |failure: Failure, provider: Option<ProviderId>| Rejection {
+        failure,
+        provider,
+        signature: None,
+    };
     let tok = |e: TokenError| reject(Failure::Token(e), None);
 
     // 1. size cap
@@ -281,12 +288,12 @@ pub fn validate(
     let index = iss
         .and_then(|iss| view.providers.iter().position(|p| p.issuer == iss))
         .ok_or(tok(TokenError::UnknownIssuer))?;
-    let pv = Some(index);
+    let pv = Some(ProviderId(index));
     let (Some(provider), Some(keys)) = (view.providers.get(index), view.keys.get(index)) else {
         return Err(tok(TokenError::UnknownIssuer));
     };
     if let Some(allowed) = allowed {
-        if !allowed.contains(&index) {
+        if !allowed.contains(&ProviderId(index)) {
             return Err(reject(TokenError::ProviderNotAllowed.into(), pv));
         }
     }
@@ -329,16 +336,21 @@ pub fn validate(
     let (valid, path) = view
         .verifiers
         .verify(key.material(), signing_input.as_bytes(), &signature);
+    let signed = |e: TokenError| Rejection {
+        failure: e.into(),
+        provider: pv,
+        signature: Some(path),
+    };
     if !valid {
-        return Err(reject(TokenError::BadSignature.into(), pv));
+        return Err(signed(TokenError::BadSignature));
     }
     // 12. claims
-    check_claims(provider, &claims, &dates, now).map_err(|e| reject(e.into(), pv))?;
+    check_claims(provider, &claims, &dates, now).map_err(signed)?;
     // 13. scopes
-    let scopes = scopes_of(&claims).map_err(|e| reject(e.into(), pv))?;
+    let scopes = scopes::of_claims(&claims).map_err(signed)?;
     let exp = dates.exp.unwrap_or(0);
     Ok(Verified {
-        provider: index,
+        provider: ProviderId(index),
         exp,
         nbf: dates.nbf,
         scopes,
@@ -502,40 +514,4 @@ pub(crate) fn check_time(
         }
     }
     Ok(())
-}
-
-/// Step 13: `scope` (space-delimited string) and `scp` (array of strings or space-delimited
-/// string), de-duplicated.
-fn scopes_of(c: &Map<String, Value>) -> Result<Vec<String>, TokenError> {
-    let mut out: Vec<String> = Vec::new();
-    let mut add = |s: &str| {
-        if !out.iter().any(|o| o == s) {
-            out.push(s.to_owned());
-        }
-    };
-    match c.get("scope") {
-        None => {}
-        Some(Value::String(s)) => s.split_ascii_whitespace().for_each(&mut add),
-        Some(_) => return Err(TokenError::BadScopeClaim),
-    }
-    match c.get("scp") {
-        None => {}
-        Some(Value::String(s)) => s.split_ascii_whitespace().for_each(&mut add),
-        Some(Value::Array(a)) => {
-            for v in a {
-                let s = v.as_str().ok_or(TokenError::BadScopeClaim)?;
-                if s.is_empty() || s.contains(|ch: char| ch.is_ascii_whitespace()) {
-                    return Err(TokenError::BadScopeClaim);
-                }
-                add(s);
-            }
-        }
-        Some(_) => return Err(TokenError::BadScopeClaim),
-    }
-    Ok(out)
-}
-
-/// Match route scopes exactly (token by token).
-pub(crate) fn has_all_scopes(token_scopes: &[String], required: &[String]) -> bool {
-    required.iter().all(|r| token_scopes.iter().any(|s| s == r))
 }

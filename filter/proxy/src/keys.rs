@@ -1,4 +1,4 @@
-//! Remote key sets (issue 3), glue side: turns timer ticks and HTTP-call answers into the
+//! Remote key sets, glue side: turns timer ticks and HTTP-call answers into the
 //! events of `tollgate_core::remote::Refresher`, keeps each remote provider's shared
 //! record (fetch state + last good JWKS) in proxy-wasm shared data with compare-and-swap,
 //! dispatches the fetches it decides on, and installs fetched keys in the engine.
@@ -27,7 +27,7 @@ use tollgate_core::remote::{
     self, Action, FetchError, FetchRequest, FetchState, HttpResponse, Record, Refresher, Step,
     WaitReason, Waiter, Waiters,
 };
-use tollgate_core::Engine;
+use tollgate_core::{Engine, ProviderId};
 
 use crate::host;
 
@@ -171,18 +171,18 @@ impl RemoteKeys {
     }
 
     /// A request needs `provider`'s keys and there are none yet.
-    pub fn request_without_keys(&mut self, provider: usize, now: u64) -> Option<Action> {
-        self.event(provider, now, |r, st, me, now| {
+    pub fn request_without_keys(&mut self, provider: ProviderId, now: u64) -> Option<Action> {
+        self.event(provider.0, now, |r, st, me, now| {
             r.request_without_keys(st, me, now)
         })
     }
 
     /// A token named a `kid` that `provider` does not know, or came while it had no keys:
     /// refetch now, rate limited (counted as `jwks_refetch_triggered`).
-    pub fn unknown_kid(&mut self, provider: usize, now: u64) -> Option<Action> {
-        let action = self.event(provider, now, |r, st, me, now| r.unknown_kid(st, me, now))?;
+    pub fn unknown_kid(&mut self, provider: ProviderId, now: u64) -> Option<Action> {
+        let action = self.event(provider.0, now, |r, st, me, now| r.unknown_kid(st, me, now))?;
         if matches!(action, Action::Fetch(_)) {
-            if let Some(remote) = self.position(provider).and_then(|p| self.remotes.get(p)) {
+            if let Some(remote) = self.position(provider.0).and_then(|p| self.remotes.get(p)) {
                 host::increment(remote.metrics.refetch_triggered);
             }
         }
@@ -194,16 +194,16 @@ impl RemoteKeys {
     pub fn wait(
         &mut self,
         context_id: u32,
-        provider: usize,
+        provider: ProviderId,
         reason: WaitReason,
         now_ms: u64,
     ) -> bool {
-        let Some(remote) = self.position(provider).and_then(|p| self.remotes.get(p)) else {
+        let Some(remote) = self.position(provider.0).and_then(|p| self.remotes.get(p)) else {
             return false;
         };
         let waiter = Waiter {
             context_id,
-            provider,
+            provider: provider.0,
             deadline_ms: now_ms.saturating_add(remote.refresher.max_wait_ms()),
             reason,
         };
@@ -220,9 +220,9 @@ impl RemoteKeys {
     /// denied for lack of keys or an unknown `kid` should then be decided again, before it
     /// waits or triggers a refetch (which the rate limit may refuse: the other worker's
     /// refetch already brought the key).
-    pub fn adopt(&mut self, engine: &mut Engine, provider: usize, now: u64) -> bool {
+    pub fn adopt(&mut self, engine: &mut Engine, provider: ProviderId, now: u64) -> bool {
         let Some(remote) = self
-            .position(provider)
+            .position(provider.0)
             .and_then(|p| self.remotes.get_mut(p))
         else {
             return false;
@@ -240,7 +240,7 @@ impl RemoteKeys {
     }
 
     /// True while this worker has a fetch of `provider` in flight or about to be sent.
-    pub fn calling(&self, provider: usize) -> bool {
+    fn calling(&self, provider: usize) -> bool {
         self.position(provider).is_some_and(|pos| {
             self.calls.values().any(|(p, _)| *p == pos)
                 || self.pending.iter().any(|(p, _)| *p == pos)
@@ -411,7 +411,7 @@ impl RemoteKeys {
                         record.jwks.clone_from(&body);
                         (next, true)
                     });
-                    engine.set_provider_keys(remote.index, keys);
+                    engine.set_provider_keys(ProviderId(remote.index), keys);
                     host::increment(remote.metrics.fetch_success);
                     host::set_gauge(remote.metrics.key_count, count as u64);
                     host::set_gauge(remote.metrics.age_seconds, 0);
@@ -517,7 +517,7 @@ impl Remote {
         if state.has_keys() && state.generation() != self.installed_generation {
             match record.key_set() {
                 Ok((keys, _skipped)) => {
-                    engine.set_provider_keys(self.index, keys);
+                    engine.set_provider_keys(ProviderId(self.index), keys);
                     self.installed_generation = state.generation();
                     installed = true;
                 }

@@ -398,6 +398,38 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> Result<BTreeSet<&
 
     linker.func_wrap(
         "env",
+        reg("proxy_call_foreign_function"),
+        |mut caller: C<'_>,
+         np: u32,
+         nl: u32,
+         ap: u32,
+         al: u32,
+         ret_data: u32,
+         ret_size: u32|
+         -> Result<u32> {
+            let name = read_string(&mut caller, np, nl)?;
+            let arguments = read_bytes(&mut caller, ap, al)?;
+            let state = caller.data_mut();
+            if name != "verify_signature" || !state.verify_signature_offered {
+                return Ok(Status::NotFound.code());
+            }
+            state.verify_signature_calls += 1;
+            let answer = match state.verify_signature_forced {
+                Some(verdict) => Ok(crate::foreign::encode_result(verdict, "")),
+                None => crate::foreign::verify_signature(&arguments),
+            };
+            match answer {
+                Ok(bytes) => {
+                    return_bytes(&mut caller, &bytes, ret_data, ret_size)?;
+                    Ok(Status::Ok.code())
+                }
+                Err(status) => Ok(status.code()),
+            }
+        },
+    )?;
+
+    linker.func_wrap(
+        "env",
         reg("proxy_register_shared_queue"),
         |mut caller: C<'_>, np: u32, nl: u32, ret_token: u32| -> Result<u32> {
             let name = read_string(&mut caller, np, nl)?;

@@ -179,6 +179,12 @@ pub(crate) struct HostState {
     /// Queue tokens whose root context is owed `proxy_on_queue_ready` (Envoy posts it to
     /// the worker's event loop: it runs after the current callback has returned).
     pub(crate) queue_ready: Vec<u32>,
+    /// Whether `verify_signature` exists (Envoy has it; other hosts may not).
+    pub(crate) verify_signature_offered: bool,
+    /// Answer every `verify_signature` call with this instead of checking (a broken host).
+    pub(crate) verify_signature_forced: Option<bool>,
+    /// `verify_signature` calls so far.
+    pub(crate) verify_signature_calls: u64,
 }
 
 impl HostState {
@@ -201,6 +207,9 @@ impl HostState {
             refused_http_calls: Vec::new(),
             queues: BTreeMap::new(),
             queue_ready: Vec::new(),
+            verify_signature_offered: true,
+            verify_signature_forced: None,
+            verify_signature_calls: 0,
         }
     }
 }

@@ -277,6 +277,22 @@ impl FilterVm {
         self.store.data_mut().vm_configuration = bytes.to_vec();
     }
 
+    /// Offer (default) or withdraw the `verify_signature` foreign function.
+    pub fn offer_verify_signature(&mut self, offered: bool) {
+        self.store.data_mut().verify_signature_offered = offered;
+    }
+
+    /// Make `verify_signature` answer `verdict` for everything (a broken host), or check
+    /// again (`None`).
+    pub fn force_verify_signature(&mut self, verdict: Option<bool>) {
+        self.store.data_mut().verify_signature_forced = verdict;
+    }
+
+    /// `verify_signature` calls so far.
+    pub fn verify_signature_calls(&self) -> u64 {
+        self.store.data().verify_signature_calls
+    }
+
     /// Make property `path` readable through `proxy_get_property`.
     pub fn set_property(&mut self, path: &[&str], value: &[u8]) {
         self.store.data_mut().properties.insert(

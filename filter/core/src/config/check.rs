@@ -122,6 +122,11 @@ pub(super) fn config(raw: RawConfig) -> Result<Config, ConfigError> {
         cors_preflight: raw.cors_preflight,
         cache_size: raw.cache_size,
         forward_token: raw.forward_token,
+        signature_path: match raw.signature_path {
+            RawSignaturePath::Auto => SignaturePath::Auto,
+            RawSignaturePath::Host => SignaturePath::Host,
+            RawSignaturePath::Wasm => SignaturePath::Wasm,
+        },
         path_parameters: match raw.path_parameters {
             RawPathParameters::Reject => PathParameters::Reject,
             RawPathParameters::Strip => PathParameters::Strip,
@@ -432,10 +437,7 @@ fn check_rule(i: usize, r: RawRule, providers: &[Provider]) -> Result<Rule, Conf
         ));
     }
     for (j, s) in r.scopes.iter().enumerate() {
-        if s.is_empty()
-            || s.bytes()
-                .any(|b| b <= b' ' || b == b'"' || b == b'\\' || b == 0x7f)
-        {
+        if !crate::scopes::is_valid_config_scope(s) {
             return Err(ConfigError::new(
                 format!("rules[{i}].scopes[{j}]"),
                 "a scope must be non-empty, without spaces, quotes or backslashes",
@@ -459,7 +461,7 @@ fn check_rule(i: usize, r: RawRule, providers: &[Provider]) -> Result<Rule, Conf
                         format!("unknown provider \"{n}\""),
                     )
                 })?;
-                idx.push(k);
+                idx.push(ProviderId(k));
             }
             Some(idx)
         }

@@ -1,7 +1,20 @@
 //! The checked configuration the core works with ([`super::check`] builds it).
 
+use std::fmt;
+
 use crate::jwks::{Algorithm, KeySet};
 use crate::path::PathParameters;
+
+/// A provider, named by its position in `providers` (config order). Every per-provider
+/// thing (keys, cache entries, denials, metrics) is keyed by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ProviderId(pub usize);
+
+impl fmt::Display for ProviderId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "providers[{}]", self.0)
+    }
+}
 
 /// A fully checked configuration.
 #[derive(Debug, Clone)]
@@ -25,6 +38,8 @@ pub struct Config {
     /// What a `;` in a request path means: refused (default) or removed before matching
     /// and forwarding (`path_parameters: "strip"`). See [`crate::path`].
     pub path_parameters: PathParameters,
+    /// Where signatures are checked (`signature_path`).
+    pub signature_path: SignaturePath,
     /// Providers in config order.
     pub providers: Vec<Provider>,
     /// Rules in config order; the first match wins.
@@ -139,6 +154,21 @@ pub struct Rule {
     pub anonymous: bool,
     /// All of these scopes are required.
     pub scopes: Vec<String>,
-    /// Indices of the providers whose tokens are accepted; `None` = all.
-    pub providers: Option<Vec<usize>>,
+    /// The providers whose tokens are accepted; `None` = all.
+    pub providers: Option<Vec<ProviderId>>,
+}
+
+/// Where signatures are checked (`signature_path`). The verdicts are the same on both paths
+/// (see [`crate::signature`]); only the speed differs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SignaturePath {
+    /// The host's `verify_signature` for the algorithms whose self-test passes at start
+    /// (ES256, ES384, RS256, RS384, RS512 on Envoy), pure Rust in the VM for the rest.
+    #[default]
+    Auto,
+    /// As `Auto`, but the plugin refuses to start unless every one of those algorithms
+    /// passes the host's self-test.
+    Host,
+    /// Always pure Rust in the VM.
+    Wasm,
 }

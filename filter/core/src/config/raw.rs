@@ -25,6 +25,17 @@ pub(super) struct RawConfig {
     pub(super) forward_token: bool,
     #[serde(default)]
     pub(super) path_parameters: RawPathParameters,
+    #[serde(default)]
+    pub(super) signature_path: RawSignaturePath,
+}
+
+#[derive(Deserialize, Default, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum RawSignaturePath {
+    #[default]
+    Auto,
+    Host,
+    Wasm,
 }
 
 #[derive(Deserialize, Default, Clone, Copy)]

@@ -44,7 +44,7 @@ fn standard_config_and_defaults() {
     assert!(!partner.allow_missing_typ);
     assert_eq!(partner.key_source, KeySource::Inline);
     assert_eq!(c.rules[5].path, PathMatch::Exact("/exact".into()));
-    assert_eq!(c.rules[4].providers, Some(vec![1]));
+    assert_eq!(c.rules[4].providers, Some(vec![crate::ProviderId(1)]));
     let minimal = json!({
         "providers": [{"name": "p", "issuer": "i", "audiences": ["a"],
                        "jwks": {"inline": testkit::jwks(&[TestKey::EdDsa])}}],

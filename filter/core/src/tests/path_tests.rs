@@ -255,6 +255,7 @@ fn routed_engine(extra: serde_json::Value) -> crate::Engine {
 /// What a request gets: `Ok(path rewritten to)` or the denial kind.
 fn decide(e: &mut crate::Engine, method: &str, raw: &str, token: Option<&str>) -> Outcome {
     e.evaluate(&testkit::request(method, raw, token), NOW)
+        .outcome
 }
 
 #[test]
@@ -451,7 +452,7 @@ fn method_overrides_are_refused() {
 #[test]
 fn cors_preflight_still_runs_the_path_checks() {
     let mut e = routed_engine(json!({"cors_preflight": true}));
-    let pre = |path: &str| {
+    let pre = |path: &str| -> Vec<(String, String)> {
         vec![
             (":method".to_owned(), "OPTIONS".to_owned()),
             (":path".to_owned(), path.to_owned()),
