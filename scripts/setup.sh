@@ -6,13 +6,17 @@ cd "$ROOT"
 
 # 1. Debian packages: Chromium + ChromeDriver for the page tests, wrk for the
 #    benchmark, curl for the demo checks, binaryen's wasm-opt to shrink the
-#    page's Wasm.
+#    page's Wasm, nginx and openssl for the test that serves the generated nginx
+#    snippets over HTTPS (the test starts its own nginx on loopback; the package's
+#    service is not used).
 apt_missing=()
 [ -x /usr/bin/chromium ] || apt_missing+=(chromium)
 [ -x /usr/bin/chromedriver ] || apt_missing+=(chromium-driver)
 command -v wrk >/dev/null || apt_missing+=(wrk)
 command -v curl >/dev/null || apt_missing+=(curl)
 command -v wasm-opt >/dev/null || apt_missing+=(binaryen)
+[ -x /usr/sbin/nginx ] || apt_missing+=(nginx)
+command -v openssl >/dev/null || apt_missing+=(openssl)
 if [ ${#apt_missing[@]} -gt 0 ]; then
   step "apt-get install ${apt_missing[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
