@@ -235,11 +235,18 @@ export function summary(built, { wasmPath, outDir } = {}) {
   };
 }
 
+/** A path as the reader typed it: relative to the current directory when it lies below it. */
+function shown(p) {
+  if (!p) return p;
+  const rel = path.relative(process.cwd(), p);
+  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : p;
+}
+
 function printSummary(s) {
   const out = [
-    `module   ${s.module.path ?? '(in memory)'}`,
+    `module   ${shown(s.module.path) ?? '(in memory)'}`,
     `         ${s.module.size} bytes, sha256 ${s.module.sha256}, ABI ${s.module.abiVersions.join(', ')}`,
-    `layout   ${s.layout} (OCI image layout, version ${s.version})`,
+    `layout   ${shown(s.layout)} (OCI image layout, version ${s.version})`,
     ...s.images.map((i) => `image    ${s.name}:${i.tag.padEnd(14)} ${i.variant.padEnd(6)} digest ${i.digest}`),
     '',
     `WasmPlugin.spec.sha256 / EnvoyExtensionPolicy code.image.sha256 for ${s.name}:${s.images[0].tag}:`,
@@ -247,7 +254,7 @@ function printSummary(s) {
     `for a module served over https (Istio url: https://…, Envoy Gateway code.http.sha256):`,
     `         ${s.sha256ForHttpsUrl}`,
     '',
-    `push:    skopeo copy oci:${s.layout}:${s.images[0].tag} docker://REGISTRY/${s.name}:${s.images[0].tag}`,
+    `push:    skopeo copy oci:${shown(s.layout)}:${s.images[0].tag} docker://REGISTRY/${s.name}:${s.images[0].tag}`,
   ];
   process.stdout.write(`${out.join('\n')}\n`);
 }
