@@ -262,6 +262,9 @@ function printSummary(s) {
 // ---------------------------------------------------------------------------------------------------------------
 // The deployment manifests name the image by tag and pin it with sha256: keep them equal to what this tree builds.
 
+// Every `sha256:` in these directories pins the tollgate image (Istio spec.sha256, Envoy Gateway
+// code.image.sha256), and every `tollgate-filter:<tag>` names it. A module sha256 (for an https:// URL) has no
+// place in them; it would be rewritten to the image digest here.
 export const MANIFEST_DIRS = ['envoy/istio', 'envoy/gateway'];
 const IMAGE_REF = new RegExp(`(${IMAGE_NAME}:)(\\d+\\.\\d+\\.\\d+(?:-[0-9A-Za-z.-]+)?)`, 'g');
 const SHA_LINE = /(\bsha256: )(["']?)([0-9a-f]{64}|[^\s"']*)\2/g;
