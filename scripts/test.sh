@@ -14,6 +14,9 @@ cargo clippy --locked --quiet -p tollgate-redirect-page --target wasm32-unknown-
 
 bash scripts/build.sh
 
+step "Istio / Envoy Gateway manifests pin the image this build packs"
+node scripts/oci-image.mjs --check-manifests
+
 step "unit and ABI tests (cargo nextest)"
 cargo nextest run --locked --workspace --no-fail-fast
 
