@@ -14,7 +14,7 @@ cd "$ROOT"
 
 OUT="${1:-$ROOT/target/dist}"
 [ -f "$TOLLGATE_FILTER_WASM" ] || die "$TOLLGATE_FILTER_WASM is missing: run bash scripts/build.sh (or make release)"
-[ -f "$TOLLGATE_SITE_DIR/_headers" ] || die "$TOLLGATE_SITE_DIR has no built site: run bash scripts/build.sh (or make release)"
+[ -f "$TOLLGATE_SITE_DIR/.tollgate-site" ] || die "$TOLLGATE_SITE_DIR has no built site: run bash scripts/build.sh (or make release)"
 
 step "release artefacts in $OUT"
 rm -rf "$OUT"

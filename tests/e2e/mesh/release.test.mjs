@@ -29,7 +29,7 @@ describe('release artefacts (scripts/release.sh)', () => {
   const out = path.join(tmp, 'dist');
   let run;
   before(async () => {
-    if (!existsSync(path.join(SITE_DIR, '_headers'))) {
+    if (!existsSync(path.join(SITE_DIR, '.tollgate-site'))) {
       throw new Error(`the site is not built in ${SITE_DIR}: run bash scripts/build.sh`);
     }
     run = await release(out);
@@ -59,7 +59,7 @@ describe('release artefacts (scripts/release.sh)', () => {
     const lines = output.trim().split('\n');
     assert.deepEqual(lines.map((l) => l.split(/\s+/).pop()), filesUnder(SITE_DIR).map((f) => `www/${f}`));
     for (const l of lines) assert.match(l, /^-rw-r--r-- 0\/0 +\d+ 1970-01-01 00:00:00 www\//);
-    assert.ok(lines.some((l) => l.endsWith('www/.well-known/apple-app-site-association')), 'the deep-link files are in it');
+    assert.ok(lines.some((l) => l.endsWith('www/app-link/.well-known/apple-app-site-association')), 'the deep-link files are in it');
   });
 
   it('SHA256SUMS covers every other file and sha256sum -c accepts it', async () => {
