@@ -5,14 +5,16 @@
 //! [`steps::DEFAULT_STEPS`] for the default list), each one host call, then returns
 //! `Continue`. No token is looked at, nothing is hashed or parsed. What tollgate costs above
 //! this filter is the work of its own code; what this filter costs above "no filter" is the
-//! price of Envoy's Wasm host for those calls, which no filter making them can avoid.
+//! price of running a Wasm filter in Envoy and of those host calls, which no filter making
+//! them can avoid.
 //!
 //! The step list is the plugin configuration (empty: the default list), so the floor can be
 //! aligned with tollgate's hot path by editing [`steps::DEFAULT_STEPS`] or the benchmark's
 //! Envoy config (`envoy/bench/floor.yaml`). A list that does not parse is logged at critical
 //! level and the plugin refuses to start.
 //!
-//! Built only by the benchmark (`scripts/bench.sh`):
+//! Not shipped, so `scripts/build.sh` leaves it out; the benchmark and its tests build it
+//! (`tests/e2e/bench/floor.mjs`):
 //! `cargo build -p tollgate-bench-floor --target wasm32-wasip1 --release`.
 
 pub mod steps;
