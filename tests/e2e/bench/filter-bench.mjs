@@ -32,8 +32,8 @@
 // --only REGEX selects cases by `<setup>/<mix>` (e.g. 'floor|tollgate/one', '/new$'); no-auth of each selected mix
 // always runs. --quick: 1 round of 3 s and 10 000 requests for the memory figures (a smoke test of the harness); an
 // explicit --rounds / --duration / --memory-requests still wins. --warmup: seconds of the same traffic before each
-// measurement (0: none). --new-tokens N: size of the every-token-new pool (default: 1.25 × the fastest
-// signature-bound request rate measured so far × --duration). --wasm-before adds every tollgate setup once more with
+// measurement (0: none). --new-tokens N: size of the every-token-new pool (default: 1.5 × the fastest
+// signature-bound request rate measured so far × --duration, at least 50 000). --wasm-before adds every tollgate setup once more with
 // another build (e.g. the previous commit's), right before its counterpart.
 // --alg PS256 adds one key entry to the configs' JWKS (the fixture RSA key as PS256; tokens.mjs).
 // Figures from a shared machine vary run to run: compare ratios from the same run; the report says when the load
@@ -63,8 +63,10 @@ const FILTER_MEMORY_GAUGE = 'wasmcustom.tollgate.memory_bytes';
 const ROTATION = 5000;
 /** Requests per second assumed for sizing the every-token-new pool before any signature-bound case was measured. */
 const NEW_POOL_RPS_GUESS = 30_000;
-/** The pool holds this many times the expected requests of one case. */
-const NEW_POOL_MARGIN = 1.25;
+/** The pool holds this many times the expected requests of one case, and at least NEW_POOL_MIN tokens (so that a
+ *  reused token, should a case outlast the pool, is long gone from any cache of the usual sizes). */
+const NEW_POOL_MARGIN = 1.5;
+const NEW_POOL_MIN = 50_000;
 /** USER_HZ: the unit of /proc/<pid>/stat times on Linux. */
 const CLOCK_TICKS_PER_SECOND = 100;
 /** Load average (1 min) per CPU at start above which the report calls the machine loaded. */
@@ -247,6 +249,7 @@ function wrk(port, source, duration, { stopWhen } = {}) {
     args.push('-s', LUA);
     env.TOKENS_FILE = source.file;
     env.TOKENS_MODE = source.mode;
+    env.TOKENS_START = String(source.start ?? 0);
   }
   args.push(`http://127.0.0.1:${port}/`);
   return new Promise((resolve, reject) => {
@@ -393,7 +396,7 @@ function signatureBoundRps(done) {
 async function source(mixId, done, seconds) {
   if (mixId === 'one') return { header: await tokens.oneToken(seconds) };
   if (mixId === '5000') return { file: await tokens.rotationFile(seconds), mode: 'rotate' };
-  const count = NEW_TOKENS ?? Math.ceil(DURATION * signatureBoundRps(done) * NEW_POOL_MARGIN) + 1000;
+  const count = NEW_TOKENS ?? Math.max(NEW_POOL_MIN, Math.ceil(DURATION * signatureBoundRps(done) * NEW_POOL_MARGIN));
   const pool = await tokens.poolFile(count, seconds);
   return { file: pool.file, mode: 'once', count: pool.count };
 }
@@ -406,7 +409,10 @@ async function runCase({ setup, mix }, floorWasm, done) {
   const { envoy } = await startSetup(setup, floorWasm, await tokens.oneToken());
   try {
     const port = envoy.listenerPort('bench');
-    if (WARMUP > 0) await wrk(port, warm, WARMUP);
+    // The rotation goes on where the warm-up left it: otherwise its first tokens would be cache hits that a steady
+    // rotation never has.
+    const warmed = WARMUP > 0 ? await wrk(port, warm, WARMUP) : null;
+    if (warmed && warm === measured && measured.mode === 'rotate') measured.start = warmed.issued ?? 0;
     const pid = envoy.proc.child.pid;
     const cacheBefore = await cacheCounters(envoy, setup);
     const cpuBefore = cpuSeconds(pid);

@@ -1,6 +1,7 @@
 -- wrk script for the benchmark's token mixes (one wrk thread), used by filter-bench.mjs:
 --   TOKENS_MODE=rotate  every request carries the next token of TOKENS_FILE (one per line), round robin: with more
---                       tokens than a verified-token cache holds, a FIFO or LRU cache never hits
+--                       tokens than a verified-token cache holds, a FIFO or LRU cache never hits. TOKENS_START (a
+--                       count of tokens already sent, e.g. by a warm-up run) continues the rotation where it stopped
 --   TOKENS_MODE=once    the tokens of TOKENS_FILE are streamed from the file, each used once; if the run outlasts the
 --                       file it starts over, and done() reports how many requests went out, so the caller can tell
 --                       (and print) how many tokens were reused
@@ -25,6 +26,7 @@ else
 end
 
 local i = 0
+if tokens then i = (tonumber(os.getenv("TOKENS_START") or "0") or 0) % #tokens end
 local function next_token()
   if tokens then
     i = i % #tokens + 1
