@@ -63,8 +63,9 @@ export function chart(meta, cases) {
   for (const [family, colour] of Object.entries(COLOURS)) {
     parts.push(`<rect x="${x}" y="${y - 11}" width="12" height="12" fill="${colour}"/>`);
     text(x + 18, y, FAMILY_NAMES[family], ' font-size="12"');
-    x += 40 + FAMILY_NAMES[family].length * 7;
+    x += 48 + FAMILY_NAMES[family].length * 7;
   }
+  text(WIDTH - 16, y, 'bars: requests per second, scaled to the fastest setup of each mix', ' font-size="11" fill="#555" text-anchor="end"');
   y += 16;
   const height = y + 8;
   return [
