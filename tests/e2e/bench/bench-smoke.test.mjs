@@ -16,6 +16,7 @@ import { runToCompletion } from '../lib/proc.mjs';
 import { startEchoUpstream } from '../lib/upstream.mjs';
 import { buildFloor } from './floor.mjs';
 import { escapeXml } from './svg.mjs';
+import { FILTER_MEMORY_GAUGE } from './report.mjs';
 import { ALGORITHMS, minter, ps256Jwk } from './tokens.mjs';
 import { AUDIENCE, IDSVR_JWKS, ISSUER, KID, mint } from '../fixtures/tokens.mjs';
 import { decodeJwt, importJWK, jwtVerify } from 'jose';
@@ -139,7 +140,8 @@ describe('benchmark harness (filter-bench.mjs)', () => {
     // Sizes, memory (the gauge may or may not exist yet), and the reuse the 300-token pool forces.
     assert.match(md, /^- tollgate filter: .*tollgate_filter\.wasm [\d ]+ bytes/m);
     assert.match(md, /^- floor filter: .*tollgate_bench_floor\.wasm [\d ]+ bytes/m);
-    assert.match(md, /^- Envoy RSS, tollgate \(default cache\), one token repeated: [\d.]+ MiB at start, [\d.]+ MiB after [\d ]+ requests \((filter memory gauge wasmcustom\.tollgate\.memory_bytes: absent|wasmcustom\.tollgate\.memory_bytes: \d+ → \d+ bytes)\)$/m);
+    const gauge = FILTER_MEMORY_GAUGE.replaceAll('.', '\\.');
+    assert.match(md, new RegExp(`^- Envoy RSS, tollgate \\(default cache\\), one token repeated: [\\d.]+ MiB at start, [\\d.]+ MiB after [\\d ]+ requests \\((filter memory gauge ${gauge}: absent|${gauge}: \\d+ → \\d+ bytes)\\)$`, 'm'));
     assert.match(md, /^- jwt_authn-no-cache\/new, round 1: \d+ of \d+ requests reused a token \(the pool had 300 unique tokens\)$/m);
 
     // The chart: well-formed, with the run's description and one bar per case.

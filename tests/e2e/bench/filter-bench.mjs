@@ -50,14 +50,11 @@ import { request } from '../lib/http.mjs';
 import { runToCompletion } from '../lib/proc.mjs';
 import { buildFloor } from './floor.mjs';
 import { ALGORITHMS, TOKEN_LIFETIME_SECONDS, ps256Jwk, writeTokens } from './tokens.mjs';
-import { summarize, markdown, rows } from './report.mjs';
+import { FILTER_MEMORY_GAUGE, summarize, markdown, rows } from './report.mjs';
 import { chart } from './svg.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const LUA = path.join(HERE, 'tokens.lua');
-
-/** Name of the filter's memory gauge as Envoy shows it; read when present, reported as absent otherwise. */
-const FILTER_MEMORY_GAUGE = 'wasmcustom.tollgate.memory_bytes';
 
 /** Distinct tokens of the rotation mix. */
 const ROTATION = 5000;
@@ -445,7 +442,7 @@ async function memoryCase({ setup, mix }, floorWasm, done) {
   try {
     const port = envoy.listenerPort('bench');
     const pid = envoy.proc.child.pid;
-    const gauge = async () => (await envoy.stats('memory')).get(FILTER_MEMORY_GAUGE);
+    const gauge = () => envoy.counter(FILTER_MEMORY_GAUGE); // counters and gauges alike; undefined when absent
     const completed = async () => (await envoy.stats('downstream_rq_completed')).get('http.bench.downstream_rq_completed') ?? 0;
     const atStart = { rss: rssBytes(pid), gauge: await gauge() };
     await wrk(port, measured, maxSeconds, { stopWhen: async () => (await completed()) >= MEMORY_REQUESTS });

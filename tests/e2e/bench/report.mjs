@@ -1,6 +1,9 @@
 // The benchmark's figures: medians of the rounds, the ratios, and the Markdown report. Pure functions of the
 // measurements (no I/O), so the smoke test can check them on fixed input.
 
+/** Name of the filter's memory gauge as Envoy shows it; read when present, reported as absent otherwise. */
+export const FILTER_MEMORY_GAUGE = 'wasmcustom.tollgate.memory_bytes';
+
 /** Median of numbers (NaN for none). */
 export function median(values) {
   const xs = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
