@@ -1,6 +1,6 @@
 # The two commands a newcomer needs: `make demo` and `make test`.
 # Both install whatever is missing first (scripts/setup.sh).
-.PHONY: demo test setup build bench fmt
+.PHONY: demo test setup build bench fmt oci release
 
 demo:   ## build everything and run the demo stack on loopback
 	bash scripts/demo.sh
@@ -16,6 +16,12 @@ build:  ## only build the filter and the site
 
 bench:  ## filter benchmark (table + chart in target/bench/) and page size; BENCH_ARGS="--quick" for a short run
 	bash scripts/bench.sh $(BENCH_ARGS)
+
+oci:    ## the filter as OCI images (target/dist/oci); prints the digest the manifests pin
+	bash scripts/setup.sh && bash scripts/build.sh && node scripts/oci-image.mjs --out target/dist/oci
+
+release: ## target/dist: tollgate_filter.wasm, oci/, tollgate-site-www.tar.gz, SHA256SUMS
+	bash scripts/setup.sh && bash scripts/build.sh && bash scripts/release.sh
 
 fmt:
 	cargo fmt --all

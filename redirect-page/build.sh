@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Builds the redirect page and the static site.
 #
-#   redirect-page/build.sh [OUT_DIR]        (default OUT_DIR: target/www)
+#   redirect-page/build.sh [OUT_DIR]        (default OUT_DIR: target/www; OUT_DIR/page and OUT_DIR/app-link are the two document roots)
 #
 # 1. cargo build the page crate for wasm32-unknown-unknown (release profile);
 # 2. wasm-bindgen --target web --no-typescript (must be exactly the version in
 #    Cargo.lock: $REPO/.tools/bin/wasm-bindgen if present, else PATH);
 # 3. wasm-opt -Oz when wasm-opt is installed;
 # 4. tollgate-site build --config www/site.json --pkg target/redirect-page-pkg --out OUT_DIR.
-# Env: SITE_CONFIG overrides the config (default www/site.json).
+# Env: SITE_CONFIG overrides the config (default www/site.json; it may live anywhere, the
+# hand-written assets are built into tollgate-site from www/assets).
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

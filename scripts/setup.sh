@@ -6,18 +6,31 @@ cd "$ROOT"
 
 # 1. Debian packages: Chromium + ChromeDriver for the page tests, wrk for the
 #    benchmark, curl for the demo checks, binaryen's wasm-opt to shrink the
-#    page's Wasm.
+#    page's Wasm, nginx and openssl for the test that serves the generated nginx
+#    snippets over HTTPS (the test starts its own nginx on loopback; the package's
+#    service is not used), docker-registry (the CNCF distribution server) and
+#    skopeo for the OCI image round trip of the mesh tests and for pushing
+#    release images.
 apt_missing=()
 [ -x /usr/bin/chromium ] || apt_missing+=(chromium)
 [ -x /usr/bin/chromedriver ] || apt_missing+=(chromium-driver)
 command -v wrk >/dev/null || apt_missing+=(wrk)
 command -v curl >/dev/null || apt_missing+=(curl)
 command -v wasm-opt >/dev/null || apt_missing+=(binaryen)
+[ -x /usr/sbin/nginx ] || apt_missing+=(nginx)
+command -v openssl >/dev/null || apt_missing+=(openssl)
+[ -x /usr/bin/docker-registry ] || apt_missing+=(docker-registry)
+[ -x /usr/bin/skopeo ] || apt_missing+=(skopeo)
 if [ ${#apt_missing[@]} -gt 0 ]; then
   step "apt-get install ${apt_missing[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${apt_missing[@]}"
+  # The package starts a registry service on :5000 (every interface) where systemd runs; the tests start their
+  # own on loopback, so a service this script just brought in is stopped and disabled again.
+  if [[ " ${apt_missing[*]} " == *" docker-registry "* ]] && systemctl is-active --quiet docker-registry 2>/dev/null; then
+    $SUDO systemctl disable --now docker-registry || true
+  fi
 fi
 
 # 2. Rust targets and components.

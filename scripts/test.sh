@@ -14,12 +14,17 @@ cargo clippy --locked --quiet -p tollgate-redirect-page --target wasm32-unknown-
 
 bash scripts/build.sh
 
+step "Istio / Envoy Gateway manifests pin the image this build packs"
+node scripts/oci-image.mjs --check-manifests
+
 step "unit and ABI tests (cargo nextest)"
 cargo nextest run --locked --workspace --no-fail-fast
 
-step "site: config and asset-file checks, page size"
+step "site: config and asset-file checks, page size, page parity vectors (Rust -> fallback.js)"
 "$ROOT/target/debug/tollgate-site" check --config www/site.json --dir "$TOLLGATE_SITE_DIR"
 "$ROOT/target/debug/tollgate-site" size --dir "$TOLLGATE_SITE_DIR"
+"$ROOT/target/debug/tollgate-site" vectors --check tests/e2e/page/parity-vectors.json
+(cd tests/e2e && node --test page/parity.test.mjs)
 
 step "page logic in headless Chromium (wasm-bindgen-test)"
 cargo test --locked -p tollgate-redirect-page --target wasm32-unknown-unknown

@@ -2,13 +2,17 @@
 // (iOS Lockdown Mode) or when the Wasm fails to load.
 //
 // It implements the same policy as the Rust page crate (redirect-page/page/src/params.rs,
-// link.rs, screen.rs): the allow-list, limits and texts come from fallback-data.js, which
-// tollgate-site generates from that crate. The browser e2e tests run every case against
-// both implementations and expect identical links.
-import { PARAMS, LIMITS, META, MESSAGES } from './fallback-data.js';
+// link.rs, screen.rs, error_code.rs): the allow-list, limits, known error codes and texts come
+// from fallback-data.js, which tollgate-site generates from that crate. The parity test
+// (tests/e2e/page/parity.test.mjs) feeds this module the vectors the Rust code writes, and the
+// browser e2e tests run every case against both implementations.
+import { PARAMS, LIMITS, META, ERRORS, MESSAGES } from './fallback-data.js';
 
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 const ERROR_CODE = /^[\x20\x21\x23-\x5b\x5d-\x7e]+$/;
+// error_uri: RFC 6749's characters, https (any case), a non-empty authority without user info.
+const ERROR_URI_CHARS = /^[\x21\x23-\x5b\x5d-\x7e]*$/;
+const HTTPS_AUTHORITY = /^https:\/\/([^/?#]*)/i;
 const UTF8 = new TextEncoder();
 
 class Malformed extends Error {}
@@ -67,12 +71,20 @@ function encode(value) {
   return encodeURIComponent(value).replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
 }
 
+function isForwardableErrorUri(uri) {
+  if (!ERROR_URI_CHARS.test(uri)) return false;
+  const m = HTTPS_AUTHORITY.exec(uri);
+  return m !== null && m[1] !== '' && !m[1].includes('@');
+}
+
 function withParams(base, inFragment, params) {
   if (params.length === 0) return base;
   return base + (inFragment ? '#' : '?') + params.map(([n, v]) => n + '=' + encode(v)).join('&');
 }
 
-function decide(kind, appLink, query, fragment) {
+// The screen for a page of `kind` with `appLink` opened at `query` / `fragment`:
+// { screen, link?, message?, code? } (message: the key of the explanation; code: a known error code).
+export function decide(kind, appLink, query, fragment) {
   if (kind !== 'login' && kind !== 'logout') return { screen: 'misconfigured' };
   const base = parseAppLink(appLink);
   if (!base) return { screen: 'misconfigured' };
@@ -90,7 +102,8 @@ function decide(kind, appLink, query, fragment) {
     return kind === 'login' ? { screen: 'no-response' } : { screen: 'logout', link: base };
   }
   const inFragment = fromQuery.length === 0;
-  const params = inFragment ? fromFragment : fromQuery;
+  // An error_uri the app must not open is dropped; the rest is still forwarded.
+  const params = (inFragment ? fromFragment : fromQuery).filter(([n, v]) => n !== 'error_uri' || isForwardableErrorUri(v));
   if (kind === 'logout') {
     return { screen: 'logout', link: withParams(base, inFragment, params.filter(([n]) => n === 'state')) };
   }
@@ -101,15 +114,18 @@ function decide(kind, appLink, query, fragment) {
   if (!code && !error) return { screen: 'malformed' };
   if (code) return { screen: 'continue', link: withParams(base, inFragment, params) };
   if (!ERROR_CODE.test(error)) return { screen: 'malformed' };
+  // Only the page's own words: a known code gets its fixed explanation, anything else the generic
+  // one; error_description and unknown values are forwarded, never shown.
+  const known = Object.prototype.hasOwnProperty.call(ERRORS, error);
   return {
     screen: 'error',
-    error,
-    description: get('error_description'),
+    message: known ? ERRORS[error] : 'error_body',
+    code: known ? error : null,
     link: withParams(base, inFragment, params),
   };
 }
 
-function chooseLanguage(preferences) {
+export function chooseLanguage(preferences) {
   for (const pref of preferences || []) {
     const primary = String(pref).split(/[-_]/)[0].toLowerCase();
     if (Object.prototype.hasOwnProperty.call(MESSAGES, primary)) return primary;
@@ -149,14 +165,12 @@ export function run() {
       [title, body, label] = [m.continue_title, m.continue_body, m.continue_label];
       break;
     case 'error':
-      show('tg-error-code-label', m.error_code_label);
-      show('tg-error-code', result.error);
-      if (result.description) {
-        show('tg-error-desc-label', m.error_description_label);
-        show('tg-error-desc', result.description);
+      if (result.code !== null) {
+        show('tg-error-code-label', m.error_code_label);
+        show('tg-error-code', result.code);
+        document.getElementById('tg-error').hidden = false;
       }
-      document.getElementById('tg-error').hidden = false;
-      [title, body, label] = [m.error_title, m.error_body, m.return_label];
+      [title, body, label] = [m.error_title, m[result.message], m.return_label];
       break;
     case 'logout':
       [title, body, label] = [m.logout_title, m.logout_body, m.continue_label];

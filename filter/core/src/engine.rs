@@ -1,35 +1,53 @@
 //! The request decision: [`Engine::evaluate`].
 //!
 //! Per request, in order:
-//! 1. `:method` and `:path` must be present ([`RequestError::MissingMethod`] /
-//!    [`RequestError::MissingPath`]).
-//! 2. With `cors_preflight: true`, an `OPTIONS` request carrying `Origin` and
-//!    `Access-Control-Request-Method` passes without a token (on every path).
-//! 3. The path (query string and fragment removed) must be in normal form
-//!    ([`RequestError::InvalidPath`]: no `.`/`..` segments, also percent-encoded, no backslash).
-//! 4. The first rule matching path and method decides; no rule → 403
+//! 1. `:method` must be present and an upper-case token ([`RequestError::MissingMethod`],
+//!    [`RequestError::InvalidMethod`]); `:path` must be present ([`RequestError::MissingPath`]).
+//! 2. The path is canonicalised ([`crate::path`]): unambiguous spellings are normalised,
+//!    ambiguous ones refused ([`RequestError::InvalidPath`]). Rules see only the canonical
+//!    path, and when it differs from what the client sent, it is what goes upstream
+//!    ([`Allowed::path`]).
+//! 3. A method override (header or `_method` query parameter) is refused
+//!    ([`RequestError::MethodOverride`]).
+//! 4. With `cors_preflight: true`, an `OPTIONS` request carrying `Origin` and
+//!    `Access-Control-Request-Method` passes without a token (on every valid path).
+//! 5. The first rule matching path and method decides; no rule → 403
 //!    [`DenialKind::NoMatchingRule`]. An `anonymous` rule passes without looking at any token.
-//! 5. Exactly one `Authorization` header (two → 400 `invalid_request`), scheme `Bearer`
-//!    (case-insensitive); none / another scheme → 401 [`DenialKind::MissingToken`]. The query
-//!    string is never read.
-//! 6. Size cap, then the verified-token cache (hit: re-checked against `now`), else full
+//! 6. The credential ([`crate::credential`]): exactly one `Authorization` header (two → 400
+//!    `invalid_request`), scheme `Bearer` (case-insensitive); none / another scheme → 401
+//!    [`DenialKind::MissingToken`]. The query string is never read.
+//! 7. Size cap, then the verified-token cache (hit: re-checked against `now`), else full
 //!    validation ([`crate::token`]) and a cache insert.
-//! 7. The route's provider restriction and scopes (all required, exact match) → 403
+//! 8. The route's provider restriction and scopes (all required, exact match) → 403
 //!    [`DenialKind::InsufficientScope`].
-//! 8. Allow, with the configured claim headers; with `forward_token: false` the glue also
+//! 9. Allow, with the configured claim headers; with `forward_token: false` the glue also
 //!    removes `Authorization` ([`Allowed::remove_authorization`]).
 //!
-//! The glue must strip [`Engine::claim_header_names`] from every request before forwarding
-//! (also on anonymous routes, preflights and denials), so a client can never spoof them.
+//! The glue must strip every header whose name matches one of [`Engine::claim_header_names`]
+//! ([`is_claim_header`]: ignoring case, `_` equal to `-`) from every request before
+//! forwarding (also on anonymous routes, preflights and denials), so a client can never
+//! spoof them.
+
+//!
+//! [`Engine::evaluate`] returns everything the glue needs in one [`Evaluation`]: the outcome,
+//! what the verified-token cache did, which signature path verified, and — for a provider
+//! whose keys are fetched — whether newer keys could change the outcome. Providers are named
+//! by [`ProviderId`]. `evaluate` changes nothing but the cache, so the glue may evaluate the
+//! same request again once keys arrive.
 
 use serde_json::{Map, Value};
 
 use crate::cache::{hash_token, CachedToken, TokenCache};
-use crate::config::{Config, ConfigError, KeySource, Provider, Rule};
+use crate::config::{Config, ConfigError, KeySource, Provider, ProviderId, Rule};
+use crate::credential::Credential;
 use crate::jwks::KeySet;
-use crate::request::{self, BearerToken, RequestError};
+use crate::path;
+use crate::remote::WaitReason;
+use crate::request::{self, RequestError};
 use crate::response::{Denial, DenialKind};
 use crate::rules;
+use crate::scopes;
+use crate::signature::{Path, Verifiers};
 use crate::token::{self, Failure, ProviderView, TokenError};
 
 /// Largest header value produced from a claim; longer values are not forwarded.
@@ -40,19 +58,47 @@ pub const MAX_CLAIM_HEADER_BYTES: usize = 4096;
 pub struct Engine {
     config: Config,
     keys: Vec<KeySet>,
+    verifiers: Verifiers,
     cache: TokenCache,
     claim_header_names: Vec<String>,
-    refetch: Vec<usize>,
-    last_cache_lookup: Option<CacheLookup>,
 }
 
-/// What the verified-token cache said during the last [`Engine::evaluate`].
+/// What the verified-token cache said during an evaluation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CacheLookup {
     /// The token was found (and then re-checked against `now`, provider and scopes).
     Hit,
     /// The token was not found and went through full validation.
     Miss,
+}
+
+/// Everything one evaluation decided and touched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Evaluation {
+    /// The decision.
+    pub outcome: Outcome,
+    /// The cache look-up, if the request got that far (`None`: no token work).
+    pub cache: Option<CacheLookup>,
+    /// The path that checked a signature, if one was checked.
+    pub signature: Option<Path>,
+    /// A provider with fetched keys (remote or discovery) that had no keys, or did not know
+    /// the token's `kid`: fetching its keys could change the outcome (the glue may wait).
+    pub keys: Option<KeysNeeded>,
+}
+
+/// A provider whose keys the request needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeysNeeded {
+    /// The provider.
+    pub provider: ProviderId,
+    /// No keys yet, or an unknown `kid`.
+    pub reason: WaitReason,
+}
+
+impl From<Evaluation> for Outcome {
+    fn from(e: Evaluation) -> Outcome {
+        e.outcome
+    }
 }
 
 /// The decision for one request.
@@ -70,23 +116,55 @@ pub struct Allowed {
     /// Headers to add to the upstream request (already-stripped names are in
     /// [`Engine::claim_header_names`]).
     pub set_headers: Vec<(String, String)>,
-    /// Name of the provider whose token was accepted; `None` for anonymous routes / CORS preflight.
-    pub provider: Option<String>,
+    /// The provider whose token was accepted; `None` for anonymous routes / CORS preflight.
+    pub provider: Option<ProviderId>,
     /// Remove the `Authorization` header before forwarding: a token was accepted and the
     /// configuration says `forward_token: false`. Never set when no token was looked at
     /// (anonymous rules, CORS preflight).
     pub remove_authorization: bool,
+    /// The `:path` to forward when the canonical path differs from what the client sent
+    /// (e.g. `/%6Frders` → `/orders`): the upstream must see the path the rules matched.
+    pub path: Option<String>,
 }
 
 impl Allowed {
     /// A request that passes without any token work (anonymous rule, CORS preflight).
-    fn without_token() -> Allowed {
+    fn without_token(path: Option<String>) -> Allowed {
         Allowed {
             set_headers: Vec::new(),
             provider: None,
             remove_authorization: false,
+            path,
         }
     }
+}
+
+/// True when header `name` must be removed as a spoofed claim header: it equals one of
+/// `claim_headers` ignoring ASCII case and treating `_` and `-` as the same character, as
+/// CGI-style gateways (WSGI, PHP, Rack) do when they turn both `x-user-id` and `x_user_id`
+/// into `HTTP_X_USER_ID`.
+pub fn is_claim_header(claim_headers: &[String], name: &str) -> bool {
+    claim_headers.iter().any(|c| {
+        c.len() == name.len()
+            && c.bytes().zip(name.bytes()).all(|(a, b)| {
+                let fold = |x: u8| {
+                    if x == b'_' {
+                        b'-'
+                    } else {
+                        x.to_ascii_lowercase()
+                    }
+                };
+                fold(a) == fold(b)
+            })
+    })
+}
+
+/// What an evaluation touched besides its outcome (collected on the way).
+#[derive(Default)]
+struct Trace {
+    cache: Option<CacheLookup>,
+    signature: Option<Path>,
+    keys: Option<KeysNeeded>,
 }
 
 impl Engine {
@@ -112,10 +190,9 @@ impl Engine {
         Engine {
             config,
             keys,
+            verifiers: Verifiers::pure(),
             cache,
             claim_header_names,
-            refetch: Vec::new(),
-            last_cache_lookup: None,
         }
     }
 
@@ -130,7 +207,7 @@ impl Engine {
     }
 
     /// Header names the glue must ALWAYS remove from the request before forwarding
-    /// (claims_to_headers targets), on every route, allowed or not.
+    /// (claims_to_headers targets), on every route, allowed or not; see [`is_claim_header`].
     pub fn claim_header_names(&self) -> &[String] {
         &self.claim_header_names
     }
@@ -144,38 +221,49 @@ impl Engine {
             .collect()
     }
 
-    /// The providers (config order), e.g. to find their [`KeySource`] and issuer.
+    /// The providers (config order; `ProviderId(i)` is `providers()[i]`).
     pub fn providers(&self) -> &[Provider] {
         &self.config.providers
     }
 
-    /// Where provider `provider`'s keys come from; `None` for an index out of range.
-    pub fn key_source(&self, provider: usize) -> Option<&KeySource> {
-        self.config.providers.get(provider).map(|p| &p.key_source)
+    /// One provider.
+    pub fn provider(&self, id: ProviderId) -> Option<&Provider> {
+        self.config.providers.get(id.0)
     }
 
-    /// The key set currently used for `provider`.
-    pub fn provider_keys(&self, provider: usize) -> Option<&KeySet> {
-        self.keys.get(provider)
+    /// A provider's name (`"-"` for an id out of range).
+    pub fn provider_name(&self, id: ProviderId) -> &str {
+        self.provider(id).map_or("-", |p| p.name.as_str())
     }
 
-    /// Replace one provider's key set (remote JWKS refresh, issue 3). Index = config order;
-    /// an index out of range is ignored. Cached tokens of that provider are dropped, so a
-    /// key removed from the JWKS stops working at once.
-    pub fn set_provider_keys(&mut self, provider: usize, keys: KeySet) {
-        if let Some(slot) = self.keys.get_mut(provider) {
+    /// Where a provider's keys come from.
+    pub fn key_source(&self, id: ProviderId) -> Option<&KeySource> {
+        self.provider(id).map(|p| &p.key_source)
+    }
+
+    /// The key set currently used for a provider.
+    pub fn provider_keys(&self, id: ProviderId) -> Option<&KeySet> {
+        self.keys.get(id.0)
+    }
+
+    /// Replace one provider's key set (remote JWKS refresh); an id out of range is ignored.
+    /// Cached tokens of that provider are dropped, so a key removed from the JWKS stops
+    /// working at once.
+    pub fn set_provider_keys(&mut self, id: ProviderId, keys: KeySet) {
+        if let Some(slot) = self.keys.get_mut(id.0) {
             *slot = keys;
-            self.cache.remove_provider(provider);
+            self.cache.remove_provider(id);
         }
     }
 
-    /// Providers (indices, no duplicates, in order of first occurrence) that since the last
-    /// call saw a token whose `kid` they do not know, or a token while they had no keys at
-    /// all — but only providers with a remote/discovery key source (inline keys cannot be
-    /// refetched). The glue should refetch their JWKS, rate-limited per provider
-    /// (`refetch_interval_seconds`); calling this drains the list.
-    pub fn take_refetch_requests(&mut self) -> Vec<usize> {
-        std::mem::take(&mut self.refetch)
+    /// Use these signature verifiers from now on (e.g. the host path after its self-test).
+    pub fn set_verifiers(&mut self, verifiers: Verifiers) {
+        self.verifiers = verifiers;
+    }
+
+    /// The signature verifiers in use.
+    pub fn verifiers(&self) -> &Verifiers {
+        &self.verifiers
     }
 
     /// Verified-token cache counters `(hits, misses)` since start, and current entries.
@@ -183,81 +271,95 @@ impl Engine {
         (self.cache.hits, self.cache.misses, self.cache.len())
     }
 
-    /// Whether the last [`Engine::evaluate`] looked the token up in the verified-token cache,
-    /// and what it found (`None`: no look-up — no token needed, none sent, malformed or too
-    /// large; with `cache_size: 0` every look-up is a miss, as in [`Engine::cache_stats`]). One call per request is all the glue needs to
-    /// count hits and misses.
-    pub fn last_cache_lookup(&self) -> Option<CacheLookup> {
-        self.last_cache_lookup
-    }
-
     /// Decide one request. `headers` are ALL request headers as (lower-case name, value),
     /// including pseudo headers `:method`, `:path`, `:authority`. `now` is unix seconds.
-    pub fn evaluate(&mut self, headers: &[(String, String)], now: u64) -> Outcome {
-        self.last_cache_lookup = None;
-        match self.decide(headers, now) {
+    pub fn evaluate(&mut self, headers: &[(String, String)], now: u64) -> Evaluation {
+        let mut trace = Trace::default();
+        let outcome = match self.decide(headers, now, &mut trace) {
             Ok(a) => Outcome::Allow(a),
             Err(d) => Outcome::Deny(d),
+        };
+        Evaluation {
+            outcome,
+            cache: trace.cache,
+            signature: trace.signature,
+            keys: trace.keys,
         }
     }
 
-    fn decide(&mut self, headers: &[(String, String)], now: u64) -> Result<Allowed, Denial> {
+    fn decide(
+        &mut self,
+        headers: &[(String, String)],
+        now: u64,
+        trace: &mut Trace,
+    ) -> Result<Allowed, Denial> {
         let deny = |kind: DenialKind| Denial {
             kind,
             provider: None,
         };
         let bad_request = |e: RequestError| deny(DenialKind::InvalidRequest(e));
+        // 1-3. The request itself: method, canonical path, no method override.
         let method =
             request::header(headers, ":method").ok_or(bad_request(RequestError::MissingMethod))?;
+        request::check_method(method).map_err(bad_request)?;
         let raw_path =
             request::header(headers, ":path").ok_or(bad_request(RequestError::MissingPath))?;
+        let target = path::canonicalize(raw_path, self.config.path_parameters)
+            .map_err(|e| bad_request(RequestError::InvalidPath(e)))?;
+        if request::asks_method_override(headers, target.query()) {
+            return Err(bad_request(RequestError::MethodOverride));
+        }
+        // 4. CORS preflight.
         if self.config.cors_preflight
             && method == "OPTIONS"
             && request::header(headers, "origin").is_some()
             && request::header(headers, "access-control-request-method").is_some()
         {
-            return Ok(Allowed::without_token());
+            return Ok(Allowed::without_token(target.rewritten()));
         }
-        let path = request::route_path(raw_path).map_err(bad_request)?;
-        let rule_index = rules::first_match(&self.config.rules, method, path)
+        // 5. The rule.
+        let rule_index = rules::first_match(&self.config.rules, method, target.path())
             .ok_or(deny(DenialKind::NoMatchingRule))?;
         let Some(rule) = self.config.rules.get(rule_index) else {
             return Err(deny(DenialKind::NoMatchingRule));
         };
         if rule.anonymous {
-            return Ok(Allowed::without_token());
+            return Ok(Allowed::without_token(target.rewritten()));
         }
-        let token = match request::bearer_token(headers).map_err(bad_request)? {
-            BearerToken::Missing => return Err(deny(DenialKind::MissingToken)),
-            BearerToken::Present(t) => t,
+        // 6. The credential.
+        let token = match Credential::from_headers(headers).map_err(bad_request)? {
+            Credential::None => return Err(deny(DenialKind::MissingToken)),
+            Credential::Bearer(t) => t,
         };
+        // 7. The token: size cap, cache, full validation.
         if token.len() > self.config.max_token_bytes {
             return Err(deny(DenialKind::InvalidToken(TokenError::TooLarge)));
         }
         let hash = hash_token(token);
         let allowed_providers = rule.providers.as_deref();
+        let forward_token = self.config.forward_token;
         let providers = &self.config.providers;
-        let name = |i: usize| providers.get(i).map(|p| p.name.clone());
-        self.last_cache_lookup = Some(CacheLookup::Miss);
+        trace.cache = Some(CacheLookup::Miss);
         // A hit is checked in place (no copy of the entry): time, then the route.
-        if let Some(hit) = self.cache.get(&hash) {
-            self.last_cache_lookup = Some(CacheLookup::Hit);
+        if let Some(hit) = self.cache.get(&hash, now) {
+            trace.cache = Some(CacheLookup::Hit);
             let fail = |e: TokenError| Denial {
                 kind: DenialKind::InvalidToken(e),
-                provider: name(hit.provider),
+                provider: Some(hit.provider),
             };
             if allowed_providers.is_some_and(|a| !a.contains(&hit.provider)) {
                 return Err(fail(TokenError::ProviderNotAllowed));
             }
             let skew = providers
-                .get(hit.provider)
+                .get(hit.provider.0)
                 .map_or(0, |p| p.clock_skew_seconds);
             token::check_time(skew, Some(hit.exp), hit.nbf, now).map_err(fail)?;
-            return grant(rule, hit, name(hit.provider), self.config.forward_token);
+            return grant(rule, hit, forward_token, target.rewritten());
         }
         let view = ProviderView {
             providers,
             keys: &self.keys,
+            verifiers: &self.verifiers,
         };
         match token::validate(
             token,
@@ -267,47 +369,47 @@ impl Engine {
             now,
         ) {
             Ok(v) => {
+                trace.signature = Some(v.path);
+                let skew = providers
+                    .get(v.provider.0)
+                    .map_or(0, |p| p.clock_skew_seconds);
                 let entry = CachedToken {
                     provider: v.provider,
                     exp: v.exp,
+                    valid_until: v.exp.saturating_add(skew),
                     nbf: v.nbf,
                     scopes: v.scopes,
                     headers: claim_headers(&self.config.claims_to_headers, &v.claims),
                 };
-                let decision = grant(
-                    rule,
-                    &entry,
-                    name(entry.provider),
-                    self.config.forward_token,
-                );
-                self.cache.insert(hash, entry);
+                let decision = grant(rule, &entry, forward_token, target.rewritten());
+                self.cache.insert(hash, entry, now);
                 decision
             }
             Err(r) => {
-                let provider = r.provider.and_then(name);
+                trace.signature = r.signature;
+                let reason = match r.failure {
+                    Failure::KeysUnavailable => Some(WaitReason::NoKeys),
+                    Failure::Token(TokenError::UnknownKeyId) => Some(WaitReason::UnknownKid),
+                    Failure::Token(_) => None,
+                };
+                if let (Some(reason), Some(provider)) = (reason, r.provider) {
+                    let fetched = matches!(
+                        providers.get(provider.0).map(|p| &p.key_source),
+                        Some(KeySource::Remote(_) | KeySource::Discovery(_))
+                    );
+                    if fetched {
+                        trace.keys = Some(KeysNeeded { provider, reason });
+                    }
+                }
                 let kind = match r.failure {
                     Failure::Token(e) => DenialKind::InvalidToken(e),
                     Failure::KeysUnavailable => DenialKind::KeysUnavailable,
                 };
-                let wants_keys = matches!(
-                    r.failure,
-                    Failure::KeysUnavailable | Failure::Token(TokenError::UnknownKeyId)
-                );
-                if let (true, Some(i)) = (wants_keys, r.provider) {
-                    self.request_refetch(i);
-                }
-                Err(Denial { kind, provider })
+                Err(Denial {
+                    kind,
+                    provider: r.provider,
+                })
             }
-        }
-    }
-
-    fn request_refetch(&mut self, i: usize) {
-        let remote = matches!(
-            self.key_source(i),
-            Some(KeySource::Remote(_) | KeySource::Discovery(_))
-        );
-        if remote && !self.refetch.contains(&i) {
-            self.refetch.push(i);
         }
     }
 }
@@ -316,21 +418,22 @@ impl Engine {
 fn grant(
     rule: &Rule,
     entry: &CachedToken,
-    provider: Option<String>,
     forward_token: bool,
+    path: Option<String>,
 ) -> Result<Allowed, Denial> {
-    if !token::has_all_scopes(&entry.scopes, &rule.scopes) {
+    if !scopes::has_all(&entry.scopes, &rule.scopes) {
         return Err(Denial {
             kind: DenialKind::InsufficientScope {
                 required: rule.scopes.clone(),
             },
-            provider,
+            provider: Some(entry.provider),
         });
     }
     Ok(Allowed {
         set_headers: entry.headers.clone(),
-        provider,
+        provider: Some(entry.provider),
         remove_authorization: !forward_token,
+        path,
     })
 }
 

@@ -19,13 +19,17 @@
 //! Checks per key, in order: JSON object; `kty` supported; no private key material;
 //! `use` (if present) is `sig`; `key_ops` (if present) contains `verify`; `crv` supported;
 //! `alg` (if present) consistent with the key type; `kid` (if present) a string not seen
-//! before in the set; key material imports (jwt-simple `from_jwk`).
+//! before in the set; key material imports ([`crate::signature::KeyMaterial`]: EC points on
+//! the curve with coordinates of the exact length, Ed25519 keys of 32 bytes, RSA moduli of
+//! 2048–4096 bits with exponent 65537).
 //! At most [`MAX_KEYS`] keys are considered.
 
 use std::fmt;
 
-use jwt_simple::prelude::*;
+use ct_codecs::{Base64UrlSafeNoPadding, Decoder};
 use serde_json::{Map, Value};
+
+use crate::signature::KeyMaterial;
 
 /// Maximum number of keys taken from one JWKS; further keys are an error (strict) or
 /// skipped with [`SkipReason::TooManyKeys`] (lenient).
@@ -89,7 +93,7 @@ impl Algorithm {
         Algorithm::ALL.into_iter().find(|a| a.name() == name)
     }
 
-    fn is_rsa(self) -> bool {
+    pub(crate) fn is_rsa(self) -> bool {
         matches!(
             self,
             Algorithm::RS256
@@ -108,26 +112,12 @@ impl fmt::Display for Algorithm {
     }
 }
 
-/// An imported public key, bound to one algorithm.
-#[derive(Clone)]
-pub(crate) enum Verifier {
-    Es256(ES256PublicKey),
-    Es384(ES384PublicKey),
-    EdDsa(Ed25519PublicKey),
-    Rs256(RS256PublicKey),
-    Rs384(RS384PublicKey),
-    Rs512(RS512PublicKey),
-    Ps256(PS256PublicKey),
-    Ps384(PS384PublicKey),
-    Ps512(PS512PublicKey),
-}
-
 /// One usable public key.
 #[derive(Clone)]
 pub struct Key {
     kid: Option<String>,
     alg: Algorithm,
-    verifier: Verifier,
+    material: KeyMaterial,
 }
 
 impl Key {
@@ -141,8 +131,9 @@ impl Key {
         self.alg
     }
 
-    pub(crate) fn verifier(&self) -> &Verifier {
-        &self.verifier
+    /// The key material, for signature checks.
+    pub fn material(&self) -> &KeyMaterial {
+        &self.material
     }
 }
 
@@ -419,35 +410,20 @@ fn import_key(jwk: &Value, set: &KeySet) -> Result<Key, SkipReason> {
             return Err(SkipReason::DuplicateKeyId);
         }
     }
-    let verifier = import_material(obj, kty, alg).ok_or(SkipReason::BadKeyMaterial)?;
-    Ok(Key { kid, alg, verifier })
+    let material = import_material(obj, kty, alg).ok_or(SkipReason::BadKeyMaterial)?;
+    Ok(Key { kid, alg, material })
 }
 
-/// Import through jwt-simple's `from_jwk`, given only the public members (so that `x5c`
-/// chains and other metadata neither count against jwt-simple's JWK size limit nor
-/// influence the import). `kid` is not passed: selection by `kid` is done here.
-fn import_material(obj: &Map<String, Value>, kty: &str, alg: Algorithm) -> Option<Verifier> {
-    let members: &[&str] = match kty {
-        "EC" => &["kty", "crv", "x", "y"],
-        "OKP" => &["kty", "crv", "x"],
-        _ => &["kty", "n", "e"],
+/// Import the public members only (`x5c` chains and other metadata never influence the
+/// import). `kid` is not part of it: selection by `kid` is done here.
+fn import_material(obj: &Map<String, Value>, kty: &str, alg: Algorithm) -> Option<KeyMaterial> {
+    let member = |name: &str| -> Option<Vec<u8>> {
+        let text = obj.get(name)?.as_str()?;
+        Base64UrlSafeNoPadding::decode_to_vec(text, None).ok()
     };
-    let mut minimal = Map::new();
-    for m in members {
-        minimal.insert((*m).to_owned(), obj.get(*m)?.clone());
+    match kty {
+        "EC" => KeyMaterial::ec(alg, &member("x")?, &member("y")?),
+        "OKP" => KeyMaterial::ed25519(&member("x")?),
+        _ => KeyMaterial::rsa(alg, &member("n")?, &member("e")?),
     }
-    minimal.insert("alg".into(), Value::String(alg.name().into()));
-    let json = Value::Object(minimal).to_string();
-    let v = match alg {
-        Algorithm::ES256 => Verifier::Es256(ES256PublicKey::from_jwk(&json).ok()?),
-        Algorithm::ES384 => Verifier::Es384(ES384PublicKey::from_jwk(&json).ok()?),
-        Algorithm::EdDSA => Verifier::EdDsa(Ed25519PublicKey::from_jwk(&json).ok()?),
-        Algorithm::RS256 => Verifier::Rs256(RS256PublicKey::from_jwk(&json).ok()?),
-        Algorithm::RS384 => Verifier::Rs384(RS384PublicKey::from_jwk(&json).ok()?),
-        Algorithm::RS512 => Verifier::Rs512(RS512PublicKey::from_jwk(&json).ok()?),
-        Algorithm::PS256 => Verifier::Ps256(PS256PublicKey::from_jwk(&json).ok()?),
-        Algorithm::PS384 => Verifier::Ps384(PS384PublicKey::from_jwk(&json).ok()?),
-        Algorithm::PS512 => Verifier::Ps512(PS512PublicKey::from_jwk(&json).ok()?),
-    };
-    Some(v)
 }

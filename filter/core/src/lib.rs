@@ -7,11 +7,18 @@
 //! module docs of [`token`] for the fixed order of checks.
 
 pub mod config;
+pub mod credential;
 pub mod engine;
+pub mod host_verify;
 pub mod jwks;
+pub mod path;
 pub mod remote;
 pub mod request;
 pub mod response;
+pub mod scopes;
+pub mod selftest;
+mod selftest_vectors;
+pub mod signature;
 pub mod token;
 
 mod cache;
@@ -21,9 +28,10 @@ mod rules;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 
-pub use config::ConfigError;
-pub use engine::{Allowed, CacheLookup, Engine, Outcome};
+pub use config::{ConfigError, ProviderId};
+pub use engine::{is_claim_header, Allowed, CacheLookup, Engine, Evaluation, KeysNeeded, Outcome};
 pub use jwks::KeySet;
+pub use path::{PathError, PathParameters};
 pub use request::RequestError;
 pub use response::{Denial, DenialKind, LocalResponse, ALL_REASONS};
 pub use token::TokenError;

@@ -1,6 +1,9 @@
-//! Reading what the core needs from the request headers: method, path and the bearer token.
+//! Reading what the core needs from the request headers: the method, method overrides and
+//! single header values (the path is [`crate::path`]'s, the credential [`crate::credential`]'s).
 
 use std::fmt;
+
+use crate::path::PathError;
 
 /// The request itself is malformed (answered 400 `invalid_request`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,10 +19,16 @@ pub enum RequestError {
     MissingMethod,
     /// No `:path` pseudo header.
     MissingPath,
-    /// The path does not start with `/`, or contains a `.`/`..` segment (also
-    /// percent-encoded) or a backslash: such paths could match one rule here and mean
-    /// another path upstream after normalisation, so they are refused.
-    InvalidPath,
+    /// `:method` is not an RFC 9110 token in upper case (e.g. `post` over HTTP/2, which
+    /// Envoy forwards unchanged and many frameworks upper-case before routing).
+    InvalidMethod,
+    /// A method-override header (`x-http-method-override`, `x-http-method`,
+    /// `x-method-override`) or `_method` query parameter: frameworks that honour them run
+    /// another method's handler than the one the rules saw.
+    MethodOverride,
+    /// The path cannot be canonicalised unambiguously (see [`crate::path`]): such a path
+    /// could match one rule here and mean another resource upstream, so it is refused.
+    InvalidPath(PathError),
 }
 
 impl RequestError {
@@ -30,7 +39,9 @@ impl RequestError {
             RequestError::MalformedAuthorization => "malformed_authorization",
             RequestError::MissingMethod => "missing_method",
             RequestError::MissingPath => "missing_path",
-            RequestError::InvalidPath => "invalid_path",
+            RequestError::InvalidMethod => "invalid_method",
+            RequestError::MethodOverride => "method_override",
+            RequestError::InvalidPath(_) => "invalid_path",
         }
     }
 }
@@ -44,20 +55,11 @@ impl fmt::Display for RequestError {
             RequestError::MalformedAuthorization => "the Authorization header is malformed",
             RequestError::MissingMethod => "the request has no method",
             RequestError::MissingPath => "the request has no path",
-            RequestError::InvalidPath => {
-                "the request path is not in normal form (dot segments or backslashes)"
-            }
+            RequestError::InvalidMethod => "the request method is not an upper-case HTTP token",
+            RequestError::MethodOverride => "method overrides are not accepted",
+            RequestError::InvalidPath(e) => return e.fmt(f),
         })
     }
-}
-
-/// What the bearer-token lookup found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BearerToken<'a> {
-    /// No `Authorization` header, or one with another scheme (e.g. `Basic`).
-    Missing,
-    /// The token (not yet checked in any way beyond being one token68 value).
-    Present(&'a str),
 }
 
 /// Find the value of a header (names are expected lower-case, as proxy-wasm gives them;
@@ -69,87 +71,66 @@ pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str
         .map(|(_, v)| v.as_str())
 }
 
-/// Extract the bearer token from exactly one `Authorization` header (scheme compared
-/// case-insensitively). The query string is never consulted.
-pub fn bearer_token(headers: &[(String, String)]) -> Result<BearerToken<'_>, RequestError> {
-    let mut values = headers
-        .iter()
-        .filter(|(n, _)| n.eq_ignore_ascii_case("authorization"))
-        .map(|(_, v)| v.as_str());
-    let Some(value) = values.next() else {
-        return Ok(BearerToken::Missing);
-    };
-    if values.next().is_some() {
-        return Err(RequestError::MultipleAuthorizationHeaders);
-    }
-    let value = value.trim_matches(|c| c == ' ' || c == '\t');
-    let (scheme, rest) = match value.find([' ', '\t']) {
-        Some(i) => (value.get(..i).unwrap_or(""), value.get(i..).unwrap_or("")),
-        None => (value, ""),
-    };
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return Ok(BearerToken::Missing);
-    }
-    let token = rest.trim_start_matches([' ', '\t']);
-    if token.is_empty() || !is_token68(token) {
-        return Err(RequestError::MalformedAuthorization);
-    }
-    Ok(BearerToken::Present(token))
+/// RFC 9110 `tchar`.
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'!' | b'#'
+                | b'$'
+                | b'%'
+                | b'&'
+                | b'\''
+                | b'*'
+                | b'+'
+                | b'-'
+                | b'.'
+                | b'^'
+                | b'_'
+                | b'`'
+                | b'|'
+                | b'~'
+        )
 }
 
-/// RFC 7235 token68: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
-fn is_token68(s: &str) -> bool {
-    let body = s.trim_end_matches('=');
-    !body.is_empty()
-        && body.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
-        })
-}
-
-/// The path without query string and fragment, after checking it is in normal form.
-pub fn route_path(raw: &str) -> Result<&str, RequestError> {
-    let end = raw.find(['?', '#']).unwrap_or(raw.len());
-    let path = raw.get(..end).unwrap_or(raw);
-    if !path.starts_with('/') || path.contains('\\') {
-        return Err(RequestError::InvalidPath);
-    }
-    for segment in path.split('/') {
-        if is_dot_segment(segment) {
-            return Err(RequestError::InvalidPath);
-        }
-        // Encoded backslashes and slashes need a `%`; most segments have none, so they are
-        // checked without copying (this runs on every request).
-        if !segment.contains('%') {
-            continue;
-        }
-        let lower = segment.to_ascii_lowercase();
-        if lower.contains("%5c") || lower.contains("%2f") && is_dot_segment_encoded(&lower) {
-            return Err(RequestError::InvalidPath);
-        }
-    }
-    Ok(path)
-}
-
-fn is_dot_segment(segment: &str) -> bool {
-    // `.`, `..` and their percent-encoded spellings use only these bytes (at most 6 of
-    // them); anything else cannot be a dot segment, which saves copying every segment.
-    if segment.is_empty()
-        || segment.len() > 6
-        || !segment
+/// A request method the rules can be trusted with: a non-empty RFC 9110 token without
+/// lower-case letters. Methods are case-sensitive (RFC 9110 §9.1) and every registered one
+/// is upper case, but Envoy forwards an HTTP/2 `:method post` unchanged and frameworks
+/// (Flask, Express, Django) upper-case it before routing: matching `post` against a `POST`
+/// rule would be wrong either way, so it is refused.
+pub fn check_method(method: &str) -> Result<(), RequestError> {
+    let ok = !method.is_empty()
+        && method
             .bytes()
-            .all(|b| matches!(b, b'.' | b'%' | b'2' | b'e' | b'E'))
-    {
-        return false;
+            .all(|b| is_tchar(b) && !b.is_ascii_lowercase());
+    if ok {
+        Ok(())
+    } else {
+        Err(RequestError::InvalidMethod)
     }
-    let lower = segment.to_ascii_lowercase();
-    let decoded = lower.replace("%2e", ".");
-    decoded == "." || decoded == ".."
 }
 
-fn is_dot_segment_encoded(lower_segment: &str) -> bool {
-    lower_segment
-        .replace("%2f", "/")
-        .replace("%2e", ".")
-        .split('/')
-        .any(|s| s == "." || s == "..")
+/// Headers through which frameworks let a client replace the method (Express
+/// `method-override`, Symfony, ASP.NET, Laravel, Google APIs).
+pub const METHOD_OVERRIDE_HEADERS: [&str; 3] = [
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+];
+
+/// True when the request asks for another method than `:method`: one of
+/// [`METHOD_OVERRIDE_HEADERS`], or a `_method` query parameter (Laravel, Spring's
+/// `HiddenHttpMethodFilter`, Rails-style forms). A `_method` in a form body cannot be seen
+/// here: disable method overrides in the application.
+pub fn asks_method_override(headers: &[(String, String)], query: &str) -> bool {
+    let by_header = headers.iter().any(|(n, _)| {
+        METHOD_OVERRIDE_HEADERS
+            .iter()
+            .any(|o| n.eq_ignore_ascii_case(o))
+    });
+    by_header
+        || query.trim_start_matches('?').split('&').any(|pair| {
+            let name = pair.split('=').next().unwrap_or("");
+            name == "_method" || name.eq_ignore_ascii_case("%5Fmethod")
+        })
 }

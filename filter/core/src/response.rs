@@ -16,6 +16,7 @@
 //! and a JSON body `{"error": …, "error_description": …}`. Nothing from the request (in
 //! particular never the token) is echoed: descriptions are fixed texts.
 
+use crate::config::ProviderId;
 use crate::request::RequestError;
 use crate::token::TokenError;
 
@@ -53,8 +54,8 @@ pub enum DenialKind {
 pub struct Denial {
     /// Why the request was refused.
     pub kind: DenialKind,
-    /// Name of the provider the token was attributed to (by its unverified `iss`), if any.
-    pub provider: Option<String>,
+    /// The provider the token was attributed to (by its unverified `iss`), if any.
+    pub provider: Option<ProviderId>,
 }
 
 /// A complete local response for the glue to send (`send_http_response`).
@@ -79,6 +80,8 @@ pub const ALL_REASONS: &[&str] = &[
     "malformed_authorization",
     "missing_method",
     "missing_path",
+    "invalid_method",
+    "method_override",
     "invalid_path",
     // TokenError
     "token_too_large",
@@ -119,16 +122,6 @@ impl Denial {
             DenialKind::NoMatchingRule => "no_matching_rule",
             DenialKind::KeysUnavailable => "keys_unavailable",
         }
-    }
-
-    /// True when the token named a `kid` its provider does not know: the glue should
-    /// refetch that provider's remote JWKS (rate-limited). See also
-    /// [`crate::Engine::take_refetch_requests`].
-    pub fn is_unknown_kid(&self) -> bool {
-        matches!(
-            self.kind,
-            DenialKind::InvalidToken(TokenError::UnknownKeyId)
-        )
     }
 
     /// The complete local response: status, headers (`www-authenticate` where RFC 6750

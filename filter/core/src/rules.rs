@@ -1,20 +1,31 @@
 //! Route rules: the first rule whose path and method match decides.
 
 use crate::config::{PathMatch, Rule};
+use crate::path;
 
-/// Index of the first rule matching `method` and `path` (query string already removed).
+/// Index of the first rule matching `method` and the canonical `path` (see
+/// [`crate::path`]; query string already removed). Paths compare ASCII-case-insensitively;
+/// a rule listing `GET` also matches `HEAD`.
 pub(crate) fn first_match(rules: &[Rule], method: &str, path: &str) -> Option<usize> {
     rules.iter().position(|r| {
         let path_ok = match &r.path {
-            PathMatch::Prefix(p) => path.starts_with(p.as_str()),
-            PathMatch::Exact(p) => path == p,
+            PathMatch::Prefix(p) => path::prefix_matches(path, p),
+            PathMatch::Exact(p) => path::exact_matches(path, p),
+            PathMatch::StringPrefix(p) => path::string_prefix_matches(path, p),
         };
-        let method_ok = r
-            .methods
-            .as_ref()
-            .is_none_or(|ms| ms.iter().any(|m| m == method));
-        path_ok && method_ok
+        path_ok
+            && r.methods
+                .as_ref()
+                .is_none_or(|ms| method_listed(ms, method))
     })
+}
+
+/// `method` is one of `methods`; `HEAD` counts as `GET`, since frameworks (Flask, Django,
+/// Express, Spring, Go's `ServeMux`) run the `GET` handler for it.
+fn method_listed(methods: &[String], method: &str) -> bool {
+    methods
+        .iter()
+        .any(|m| m == method || (method == "HEAD" && m == "GET"))
 }
 
 #[cfg(test)]
@@ -40,15 +51,33 @@ mod tests {
             rule(PathMatch::Prefix("/".into()), None),
         ];
         assert_eq!(first_match(&rules, "GET", "/orders/1"), Some(0));
+        assert_eq!(first_match(&rules, "HEAD", "/orders/1"), Some(0));
         assert_eq!(first_match(&rules, "POST", "/orders"), Some(1));
         assert_eq!(first_match(&rules, "DELETE", "/orders"), Some(3));
-        assert_eq!(
-            first_match(&rules, "get", "/orders"),
-            Some(3),
-            "methods are case-sensitive"
-        );
         assert_eq!(first_match(&rules, "GET", "/exact"), Some(2));
+        assert_eq!(first_match(&rules, "GET", "/exact/"), Some(2));
+        assert_eq!(first_match(&rules, "GET", "/EXACT"), Some(2));
         assert_eq!(first_match(&rules, "GET", "/exact/more"), Some(3));
+        assert_eq!(first_match(&rules, "GET", "/orders-admin"), Some(3));
+        assert_eq!(first_match(&rules, "GET", "/Orders/1"), Some(0));
         assert_eq!(first_match(&rules[..3], "GET", "/other"), None);
+    }
+
+    #[test]
+    fn head_is_covered_only_by_get() {
+        let rules = vec![
+            rule(PathMatch::Prefix("/a".into()), Some(&["POST"])),
+            rule(PathMatch::Prefix("/a".into()), Some(&["HEAD"])),
+        ];
+        assert_eq!(first_match(&rules, "HEAD", "/a"), Some(1));
+        assert_eq!(first_match(&rules, "GET", "/a"), None);
+    }
+
+    #[test]
+    fn string_prefix_is_a_plain_prefix() {
+        let rules = vec![rule(PathMatch::StringPrefix("/orders".into()), None)];
+        assert_eq!(first_match(&rules, "GET", "/orders-admin"), Some(0));
+        assert_eq!(first_match(&rules, "GET", "/ORDERSx"), Some(0));
+        assert_eq!(first_match(&rules, "GET", "/order"), None);
     }
 }

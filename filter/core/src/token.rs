@@ -7,7 +7,7 @@
 //!    (no padding) → [`TokenError::Malformed`].
 //! 3. **Header** — base64url-decodes ([`TokenError::BadEncoding`]) to a JSON object with
 //!    unique member names whose registered members have their RFC 7515 types; an embedded
-//!    `jwk` (and jwt-simple's non-standard `salt`) is refused → [`TokenError::BadHeader`].
+//!    `jwk` is refused → [`TokenError::BadHeader`].
 //!    `jku`, `x5u`, `x5c`, `jwk` are never followed.
 //! 4. **`crit`** — present at all → [`TokenError::CriticalHeader`] (we understand no extension).
 //! 5. **`alg`** — must name a supported asymmetric algorithm; `none`, `HS*` and anything
@@ -30,8 +30,9 @@
 //!    the header's `alg` (none → `AlgorithmNotAllowed`, several → [`TokenError::AmbiguousKey`]).
 //! 10. **Algorithm** — must equal the key's own algorithm and be in the provider's
 //!     `algorithms` → `AlgorithmNotAllowed` (so HMAC-with-the-public-key confusion fails).
-//! 11. **Signature** — jwt-simple (`pure-rust`) → [`TokenError::BadSignature`]. jwt-simple's
-//!     claim checks are neutralised (see `verify_signature`): all claims are checked below.
+//! 11. **Signature** — over `<header>.<payload>` as sent, with the selected key, on the host
+//!     path or the pure-Rust path ([`crate::signature`]); the signature segment must decode to
+//!     exactly the key's signature length → [`TokenError::BadSignature`].
 //! 12. **Claims** — `iss` equals the provider's issuer ([`TokenError::WrongIssuer`]);
 //!     `aud` contains a configured audience ([`TokenError::WrongAudience`]); `exp` required
 //!     ([`TokenError::MissingExp`]) and `now < exp + skew` ([`TokenError::Expired`]);
@@ -47,12 +48,13 @@
 use std::fmt;
 
 use ct_codecs::{Base64UrlSafeNoPadding, Decoder};
-use jwt_simple::prelude::*;
 use serde_json::{Map, Value};
 
-use crate::config::Provider;
+use crate::config::{Provider, ProviderId};
 use crate::json;
-use crate::jwks::{Algorithm, Key, KeySet, Verifier};
+use crate::jwks::{Algorithm, Key, KeySet};
+use crate::scopes;
+use crate::signature::{Path, Verifiers};
 
 /// Why a bearer token is not accepted (401 `invalid_token`). `Display` is plain words
 /// usable as `error_description`; it never contains the token or any part of it.
@@ -197,15 +199,17 @@ impl From<TokenError> for Failure {
 pub struct Rejection {
     /// What failed.
     pub failure: Failure,
-    /// Index of the provider chosen by `iss`, when step 7 was reached.
-    pub provider: Option<usize>,
+    /// The provider chosen by `iss`, when step 7 was reached.
+    pub provider: Option<ProviderId>,
+    /// The path that checked the signature, when step 11 was reached.
+    pub signature: Option<Path>,
 }
 
 /// A token that passed every check.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Verified {
-    /// Index of the provider (config order).
-    pub provider: usize,
+    /// The provider.
+    pub provider: ProviderId,
     /// `exp`.
     pub exp: u64,
     /// `nbf`, if present.
@@ -214,14 +218,19 @@ pub struct Verified {
     pub scopes: Vec<String>,
     /// The whole (verified) claims set.
     pub claims: Map<String, Value>,
+    /// Which path verified the signature.
+    pub path: Path,
 }
 
-/// What validation needs to know about the providers: config and current keys, by index.
+/// What validation needs to know about the providers: config and current keys, by index,
+/// and the signature verifiers in use.
 pub struct ProviderView<'a> {
     /// Provider configurations in config order.
     pub providers: &'a [Provider],
     /// Current key set per provider (same order).
     pub keys: &'a [KeySet],
+    /// The signature paths (host and pure Rust).
+    pub verifiers: &'a Verifiers,
 }
 
 /// Validate `token` (the bearer value, not yet checked) at unix time `now`.
@@ -231,10 +240,14 @@ pub fn validate(
     token: &str,
     max_token_bytes: usize,
     view: &ProviderView<'_>,
-    allowed: Option<&[usize]>,
+    allowed: Option<&[ProviderId]>,
     now: u64,
 ) -> Result<Verified, Rejection> {
-    let reject = |failure: Failure, provider: Option<usize>| Rejection { failure, provider };
+    let reject = |failure: Failure, provider: Option<ProviderId>| Rejection {
+        failure,
+        provider,
+        signature: None,
+    };
     let tok = |e: TokenError| reject(Failure::Token(e), None);
 
     // 1. size cap
@@ -275,12 +288,12 @@ pub fn validate(
     let index = iss
         .and_then(|iss| view.providers.iter().position(|p| p.issuer == iss))
         .ok_or(tok(TokenError::UnknownIssuer))?;
-    let pv = Some(index);
+    let pv = Some(ProviderId(index));
     let (Some(provider), Some(keys)) = (view.providers.get(index), view.keys.get(index)) else {
         return Err(tok(TokenError::UnknownIssuer));
     };
     if let Some(allowed) = allowed {
-        if !allowed.contains(&index) {
+        if !allowed.contains(&ProviderId(index)) {
             return Err(reject(TokenError::ProviderNotAllowed.into(), pv));
         }
     }
@@ -316,21 +329,33 @@ pub fn validate(
     if key.algorithm() != alg || !provider.algorithms.contains(&alg) {
         return Err(reject(TokenError::AlgorithmNotAllowed.into(), pv));
     }
-    // 11. signature
-    if !verify_signature(key, token, head.typ) {
-        return Err(reject(TokenError::BadSignature.into(), pv));
+    // 11. signature, over the bytes as sent
+    let signing_input = token.get(..h64.len() + 1 + p64.len()).unwrap_or("");
+    let signature = Base64UrlSafeNoPadding::decode_to_vec(s64, None)
+        .map_err(|_| reject(TokenError::BadSignature.into(), pv))?;
+    let (valid, path) = view
+        .verifiers
+        .verify(key.material(), signing_input.as_bytes(), &signature);
+    let signed = |e: TokenError| Rejection {
+        failure: e.into(),
+        provider: pv,
+        signature: Some(path),
+    };
+    if !valid {
+        return Err(signed(TokenError::BadSignature));
     }
     // 12. claims
-    check_claims(provider, &claims, &dates, now).map_err(|e| reject(e.into(), pv))?;
+    check_claims(provider, &claims, &dates, now).map_err(signed)?;
     // 13. scopes
-    let scopes = scopes_of(&claims).map_err(|e| reject(e.into(), pv))?;
+    let scopes = scopes::of_claims(&claims).map_err(signed)?;
     let exp = dates.exp.unwrap_or(0);
     Ok(Verified {
-        provider: index,
+        provider: ProviderId(index),
         exp,
         nbf: dates.nbf,
         scopes,
         claims,
+        path,
     })
 }
 
@@ -344,8 +369,7 @@ struct Head<'a> {
     typ: Option<&'a str>,
 }
 
-/// Registered header members must have the types RFC 7515 gives them (and the types
-/// jwt-simple expects, so that its own header parse cannot fail after ours succeeded).
+/// Registered header members must have the types RFC 7515 gives them.
 fn check_header(h: &Map<String, Value>) -> Result<Head<'_>, TokenError> {
     let alg = h
         .get("alg")
@@ -371,7 +395,7 @@ fn check_header(h: &Map<String, Value>) -> Result<Head<'_>, TokenError> {
             return Err(TokenError::BadHeader);
         }
     }
-    if h.contains_key("jwk") || h.contains_key("salt") {
+    if h.contains_key("jwk") {
         return Err(TokenError::BadHeader);
     }
     Ok(Head { alg, kid, typ })
@@ -490,79 +514,4 @@ pub(crate) fn check_time(
         }
     }
     Ok(())
-}
-
-/// Step 13: `scope` (space-delimited string) and `scp` (array of strings or space-delimited
-/// string), de-duplicated.
-fn scopes_of(c: &Map<String, Value>) -> Result<Vec<String>, TokenError> {
-    let mut out: Vec<String> = Vec::new();
-    let mut add = |s: &str| {
-        if !out.iter().any(|o| o == s) {
-            out.push(s.to_owned());
-        }
-    };
-    match c.get("scope") {
-        None => {}
-        Some(Value::String(s)) => s.split_ascii_whitespace().for_each(&mut add),
-        Some(_) => return Err(TokenError::BadScopeClaim),
-    }
-    match c.get("scp") {
-        None => {}
-        Some(Value::String(s)) => s.split_ascii_whitespace().for_each(&mut add),
-        Some(Value::Array(a)) => {
-            for v in a {
-                let s = v.as_str().ok_or(TokenError::BadScopeClaim)?;
-                if s.is_empty() || s.contains(|ch: char| ch.is_ascii_whitespace()) {
-                    return Err(TokenError::BadScopeClaim);
-                }
-                add(s);
-            }
-        }
-        Some(_) => return Err(TokenError::BadScopeClaim),
-    }
-    Ok(out)
-}
-
-/// Signature-only verification with jwt-simple.
-///
-/// jwt-simple has no public "verify the signature only" call: `verify_token` verifies the
-/// signature and then runs its own claim checks (15-minute default tolerance, optional
-/// `exp`, and a clock read). We neutralise those checks instead of relying on them:
-/// `artificial_time = 0` and `time_tolerance = 0` (so no clock is read and its `exp` test,
-/// `0 ≤ exp`, always holds), `accept_future = true` (skips its `iat`/`nbf` tests), and no
-/// issuer/audience/subject/nonce/max-validity requirements. `required_signature_type` is
-/// set to the token's own `typ`, so jwt-simple's built-in `typ` rule (`JWT` or `*+JWT`)
-/// does not second-guess the `typ` check of step 8. Length limits are ours (step 1).
-///
-/// The remaining failure points inside jwt-simple are its header parse, base64 decoding
-/// and claims deserialisation; steps 2–6 have already required everything those need
-/// (unique members, string/array types, non-negative numeric dates), so an `Err` here
-/// means the signature did not verify. Any error still denies the token.
-fn verify_signature(key: &Key, token: &str, typ: Option<&str>) -> bool {
-    let options = VerificationOptions {
-        accept_future: true,
-        time_tolerance: Some(Duration::from_secs(0)),
-        artificial_time: Some(UnixTimeStamp::from_secs(0)),
-        max_token_length: None,
-        max_header_length: Some(usize::MAX),
-        required_signature_type: typ.map(str::to_owned),
-        ..VerificationOptions::default()
-    };
-    let o = Some(options);
-    match key.verifier() {
-        Verifier::Es256(k) => k.verify_token::<NoCustomClaims>(token, o).is_ok(),
-        Verifier::Es384(k) => k.verify_token::<NoCustomClaims>(token, o).is_ok(),
-        Verifier::EdDsa(k) => k.verify_token::<NoCustomClaims>(token, o).is_ok(),
-        Verifier::Rs256(k) => k.verify_token::<NoCustomClaims>(token, o).is_ok(),
-        Verifier::Rs384(k) => k.verify_token::<NoCustomClaims>(token, o).is_ok(),
-        Verifier::Rs512(k) => k.verify_token::<NoCustomClaims>(token, o).is_ok(),
-        Verifier::Ps256(k) => k.verify_token::<NoCustomClaims>(token, o).is_ok(),
-        Verifier::Ps384(k) => k.verify_token::<NoCustomClaims>(token, o).is_ok(),
-        Verifier::Ps512(k) => k.verify_token::<NoCustomClaims>(token, o).is_ok(),
-    }
-}
-
-/// Match route scopes exactly (token by token).
-pub(crate) fn has_all_scopes(token_scopes: &[String], required: &[String]) -> bool {
-    required.iter().all(|r| token_scopes.iter().any(|s| s == r))
 }

@@ -38,6 +38,35 @@ pub fn remove_request_header(name: &str) -> Result<(), Status> {
     hostcalls::remove_map_value(MapType::HttpRequestHeaders, name)
 }
 
+/// The names of all request trailers.
+pub fn request_trailer_names() -> Result<Vec<String>, Status> {
+    Ok(hostcalls::get_map_bytes(MapType::HttpRequestTrailers)?
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect())
+}
+
+/// Remove every request trailer called `name`.
+pub fn remove_request_trailer(name: &str) -> Result<(), Status> {
+    hostcalls::remove_map_value(MapType::HttpRequestTrailers, name)
+}
+
+/// Register this VM's shared queue `name` for the current root context; its id.
+pub fn register_queue(name: &str) -> Result<u32, Status> {
+    hostcalls::register_shared_queue(name)
+}
+
+/// Put `value` on queue `id`: the root context that registered it gets `on_queue_ready`
+/// once the current callback has returned.
+pub fn enqueue(id: u32, value: &[u8]) -> Result<(), Status> {
+    hostcalls::enqueue_shared_queue(id, Some(value))
+}
+
+/// Take everything queued on `id` (the values are not used: the queue is a doorbell).
+pub fn drain_queue(id: u32) {
+    while let Ok(Some(_)) = hostcalls::dequeue_shared_queue(id) {}
+}
+
 /// Set request header `name` to exactly one value (replacing any present).
 pub fn set_request_header(name: &str, value: &str) -> Result<(), Status> {
     hostcalls::set_map_value(MapType::HttpRequestHeaders, name, Some(value))

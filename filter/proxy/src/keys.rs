@@ -1,4 +1,4 @@
-//! Remote key sets (issue 3), glue side: turns timer ticks and HTTP-call answers into the
+//! Remote key sets, glue side: turns timer ticks and HTTP-call answers into the
 //! events of `tollgate_core::remote::Refresher`, keeps each remote provider's shared
 //! record (fetch state + last good JWKS) in proxy-wasm shared data with compare-and-swap,
 //! dispatches the fetches it decides on, and installs fetched keys in the engine.
@@ -9,6 +9,14 @@
 //! Requests that need keys wait for them (per worker, bounded by the fetch timeout, see
 //! `tollgate_core::remote::Waiters`): without any keys yet, or with an unknown `kid` while a
 //! refetch runs. They are evaluated again when the fetch ends or their deadline passes.
+//!
+//! **A fetch never belongs to a request.** A request may *decide* that a fetch is due (no
+//! keys yet, an unknown `kid`), but the call itself is only queued here ([`RemoteKeys`]'s
+//! pending list) and dispatched by the root context ([`RemoteKeys::flush`]), woken at once
+//! through the VM's shared-queue doorbell (and by the next tick at the latest). The SDK
+//! delivers a call's answer to the context that was active when it was dispatched; a call
+//! dispatched from a request's context would lose its answer when the client resets the
+//! stream, leaving the lease held and, for an unknown `kid`, the refetch slot spent.
 
 use std::collections::hash_map::RandomState;
 use std::collections::BTreeMap;
@@ -19,7 +27,7 @@ use tollgate_core::remote::{
     self, Action, FetchError, FetchRequest, FetchState, HttpResponse, Record, Refresher, Step,
     WaitReason, Waiter, Waiters,
 };
-use tollgate_core::Engine;
+use tollgate_core::{Engine, ProviderId};
 
 use crate::host;
 
@@ -58,6 +66,10 @@ pub struct RemoteKeys {
     remotes: Vec<Remote>,
     /// call token -> (position in `remotes`, step)
     calls: BTreeMap<u32, (usize, Step)>,
+    /// Fetches decided on but not dispatched yet: the root context sends them ([`flush`]).
+    ///
+    /// [`flush`]: RemoteKeys::flush
+    pending: Vec<(usize, FetchRequest)>,
     /// Requests of this worker paused until keys arrive.
     waiters: Waiters,
 }
@@ -68,7 +80,7 @@ fn log(level: LogLevel, message: &str) {
 
 /// A random worker id: std seeds `RandomState` from the host's randomness (WASI
 /// `random_get`), which is all this needs (uniqueness among the VMs of one process).
-fn worker_id() -> u64 {
+pub fn worker_id() -> u64 {
     let mut hasher = RandomState::new().build_hasher();
     hasher.write_u8(0);
     hasher.finish().max(1)
@@ -119,6 +131,7 @@ impl RemoteKeys {
             me: worker_id(),
             remotes,
             calls: BTreeMap::new(),
+            pending: Vec::new(),
             waiters: Waiters::default(),
         })
     }
@@ -152,24 +165,24 @@ impl RemoteKeys {
             (action, write)
         })?;
         if let Action::Fetch(request) = &action {
-            self.dispatch(pos, request, now);
+            self.pending.push((pos, request.clone()));
         }
         Some(action)
     }
 
     /// A request needs `provider`'s keys and there are none yet.
-    pub fn request_without_keys(&mut self, provider: usize, now: u64) -> Option<Action> {
-        self.event(provider, now, |r, st, me, now| {
+    pub fn request_without_keys(&mut self, provider: ProviderId, now: u64) -> Option<Action> {
+        self.event(provider.0, now, |r, st, me, now| {
             r.request_without_keys(st, me, now)
         })
     }
 
     /// A token named a `kid` that `provider` does not know, or came while it had no keys:
     /// refetch now, rate limited (counted as `jwks_refetch_triggered`).
-    pub fn unknown_kid(&mut self, provider: usize, now: u64) -> Option<Action> {
-        let action = self.event(provider, now, |r, st, me, now| r.unknown_kid(st, me, now))?;
+    pub fn unknown_kid(&mut self, provider: ProviderId, now: u64) -> Option<Action> {
+        let action = self.event(provider.0, now, |r, st, me, now| r.unknown_kid(st, me, now))?;
         if matches!(action, Action::Fetch(_)) {
-            if let Some(remote) = self.position(provider).and_then(|p| self.remotes.get(p)) {
+            if let Some(remote) = self.position(provider.0).and_then(|p| self.remotes.get(p)) {
                 host::increment(remote.metrics.refetch_triggered);
             }
         }
@@ -181,16 +194,16 @@ impl RemoteKeys {
     pub fn wait(
         &mut self,
         context_id: u32,
-        provider: usize,
+        provider: ProviderId,
         reason: WaitReason,
         now_ms: u64,
     ) -> bool {
-        let Some(remote) = self.position(provider).and_then(|p| self.remotes.get(p)) else {
+        let Some(remote) = self.position(provider.0).and_then(|p| self.remotes.get(p)) else {
             return false;
         };
         let waiter = Waiter {
             context_id,
-            provider,
+            provider: provider.0,
             deadline_ms: now_ms.saturating_add(remote.refresher.max_wait_ms()),
             reason,
         };
@@ -207,9 +220,9 @@ impl RemoteKeys {
     /// denied for lack of keys or an unknown `kid` should then be decided again, before it
     /// waits or triggers a refetch (which the rate limit may refuse: the other worker's
     /// refetch already brought the key).
-    pub fn adopt(&mut self, engine: &mut Engine, provider: usize, now: u64) -> bool {
+    pub fn adopt(&mut self, engine: &mut Engine, provider: ProviderId, now: u64) -> bool {
         let Some(remote) = self
-            .position(provider)
+            .position(provider.0)
             .and_then(|p| self.remotes.get_mut(p))
         else {
             return false;
@@ -226,10 +239,34 @@ impl RemoteKeys {
         }
     }
 
-    /// True while this worker has a fetch of `provider` in flight.
-    pub fn calling(&self, provider: usize) -> bool {
-        self.position(provider)
-            .is_some_and(|pos| self.calls.values().any(|(p, _)| *p == pos))
+    /// True while this worker has a fetch of `provider` in flight or about to be sent.
+    fn calling(&self, provider: usize) -> bool {
+        self.position(provider).is_some_and(|pos| {
+            self.calls.values().any(|(p, _)| *p == pos)
+                || self.pending.iter().any(|(p, _)| *p == pos)
+        })
+    }
+
+    /// True when fetches wait to be dispatched by the root context.
+    pub fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// Dispatch the fetches decided on since the last call. Root context only (timer,
+    /// doorbell, call answers), so that every call's answer comes back to the root context
+    /// whatever happens to the request that asked for it. A call the host refuses counts as
+    /// a failed fetch; the requests waiting for that provider are returned, to be answered
+    /// now rather than at their deadline.
+    pub fn flush(&mut self, now: u64) -> Vec<Waiter> {
+        let mut released = Vec::new();
+        for (pos, request) in std::mem::take(&mut self.pending) {
+            if !self.dispatch(pos, &request, now) {
+                if let Some(provider) = self.remotes.get(pos).map(|r| r.index) {
+                    released.extend(self.waiters.take_provider(provider));
+                }
+            }
+        }
+        released
     }
 
     /// A request ended (e.g. the client went away): stop waiting for it.
@@ -277,7 +314,7 @@ impl RemoteKeys {
                 self.calls.retain(|_, (p, _)| *p != pos);
             }
             if let Action::Fetch(request) = action {
-                self.dispatch(pos, &request, now);
+                self.pending.push((pos, request));
             }
         }
     }
@@ -296,8 +333,8 @@ impl RemoteKeys {
         let (pos, step) = self.calls.remove(&token)?;
         let provider = self.remotes.get(pos)?.index;
         self.handle_response(engine, pos, step, num_headers, body_size, now);
-        // Still fetching (discovery answered, JWKS requested): keep waiting.
-        if self.calls.values().any(|(p, _)| *p == pos) {
+        // Still fetching (discovery answered, JWKS request queued): keep waiting.
+        if self.calling(provider) {
             return Some(Vec::new());
         }
         Some(self.waiters.take_provider(provider))
@@ -343,7 +380,7 @@ impl RemoteKeys {
                         }
                     });
                     match next {
-                        Some((Ok(request), _)) => self.dispatch(pos, &request, now),
+                        Some((Ok(request), _)) => self.pending.push((pos, request)),
                         Some((Err(FetchError::LeaseLost), _)) => log(
                             LogLevel::Debug,
                             &format!("provider {}: late discovery answer dropped", remote.name),
@@ -374,7 +411,7 @@ impl RemoteKeys {
                         record.jwks.clone_from(&body);
                         (next, true)
                     });
-                    engine.set_provider_keys(remote.index, keys);
+                    engine.set_provider_keys(ProviderId(remote.index), keys);
                     host::increment(remote.metrics.fetch_success);
                     host::set_gauge(remote.metrics.key_count, count as u64);
                     host::set_gauge(remote.metrics.age_seconds, 0);
@@ -394,15 +431,16 @@ impl RemoteKeys {
         }
     }
 
-    /// Send `request`; a call the host refuses counts as a failed fetch.
-    fn dispatch(&mut self, pos: usize, request: &FetchRequest, now: u64) {
+    /// Send `request`; a call the host refuses counts as a failed fetch (false).
+    fn dispatch(&mut self, pos: usize, request: &FetchRequest, now: u64) -> bool {
         let me = self.me;
         let Some(remote) = self.remotes.get_mut(pos) else {
-            return;
+            return false;
         };
         match host::http_call(&request.cluster, &request.headers(), request.timeout_ms) {
             Ok(token) => {
                 self.calls.insert(token, (pos, request.step));
+                true
             }
             Err(status) => {
                 log(
@@ -413,6 +451,7 @@ impl RemoteKeys {
                     ),
                 );
                 remote.failed(me, now, &FetchError::Dispatch);
+                false
             }
         }
     }
@@ -478,7 +517,7 @@ impl Remote {
         if state.has_keys() && state.generation() != self.installed_generation {
             match record.key_set() {
                 Ok((keys, _skipped)) => {
-                    engine.set_provider_keys(self.index, keys);
+                    engine.set_provider_keys(ProviderId(self.index), keys);
                     self.installed_generation = state.generation();
                     installed = true;
                 }

@@ -7,16 +7,20 @@
 //!   response (HTTP context);
 //! - counts every decision and logs denials (reason and provider, never the token).
 //!
-//! The engine (with its verified-token cache) is shared by the root context and the HTTP
-//! contexts of one VM through `Rc<RefCell<…>>`: a VM is single-threaded.
-//! Remote key sets (issue 3) are fetched by the root context (`dispatch_http_call`, shared
-//! data, a timer) and installed with `Engine::set_provider_keys`; see [`keys`].
+//! Layout: [`flow`] is the per-request path, top to bottom; [`root`] and [`http`] are thin
+//! adapters from the proxy-wasm callbacks to it; [`shared`] is what they share (one VM is
+//! single-threaded: `Rc<RefCell<…>>`); [`keys`] fetches remote key sets from the root
+//! context; [`signatures`] wires Envoy's `verify_signature` in; [`host`] wraps every host
+//! call so that none can panic.
 
+mod flow;
 mod host;
 mod http;
 mod keys;
 mod metrics;
 mod root;
+mod shared;
+mod signatures;
 
 use proxy_wasm::types::LogLevel;
 

@@ -4,6 +4,8 @@
 //! - `tollgate.denied.<reason>` for every reason in [`tollgate_core::ALL_REASONS`]
 //! - `tollgate.provider.<name>.allowed`, `tollgate.provider.<name>.denied`
 //! - `tollgate.cache.hit`, `tollgate.cache.miss` (verified-token cache look-ups)
+//! - `tollgate.signature.host`, `tollgate.signature.wasm` (signature checks by path) and the
+//!   gauge `tollgate.signature.host_algorithms` (how many algorithms use the host path)
 //!
 //! All are defined when the configuration is applied, so every counter exists (at 0)
 //! before the first request.
@@ -11,7 +13,8 @@
 use std::collections::BTreeMap;
 
 use proxy_wasm::types::Status;
-use tollgate_core::{CacheLookup, ALL_REASONS};
+use tollgate_core::signature::Path;
+use tollgate_core::{CacheLookup, Evaluation, ProviderId, ALL_REASONS};
 
 use crate::host;
 
@@ -22,23 +25,33 @@ pub struct Metrics {
     denied: u32,
     cache_hit: u32,
     cache_miss: u32,
+    signature_host: u32,
+    signature_wasm: u32,
     denied_by_reason: BTreeMap<&'static str, u32>,
-    /// provider name -> (allowed, denied)
-    by_provider: BTreeMap<String, (u32, u32)>,
+    /// Per provider, by [`ProviderId`]: (allowed, denied).
+    by_provider: Vec<(u32, u32)>,
 }
 
 impl Metrics {
-    /// Define every counter for `providers` (config order). Fails on the first counter the
-    /// host refuses, naming it.
-    pub fn define(providers: &[String]) -> Result<Metrics, (String, Status)> {
+    /// Define every counter for `providers` (config order) and set the signature gauge.
+    /// Fails on the first metric the host refuses, naming it.
+    pub fn define(
+        providers: &[String],
+        host_algorithms: usize,
+    ) -> Result<Metrics, (String, Status)> {
         let counter = |name: String| host::define_counter(&name).map_err(|s| (name, s));
         let mut metrics = Metrics {
             allowed: counter("tollgate.allowed".into())?,
             denied: counter("tollgate.denied".into())?,
             cache_hit: counter("tollgate.cache.hit".into())?,
             cache_miss: counter("tollgate.cache.miss".into())?,
+            signature_host: counter("tollgate.signature.host".into())?,
+            signature_wasm: counter("tollgate.signature.wasm".into())?,
             ..Metrics::default()
         };
+        let gauge_name = "tollgate.signature.host_algorithms";
+        let gauge = host::define_gauge(gauge_name).map_err(|s| (gauge_name.to_owned(), s))?;
+        host::set_gauge(gauge, host_algorithms as u64);
         for reason in ALL_REASONS {
             let id = counter(format!("tollgate.denied.{reason}"))?;
             metrics.denied_by_reason.insert(reason, id);
@@ -46,35 +59,41 @@ impl Metrics {
         for name in providers {
             let allowed = counter(format!("tollgate.provider.{name}.allowed"))?;
             let denied = counter(format!("tollgate.provider.{name}.denied"))?;
-            metrics.by_provider.insert(name.clone(), (allowed, denied));
+            metrics.by_provider.push((allowed, denied));
         }
         Ok(metrics)
     }
 
     /// Count one allowed request (`provider` None: anonymous route or CORS preflight).
-    pub fn count_allowed(&self, provider: Option<&str>) {
+    pub fn count_allowed(&self, provider: Option<ProviderId>) {
         host::increment(self.allowed);
-        if let Some((allowed, _)) = provider.and_then(|p| self.by_provider.get(p)) {
+        if let Some((allowed, _)) = provider.and_then(|p| self.by_provider.get(p.0)) {
             host::increment(*allowed);
         }
     }
 
-    /// Count the verified-token cache look-up of one evaluation, if it made one.
-    pub fn count_cache(&self, lookup: Option<CacheLookup>) {
-        match lookup {
+    /// Count what one evaluation did besides its outcome: the cache look-up and the
+    /// signature check, if any.
+    pub fn count_evaluation(&self, evaluation: &Evaluation) {
+        match evaluation.cache {
             Some(CacheLookup::Hit) => host::increment(self.cache_hit),
             Some(CacheLookup::Miss) => host::increment(self.cache_miss),
+            None => {}
+        }
+        match evaluation.signature {
+            Some(Path::Host) => host::increment(self.signature_host),
+            Some(Path::Wasm) => host::increment(self.signature_wasm),
             None => {}
         }
     }
 
     /// Count one denied request with its reason.
-    pub fn count_denied(&self, reason: &str, provider: Option<&str>) {
+    pub fn count_denied(&self, reason: &str, provider: Option<ProviderId>) {
         host::increment(self.denied);
         if let Some(id) = self.denied_by_reason.get(reason) {
             host::increment(*id);
         }
-        if let Some((_, denied)) = provider.and_then(|p| self.by_provider.get(p)) {
+        if let Some((_, denied)) = provider.and_then(|p| self.by_provider.get(p.0)) {
             host::increment(*denied);
         }
     }

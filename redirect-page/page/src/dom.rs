@@ -7,6 +7,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{Document, Element, HtmlElement, Window};
 
+use crate::error_code::ErrorMessage;
 use crate::lang::{choose, Lang};
 use crate::messages::{messages, Messages};
 use crate::screen::{decide, PageConfig, Screen, META_APP_LINK, META_PAGE};
@@ -86,19 +87,16 @@ fn render(doc: &Document, lang: Lang, m: &Messages, screen: &Screen) -> Result<(
                 Some((link, m.continue_label)),
             )
         }
-        Screen::Error {
-            error,
-            description,
-            link,
-        } => {
-            show_text(doc, "tg-error-code-label", m.error_code_label)?;
-            show_text(doc, "tg-error-code", error)?;
-            if let Some(description) = description {
-                show_text(doc, "tg-error-desc-label", m.error_description_label)?;
-                show_text(doc, "tg-error-desc", description)?;
+        Screen::Error { known, link } => {
+            // Only the page's own words: a known code from its table and a fixed
+            // explanation; never `error_description` or an unknown `error` value.
+            if let Some(known) = known {
+                show_text(doc, "tg-error-code-label", m.error_code_label)?;
+                show_text(doc, "tg-error-code", known.code())?;
+                element(doc, "tg-error")?.remove_attribute("hidden")?;
             }
-            element(doc, "tg-error")?.remove_attribute("hidden")?;
-            (m.error_title, m.error_body, Some((link, m.return_label)))
+            let body = m.error_text(screen.error_message().unwrap_or(ErrorMessage::Unknown));
+            (m.error_title, body, Some((link, m.return_label)))
         }
         Screen::LoggedOut { link } => (
             m.logout_title,

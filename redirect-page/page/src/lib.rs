@@ -9,12 +9,15 @@
 //! - [`params`]: parsing, the parameter allow-list, validation policy;
 //! - [`link`]: the configured app link and the forwarded URL;
 //! - [`screen`]: which screen to show for a configuration and URL;
+//! - [`error_code`]: the known `error` codes and the fixed text each one gets
+//!   (an error screen never shows request text);
 //! - [`lang`] and [`messages`]: language choice and texts.
 //!
 //! Only `dom` (wasm32 only) touches the browser: it reads the same-origin
 //! `<meta>` configuration and the URL, clears the URL with
 //! `history.replaceState`, and renders with `textContent`.
 
+pub mod error_code;
 pub mod lang;
 pub mod link;
 pub mod messages;

@@ -15,6 +15,9 @@
 //! 5. A parameter with an empty value is treated as omitted (RFC 6749 §3.1).
 //! 6. A value longer than [`MAX_VALUE_BYTES`] or containing a control character is
 //!    rejected; the response is then not forwarded at all.
+//!
+//! After these checks, [`crate::screen::decide`] drops an `error_uri` that is not an
+//! absolute `https` URI ([`is_forwardable_error_uri`]) and forwards the rest.
 
 /// Longest query or fragment the page looks at, in bytes.
 pub const MAX_INPUT_BYTES: usize = 16 * 1024;
@@ -38,9 +41,11 @@ pub enum Param {
     SessionState,
     /// `error` (RFC 6749 §4.1.2.1).
     Error,
-    /// `error_description` (RFC 6749 §4.1.2.1); shown as text, never as HTML.
+    /// `error_description` (RFC 6749 §4.1.2.1); forwarded untouched, never shown
+    /// (see [`crate::error_code`]).
     ErrorDescription,
-    /// `error_uri` (RFC 6749 §4.1.2.1); forwarded, never shown as a link.
+    /// `error_uri` (RFC 6749 §4.1.2.1); forwarded only when it is an absolute `https`
+    /// URI ([`is_forwardable_error_uri`]), never shown as a link.
     ErrorUri,
 }
 
@@ -135,6 +140,18 @@ impl Params {
     /// The parameters in forwarding order.
     pub fn iter(&self) -> impl Iterator<Item = (Param, &str)> {
         self.values.iter().map(|(p, v)| (*p, v.as_str()))
+    }
+
+    /// The same parameters without `param`.
+    pub fn without(&self, param: Param) -> Params {
+        Params {
+            values: self
+                .values
+                .iter()
+                .filter(|(p, _)| *p != param)
+                .cloned()
+                .collect(),
+        }
     }
 
     /// Only the parameters in `keep`, same order.
@@ -263,6 +280,33 @@ pub fn is_valid_error_code(error: &str) -> bool {
         && error
             .bytes()
             .all(|b| matches!(b, 0x20..=0x21 | 0x23..=0x5B | 0x5D..=0x7E))
+}
+
+/// True when an `error_uri` may be handed to the app: an absolute `https` URI.
+///
+/// An app that opens `error_uri` must never be handed `javascript:`, `data:`, a
+/// custom scheme or plain `http:`. The rule, in order:
+/// 1. only RFC 6749 §4.1.2.1's `error_uri` characters (`%x21 / %x23-5B / %x5D-7E`:
+///    printable ASCII without space, `"` and `\`);
+/// 2. the scheme is `https` (ASCII case-insensitive, RFC 3986 §3.1), then `//`;
+/// 3. a non-empty authority (up to the first `/`, `?` or `#`) without user info
+///    (`https://bank.example@evil.example/` is refused).
+pub fn is_forwardable_error_uri(uri: &str) -> bool {
+    if !uri
+        .bytes()
+        .all(|b| matches!(b, 0x21 | 0x23..=0x5B | 0x5D..=0x7E))
+    {
+        return false;
+    }
+    let Some(rest) = uri
+        .get(..8)
+        .filter(|scheme| scheme.eq_ignore_ascii_case("https://"))
+        .and_then(|_| uri.get(8..))
+    else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    !authority.is_empty() && !authority.contains('@')
 }
 
 #[cfg(test)]
@@ -407,6 +451,46 @@ mod tests {
         assert!(!is_valid_error_code("a\"b"));
         assert!(!is_valid_error_code("a\\b"));
         assert!(!is_valid_error_code("é"));
+    }
+
+    #[test]
+    fn error_uri_must_be_absolute_https() {
+        for ok in [
+            "https://as.example.com/errors/access_denied",
+            "https://as.example.com",
+            "HTTPS://as.example.com/e",
+            "https://as.example.com:8443/e?lang=en#top",
+            "https://[2001:db8::1]/e",
+        ] {
+            assert!(is_forwardable_error_uri(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "javascript:alert(1)",
+            "JavaScript:alert(document.domain)",
+            "data:text/html,<script>alert(1)</script>",
+            "data:text/html;base64,PHNjcmlwdD4=",
+            "http://as.example.com/e",
+            "vbscript:msgbox",
+            "com.example.app:/callback",
+            "//as.example.com/e",
+            "/errors/access_denied",
+            "https:as.example.com",
+            "https:/as.example.com",
+            "https://",
+            "https:///e",
+            "https://?x",
+            "https://bank.example@evil.example/",
+            "https://as.example.com/a b",
+            "https://as.example.com/\"x\"",
+            "https://as.example.com/\\",
+            "https://as.example.com/é",
+            " https://as.example.com/",
+            "https\t://as.example.com/",
+            "https://as.example.com/\u{0}",
+        ] {
+            assert!(!is_forwardable_error_uri(bad), "{bad:?}");
+        }
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! What the page shows, decided from its configuration and the URL — no DOM here.
 
+use crate::error_code::{ErrorMessage, KnownError};
 use crate::link::{AppLink, AppLinkError};
-use crate::params::{is_valid_error_code, read_response, Param, ResponseError};
+use crate::params::{
+    is_forwardable_error_uri, is_valid_error_code, read_response, Param, ResponseError,
+};
 
 /// `<meta id="tollgate-page" content="login|logout">`: which page variant this is.
 pub const META_PAGE: &str = "tollgate-page";
@@ -71,13 +74,14 @@ pub enum Screen {
         /// The app link with the forwarded parameters.
         link: String,
     },
-    /// An error response: shown as text; the button still hands it to the app.
+    /// An error response: a fixed explanation (never the request's text, see
+    /// [`crate::error_code`]); the button still hands the response to the app.
     Error {
-        /// `error`.
-        error: String,
-        /// `error_description`, if any.
-        description: Option<String>,
-        /// The app link with the forwarded error parameters.
+        /// The known `error` code, or `None` for any other value (then only the
+        /// generic explanation is shown, not the value).
+        known: Option<KnownError>,
+        /// The app link with the forwarded error parameters (`error` and
+        /// `error_description` untouched).
         link: String,
     },
     /// The logout page: Continue opens the logout app link, with `state` if present.
@@ -94,6 +98,26 @@ pub enum Screen {
 }
 
 impl Screen {
+    /// Which explanation an error screen shows (`None` for other screens).
+    pub fn error_message(&self) -> Option<ErrorMessage> {
+        match self {
+            Screen::Error { known, .. } => {
+                Some(known.map_or(ErrorMessage::Unknown, KnownError::message))
+            }
+            _ => None,
+        }
+    }
+
+    /// The link Continue opens, if the screen has one.
+    pub fn link(&self) -> Option<&str> {
+        match self {
+            Screen::Continue { link } | Screen::Error { link, .. } | Screen::LoggedOut { link } => {
+                Some(link)
+            }
+            _ => None,
+        }
+    }
+
     /// A short stable name, written to `<html data-screen>` for tests and styling.
     pub fn name(&self) -> &'static str {
         match self {
@@ -122,6 +146,11 @@ pub fn decide(config: &PageConfig, query: &str, fragment: &str) -> Screen {
         }
         Ok(Some(found)) => found,
     };
+    // An `error_uri` the app must not open is dropped; the rest is still forwarded.
+    let params = match params.get(Param::ErrorUri) {
+        Some(uri) if !is_forwardable_error_uri(uri) => params.without(Param::ErrorUri),
+        _ => params,
+    };
     if config.kind == PageKind::Logout {
         let link = config
             .app_link
@@ -138,8 +167,7 @@ pub fn decide(config: &PageConfig, query: &str, fragment: &str) -> Screen {
             Screen::Malformed(ResponseError::InvalidErrorCode)
         }
         (None, Some(error)) => Screen::Error {
-            error: error.to_owned(),
-            description: params.get(Param::ErrorDescription).map(str::to_owned),
+            known: KnownError::find(error),
             link: config.app_link.with_params(source, &params),
         },
     }
@@ -214,10 +242,74 @@ mod tests {
         assert_eq!(
             s,
             Screen::Error {
-                error: "access_denied".into(),
-                description: Some("<b>no</b>".into()),
+                known: KnownError::find("access_denied"),
                 link: "https://mobile.example.com/app/callback?state=s&iss=i&error=access_denied&error_description=%3Cb%3Eno%3C%2Fb%3E&error_uri=https%3A%2F%2Fas.example%2Fe".into(),
             }
+        );
+        assert_eq!(s.error_message(), Some(ErrorMessage::Cancelled));
+    }
+
+    /// The spoofing attempt: attacker's words in `error_description` and an invented
+    /// `error`. The screen carries no request text at all; both reach the app.
+    #[test]
+    fn crafted_description_and_invented_error_are_forwarded_but_not_shown() {
+        let s = decide(
+            &login(),
+            "?error=account_locked&error_description=Your+account+is+locked.+Call+support+at+%2B1-555-0100+or+visit+evil.example&state=s",
+            "",
+        );
+        assert_eq!(
+            s,
+            Screen::Error {
+                known: None,
+                link: "https://mobile.example.com/app/callback?state=s&error=account_locked&error_description=Your%20account%20is%20locked.%20Call%20support%20at%20%2B1-555-0100%20or%20visit%20evil.example".into(),
+            }
+        );
+        assert_eq!(s.error_message(), Some(ErrorMessage::Unknown));
+        // A known code with a crafted description: the fixed text, the description only forwarded.
+        let s = decide(
+            &login(),
+            "?error=login_required&error_description=Call+%2B1-555-0100",
+            "",
+        );
+        assert_eq!(s.error_message(), Some(ErrorMessage::SignInRequired));
+        assert_eq!(
+            s.link(),
+            Some("https://mobile.example.com/app/callback?error=login_required&error_description=Call%20%2B1-555-0100")
+        );
+    }
+
+    #[test]
+    fn error_uri_is_forwarded_only_when_https() {
+        let base = "https://mobile.example.com/app/callback?state=s&error=access_denied";
+        for (uri, forwarded) in [
+            ("javascript%3Aalert(1)", false),
+            (
+                "data%3Atext%2Fhtml%2C%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+                false,
+            ),
+            ("http%3A%2F%2Fas.example%2Fe", false),
+            ("%2F%2Fas.example%2Fe", false),
+            ("https%3A%2F%2Fbank.example%40evil.example%2F", false),
+            ("https%3A%2F%2Fas.example%2Fe", true),
+        ] {
+            let s = decide(
+                &login(),
+                &format!("?error=access_denied&state=s&error_uri={uri}"),
+                "",
+            );
+            let want = if forwarded {
+                format!("{base}&error_uri=https%3A%2F%2Fas.example%2Fe")
+            } else {
+                base.to_owned()
+            };
+            assert_eq!(s.link(), Some(want.as_str()), "{uri}");
+            assert_eq!(s.name(), "error", "{uri}");
+        }
+        // With a code (unusual, but allowed through) the same rule applies.
+        assert_eq!(
+            decide(&login(), "?code=c&error_uri=javascript%3Ax", "").link(),
+            Some("https://mobile.example.com/app/callback?code=c")
         );
     }
 
@@ -319,6 +411,10 @@ mod tests {
             "é",
             " ",
             "%22",
+            "https://",
+            "https%3A%2F%2F",
+            "as.example",
+            "@",
         ];
         let mut links_with_params = 0;
         let mut seed: u64 = 0x5eed_1234_abcd_ef01;
@@ -350,11 +446,9 @@ mod tests {
                 (query.as_str(), "")
             };
             for config in [login(), logout()] {
-                let link = match decide(&config, q, f) {
-                    Screen::Continue { link }
-                    | Screen::Error { link, .. }
-                    | Screen::LoggedOut { link } => link,
-                    _ => continue,
+                let screen = decide(&config, q, f);
+                let Some(link) = screen.link() else {
+                    continue;
                 };
                 let base = config.app_link.as_str();
                 let rest = link
@@ -377,6 +471,9 @@ mod tests {
                     );
                     if config.kind == PageKind::Logout {
                         assert_eq!(name, "state", "{link}");
+                    }
+                    if name == "error_uri" {
+                        assert!(value.starts_with("https%3A%2F%2F"), "{link}");
                     }
                 }
             }

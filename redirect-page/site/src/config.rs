@@ -54,6 +54,31 @@ pub struct AppConfig {
     /// Android apps that may open the app links.
     #[serde(default)]
     pub android: Vec<AndroidApp>,
+    /// The App Store's numeric app ID (`1234567890` from `apps.apple.com/app/id1234567890`):
+    /// the app-not-installed page links to it.
+    #[serde(default)]
+    pub app_store_id: Option<String>,
+    /// The package the app-not-installed page links to on Google Play (default: the
+    /// first `android[].package_name`).
+    #[serde(default)]
+    pub play_store_package: Option<String>,
+}
+
+impl AppConfig {
+    /// The App Store link of the app-not-installed page, if configured.
+    pub fn app_store_url(&self) -> Option<String> {
+        self.app_store_id
+            .as_ref()
+            .map(|id| format!("https://apps.apple.com/app/id{id}"))
+    }
+
+    /// The Google Play link of the app-not-installed page, if there is an Android app.
+    pub fn play_store_url(&self) -> Option<String> {
+        self.play_store_package
+            .as_deref()
+            .or_else(|| self.android.first().map(|a| a.package_name.as_str()))
+            .map(|p| format!("https://play.google.com/store/apps/details?id={p}"))
+    }
 }
 
 /// One Android package and its signing-certificate fingerprints.
@@ -76,6 +101,8 @@ pub enum Problem {
     InvalidOrigin,
     /// `page_origin` and `app_link_origin` have the same host.
     SameHost,
+    /// `app_link_origin` has a port: the platforms fetch the asset files from port 443.
+    AppLinkPort,
     /// No apps configured.
     NoApps,
     /// `id` is empty or not `[a-z0-9-]`.
@@ -104,6 +131,8 @@ pub enum Problem {
     NoFingerprints,
     /// Not 32 upper-case hex bytes separated by colons.
     InvalidFingerprint,
+    /// `app_store_id` is not 1 to 12 digits.
+    InvalidAppStoreId,
 }
 
 impl fmt::Display for Problem {
@@ -122,6 +151,9 @@ impl fmt::Display for Problem {
             }
             Problem::ReservedPath => f.write_str("must not be under /assets/ or /.well-known/"),
             Problem::DuplicatePath => f.write_str("another page has the same path"),
+            Problem::AppLinkPort => f.write_str(
+                "must not have a port: iOS associated domains and Android App Links are verified on https port 443",
+            ),
             Problem::AppLink(e) => write!(f, "app link is invalid: {e:?}"),
             Problem::LoopbackAppLink => {
                 f.write_str("a plain-HTTP loopback app link is for local builds only, not a deployment")
@@ -140,6 +172,9 @@ impl fmt::Display for Problem {
             Problem::InvalidFingerprint => {
                 f.write_str("must be 32 upper-case hex bytes separated by colons (AA:BB:…:FF)")
             }
+            Problem::InvalidAppStoreId => f.write_str(
+                "must be the App Store's numeric app ID, 1 to 12 digits (apps.apple.com/app/id<digits>)",
+            ),
         }
     }
 }
@@ -214,6 +249,14 @@ pub fn is_valid_path(path: &str) -> bool {
         })
 }
 
+/// Paths the site itself uses: the assets and the `.well-known` files.
+fn is_reserved(path: &str) -> bool {
+    path == "/assets"
+        || path.starts_with("/assets/")
+        || path == "/.well-known"
+        || path.starts_with("/.well-known/")
+}
+
 /// True for `TEAMID.bundle.id`: a 10-character upper-case alphanumeric team ID and a
 /// bundle ID of at least two dot-separated `[A-Za-z0-9-]` segments.
 pub fn is_valid_ios_app_id(id: &str) -> bool {
@@ -270,6 +313,12 @@ impl SiteConfig {
             Some(h) if mode == Mode::Deployment && Some(h) == page_host => {
                 errors.push(err("app_link_origin", Problem::SameHost));
             }
+            Some(h)
+                if mode == Mode::Deployment
+                    && self.app_link_origin.len() > "https://".len() + h.len() =>
+            {
+                errors.push(err("app_link_origin", Problem::AppLinkPort));
+            }
             Some(_) => {}
         }
         if self.apps.is_empty() {
@@ -277,6 +326,7 @@ impl SiteConfig {
         }
         let mut ids: Vec<&str> = Vec::new();
         let mut page_paths: Vec<&str> = Vec::new();
+        let mut link_paths: Vec<&str> = Vec::new();
         for (i, app) in self.apps.iter().enumerate() {
             let at = |field: &str| format!("apps[{i}].{field}");
             if app.id.is_empty()
@@ -298,10 +348,7 @@ impl SiteConfig {
             for (field, path) in pages {
                 if !is_valid_path(path) {
                     errors.push(err(at(field), Problem::InvalidPath));
-                } else if path.starts_with("/assets/")
-                    || path.starts_with("/.well-known/")
-                    || path == "/assets"
-                {
+                } else if is_reserved(path) {
                     errors.push(err(at(field), Problem::ReservedPath));
                 } else if page_paths.contains(&path) {
                     errors.push(err(at(field), Problem::DuplicatePath));
@@ -320,12 +367,28 @@ impl SiteConfig {
                 links.push(("app_link_logout_path", p));
             }
             for (field, path) in links {
+                // The app-link origin serves the app-not-installed page at each of these paths.
                 if !is_valid_path(path) {
                     errors.push(err(at(field), Problem::InvalidPath));
+                } else if is_reserved(path) {
+                    errors.push(err(at(field), Problem::ReservedPath));
+                } else if link_paths.contains(&path) {
+                    errors.push(err(at(field), Problem::DuplicatePath));
                 } else if let Err(e) = AppLink::parse(&format!("{}{path}", self.app_link_origin)) {
                     if link_host.is_some() {
                         errors.push(err(at(field), Problem::AppLink(e)));
                     }
+                }
+                link_paths.push(path);
+            }
+            if let Some(id) = &app.app_store_id {
+                if id.is_empty() || id.len() > 12 || !id.bytes().all(|b| b.is_ascii_digit()) {
+                    errors.push(err(at("app_store_id"), Problem::InvalidAppStoreId));
+                }
+            }
+            if let Some(p) = &app.play_store_package {
+                if !is_valid_package_name(p) {
+                    errors.push(err(at("play_store_package"), Problem::InvalidPackageName));
                 }
             }
 
@@ -396,7 +459,8 @@ mod tests {
                 "app_link_login_path": "/example/callback",
                 "app_link_logout_path": "/example/logout",
                 "ios_app_ids": ["ABCDE12345.com.example.app"],
-                "android": [{"package_name": "com.example.app", "sha256_cert_fingerprints": [FP]}]
+                "android": [{"package_name": "com.example.app", "sha256_cert_fingerprints": [FP]}],
+                "app_store_id": "1234567890"
             }]
         })
     }
@@ -484,6 +548,84 @@ mod tests {
     }
 
     #[test]
+    fn store_links() {
+        let c = parse(&example().to_string(), Mode::Deployment).unwrap();
+        assert_eq!(
+            c.apps[0].app_store_url().as_deref(),
+            Some("https://apps.apple.com/app/id1234567890")
+        );
+        assert_eq!(
+            c.apps[0].play_store_url().as_deref(),
+            Some("https://play.google.com/store/apps/details?id=com.example.app")
+        );
+        let mut v = example();
+        v["apps"][0]["play_store_package"] = "com.example.other".into();
+        let c = parse(&v.to_string(), Mode::Deployment).unwrap();
+        assert_eq!(
+            c.apps[0].play_store_url().as_deref(),
+            Some("https://play.google.com/store/apps/details?id=com.example.other")
+        );
+        for bad in [
+            "",
+            "id1234",
+            "12345678901234",
+            "12 34",
+            "https://apps.apple.com/app/id1",
+        ] {
+            let mut v = example();
+            v["apps"][0]["app_store_id"] = bad.into();
+            assert_eq!(
+                problems(&v, Mode::Deployment),
+                vec![("apps[0].app_store_id".into(), Problem::InvalidAppStoreId)],
+                "{bad}"
+            );
+        }
+        let mut v = example();
+        v["apps"][0]["play_store_package"] = "evil.example/x?id=".into();
+        assert_eq!(
+            problems(&v, Mode::Deployment),
+            vec![(
+                "apps[0].play_store_package".into(),
+                Problem::InvalidPackageName
+            )]
+        );
+    }
+
+    #[test]
+    fn app_link_origin_has_no_port_in_a_deployment() {
+        let mut v = example();
+        v["app_link_origin"] = "https://mobile.example.com:8443".into();
+        assert_eq!(
+            problems(&v, Mode::Deployment),
+            vec![("app_link_origin".into(), Problem::AppLinkPort)]
+        );
+        assert_eq!(problems(&v, Mode::Local), vec![]);
+    }
+
+    #[test]
+    fn app_link_paths_avoid_the_sites_own_paths_and_each_other() {
+        let mut v = example();
+        v["apps"][0]["app_link_login_path"] = "/assets/not-installed.js".into();
+        v["apps"][0]["app_link_logout_path"] = "/.well-known/assetlinks.json".into();
+        assert_eq!(
+            problems(&v, Mode::Deployment),
+            vec![
+                ("apps[0].app_link_login_path".into(), Problem::ReservedPath),
+                ("apps[0].app_link_logout_path".into(), Problem::ReservedPath),
+            ]
+        );
+        let mut v = example();
+        v["apps"][0]["app_link_logout_path"] = "/example/callback".into();
+        assert_eq!(
+            problems(&v, Mode::Deployment),
+            vec![(
+                "apps[0].app_link_logout_path".into(),
+                Problem::DuplicatePath
+            )]
+        );
+    }
+
+    #[test]
     fn origins_must_be_https_without_path() {
         for (field, bad) in [
             ("page_origin", "http://www.example.com"),
@@ -560,6 +702,8 @@ mod tests {
         let mut second = v["apps"][0].clone();
         second["login_path"] = "/other/callback".into();
         second["logout_path"] = "/other/logout".into();
+        second["app_link_login_path"] = "/other/callback".into();
+        second["app_link_logout_path"] = "/other/logout".into();
         second["ios_app_ids"] = serde_json::json!([]);
         second["android"] = serde_json::json!([]);
         v["apps"].as_array_mut().unwrap().push(second);

@@ -1,9 +1,11 @@
 //! `tollgate-site serve`: a small HTTP/1.1 static server (std only) for the demo and
 //! the tests, sending exactly the headers of [`crate::headers`].
 //!
-//! GET and HEAD only; `/a/b` is served from `a/b` or `a/b.html`, never with a
-//! redirect; only known file types are served; everything else is 404. One thread
-//! per connection, `Connection: close`, bounded request size and timeouts.
+//! GET and HEAD only; `/a/b` is served from `a/b.html` (or the file `a/b` itself),
+//! never with a redirect; only known file types are served; `.html` names, `_…`
+//! and dot files other than `.well-known` are not; everything else is 404 — the same
+//! set the generated nginx snippets serve. One thread per connection,
+//! `Connection: close`, bounded request size and timeouts.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -47,8 +49,11 @@ pub fn resolve(root: &Path, target: &str) -> Resolved {
         return Resolved::NotFound;
     }
     let rel = path.trim_start_matches('/');
-    // Build-tool files are not part of the site.
-    if rel.starts_with('_') || rel == ".tollgate-site" {
+    // Build-tool files are not part of the site, and a page has one address only.
+    let hidden = rel
+        .split('/')
+        .any(|seg| seg.starts_with('_') || (seg.starts_with('.') && seg != ".well-known"));
+    if hidden || rel.ends_with(".html") {
         return Resolved::NotFound;
     }
     for candidate in [rel.to_owned(), format!("{rel}.html")] {
@@ -163,6 +168,8 @@ mod tests {
         std::fs::write(dir.join("app/x_bg.wasm"), "wasm").unwrap();
         std::fs::write(dir.join("app/secret.key"), "k").unwrap();
         std::fs::write(dir.join("_headers"), "h").unwrap();
+        std::fs::write(dir.join(".tollgate-site"), "m").unwrap();
+        std::fs::write(dir.join("app/.hidden.html"), "h").unwrap();
         dir
     }
 
@@ -173,10 +180,7 @@ mod tests {
             resolve(&root, "/app/callback?code=x"),
             Resolved::File(_, "text/html; charset=utf-8")
         ));
-        assert!(matches!(
-            resolve(&root, "/app/callback.html"),
-            Resolved::File(_, _)
-        ));
+
         assert!(matches!(
             resolve(&root, "/.well-known/apple-app-site-association"),
             Resolved::File(_, "application/json")
@@ -193,6 +197,10 @@ mod tests {
             "/app//callback",
             "/app/secret.key",
             "/_headers",
+            "/app/callback.html",
+            "/.tollgate-site",
+            "/app/.hidden",
+            "/.well-known/../_headers",
             "/app/%2e%2e/x",
             "//etc/passwd",
             "/app/callback/",
@@ -208,7 +216,9 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         std::thread::spawn(move || serve(listener, root, 60));
-        let r = http::get(&base, "/app/callback?code=abc").unwrap();
+        let origin = http::Origin::parse(&base).unwrap();
+        let mut client = http::Client::new(None);
+        let r = client.get(&origin, "/app/callback?code=abc").unwrap();
         assert_eq!(r.status, 200);
         assert_eq!(r.body, b"<p>page</p>");
         for (name, value) in security_headers(60) {
@@ -218,9 +228,9 @@ mod tests {
                 "{name}"
             );
         }
-        let r = http::get(&base, "/app/x_bg.wasm").unwrap();
+        let r = client.get(&origin, "/app/x_bg.wasm").unwrap();
         assert_eq!(r.header("content-type"), Some("application/wasm"));
-        let r = http::get(&base, "/nope").unwrap();
+        let r = client.get(&origin, "/nope").unwrap();
         assert_eq!(r.status, 404);
         assert_eq!(r.header("cache-control"), Some("no-store"));
     }

@@ -6,7 +6,7 @@ use std::path::Path;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 
-/// The page's budget: HTML + JS + Wasm + CSS, gzipped (issue 4).
+/// The page's budget: HTML + JS + Wasm + CSS, gzipped.
 pub const BUDGET_GZIP_BYTES: usize = 30 * 1024;
 
 /// Files one page load fetches with WebAssembly (besides the page's HTML).
@@ -23,6 +23,19 @@ pub const FALLBACK_PATH_ASSETS: [&str; 4] = [
     "assets/fallback.js",
     "assets/fallback-data.js",
 ];
+
+/// Files the app-not-installed page fetches (besides its HTML).
+pub const NOT_INSTALLED_ASSETS: [&str; 2] = ["assets/page.css", "assets/not-installed.js"];
+
+/// The page origin's root of a build output directory (or `dir` itself when it is one).
+pub fn page_root(dir: &Path) -> std::path::PathBuf {
+    let nested = dir.join(crate::generate::PAGE_ROOT);
+    if nested.is_dir() {
+        nested
+    } else {
+        dir.to_path_buf()
+    }
+}
 
 /// One file's sizes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,20 +87,23 @@ fn html_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
 
 /// The first (by path) login page of a built site, relative to `dir`.
 pub fn find_login_page(dir: &Path) -> Result<String, String> {
+    find_page(dir, "login")
+}
+
+/// The first (by path) page of `kind` (`<meta id="tollgate-page">`) under `dir`, relative to it.
+pub fn find_page(dir: &Path, kind: &str) -> Result<String, String> {
     let mut files = Vec::new();
     html_files(dir, &mut files);
     files.sort();
+    let marker = format!("name=\"tollgate-page\" content=\"{kind}\"");
     files
         .iter()
-        .find(|f| {
-            std::fs::read_to_string(f)
-                .is_ok_and(|t| t.contains("name=\"tollgate-page\" content=\"login\""))
-        })
+        .find(|f| std::fs::read_to_string(f).is_ok_and(|t| t.contains(&marker)))
         .and_then(|f| f.strip_prefix(dir).ok())
         .map(|p| p.to_string_lossy().into_owned())
         .ok_or_else(|| {
             format!(
-                "no login page found in {} (build it: redirect-page/build.sh)",
+                "no {kind} page found in {} (build it: redirect-page/build.sh)",
                 dir.display()
             )
         })

@@ -398,6 +398,107 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> Result<BTreeSet<&
 
     linker.func_wrap(
         "env",
+        reg("proxy_call_foreign_function"),
+        |mut caller: C<'_>,
+         np: u32,
+         nl: u32,
+         ap: u32,
+         al: u32,
+         ret_data: u32,
+         ret_size: u32|
+         -> Result<u32> {
+            let name = read_string(&mut caller, np, nl)?;
+            let arguments = read_bytes(&mut caller, ap, al)?;
+            let state = caller.data_mut();
+            if name != "verify_signature" || !state.verify_signature_offered {
+                return Ok(Status::NotFound.code());
+            }
+            state.verify_signature_calls += 1;
+            let answer = match state.verify_signature_forced {
+                Some(verdict) => Ok(crate::foreign::encode_result(verdict, "")),
+                None => crate::foreign::verify_signature(&arguments),
+            };
+            match answer {
+                Ok(bytes) => {
+                    return_bytes(&mut caller, &bytes, ret_data, ret_size)?;
+                    Ok(Status::Ok.code())
+                }
+                Err(status) => Ok(status.code()),
+            }
+        },
+    )?;
+
+    linker.func_wrap(
+        "env",
+        reg("proxy_register_shared_queue"),
+        |mut caller: C<'_>, np: u32, nl: u32, ret_token: u32| -> Result<u32> {
+            let name = read_string(&mut caller, np, nl)?;
+            let state = caller.data_mut();
+            let ctx_id = state
+                .current
+                .ok_or_else(|| format_err!("proxy_register_shared_queue outside any context"))?;
+            let root_id = match state.contexts.get(&ctx_id) {
+                Some(c) if c.root_id == 0 => ctx_id,
+                Some(c) => c.root_id,
+                None => bail!("proxy_register_shared_queue: no context {ctx_id}"),
+            };
+            // As Envoy: registering a name again returns the same queue, now owned by the
+            // registering root context, keeping what is queued.
+            let existing = state
+                .queues
+                .iter()
+                .find(|(_, q)| q.name == name)
+                .map(|(t, _)| *t);
+            let token = match existing {
+                Some(t) => t,
+                None => u32::try_from(state.queues.len() + 1)
+                    .map_err(|_| format_err!("too many queues"))?,
+            };
+            let queue = state.queues.entry(token).or_default();
+            queue.name = name;
+            queue.root_id = root_id;
+            write_u32(&mut caller, ret_token, token)?;
+            Ok(Status::Ok.code())
+        },
+    )?;
+
+    linker.func_wrap(
+        "env",
+        reg("proxy_enqueue_shared_queue"),
+        |mut caller: C<'_>, token: u32, vp: u32, vl: u32| -> Result<u32> {
+            let value = read_bytes(&mut caller, vp, vl)?;
+            let state = caller.data_mut();
+            match state.queues.get_mut(&token) {
+                Some(q) => {
+                    q.items.push_back(value);
+                    state.queue_ready.push(token);
+                    Ok(Status::Ok.code())
+                }
+                None => Ok(Status::NotFound.code()),
+            }
+        },
+    )?;
+
+    linker.func_wrap(
+        "env",
+        reg("proxy_dequeue_shared_queue"),
+        |mut caller: C<'_>, token: u32, ret_data: u32, ret_size: u32| -> Result<u32> {
+            let item = match caller.data_mut().queues.get_mut(&token) {
+                None => return Ok(Status::NotFound.code()),
+                Some(q) => q.items.pop_front(),
+            };
+            match item {
+                Some(bytes) => {
+                    return_bytes(&mut caller, &bytes, ret_data, ret_size)?;
+                    Ok(Status::Ok.code())
+                }
+                None => Ok(Status::Empty.code()),
+            }
+        },
+    )?;
+
+    linker.func_wrap(
+        "env",
         reg("proxy_continue_stream"),
         |mut caller: C<'_>, stream: u32| -> Result<u32> {
             let ctx = current_stream(caller.data_mut(), "proxy_continue_stream")?;

@@ -110,6 +110,7 @@ pub(crate) struct ContextState {
     /// 0 for a root context, otherwise the root it belongs to.
     pub(crate) root_id: u32,
     pub(crate) request_headers: Vec<Header>,
+    pub(crate) request_trailers: Vec<Header>,
     pub(crate) response_headers: Vec<Header>,
     pub(crate) mutations: Vec<HeaderMutation>,
     pub(crate) local_response: Option<LocalResponse>,
@@ -123,6 +124,7 @@ impl ContextState {
     pub(crate) fn map(&self, map: MapType) -> Option<&Vec<Header>> {
         match map {
             MapType::HttpRequestHeaders => Some(&self.request_headers),
+            MapType::HttpRequestTrailers => Some(&self.request_trailers),
             MapType::HttpResponseHeaders => Some(&self.response_headers),
             _ => None,
         }
@@ -131,10 +133,22 @@ impl ContextState {
     pub(crate) fn map_mut(&mut self, map: MapType) -> Option<&mut Vec<Header>> {
         match map {
             MapType::HttpRequestHeaders => Some(&mut self.request_headers),
+            MapType::HttpRequestTrailers => Some(&mut self.request_trailers),
             MapType::HttpResponseHeaders => Some(&mut self.response_headers),
             _ => None,
         }
     }
+}
+
+/// A shared queue registered by this VM (`proxy_register_shared_queue`). Queues are
+/// modelled per VM: a VM enqueues onto the queues it registered itself, which is all the
+/// filter does (its fetch doorbell).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SharedQueue {
+    pub(crate) name: String,
+    /// The root context that registered it: it gets `proxy_on_queue_ready`.
+    pub(crate) root_id: u32,
+    pub(crate) items: std::collections::VecDeque<Vec<u8>>,
 }
 
 /// Everything the host keeps for one VM (the wasmtime `Store` data).
@@ -160,6 +174,17 @@ pub(crate) struct HostState {
     pub(crate) known_clusters: Option<BTreeSet<String>>,
     /// Upstreams of callouts refused with BAD_ARGUMENT.
     pub(crate) refused_http_calls: Vec<String>,
+    /// Shared queues by token.
+    pub(crate) queues: BTreeMap<u32, SharedQueue>,
+    /// Queue tokens whose root context is owed `proxy_on_queue_ready` (Envoy posts it to
+    /// the worker's event loop: it runs after the current callback has returned).
+    pub(crate) queue_ready: Vec<u32>,
+    /// Whether `verify_signature` exists (Envoy has it; other hosts may not).
+    pub(crate) verify_signature_offered: bool,
+    /// Answer every `verify_signature` call with this instead of checking (a broken host).
+    pub(crate) verify_signature_forced: Option<bool>,
+    /// `verify_signature` calls so far.
+    pub(crate) verify_signature_calls: u64,
 }
 
 impl HostState {
@@ -180,6 +205,11 @@ impl HostState {
             pending_done: BTreeSet::new(),
             known_clusters: None,
             refused_http_calls: Vec::new(),
+            queues: BTreeMap::new(),
+            queue_ready: Vec::new(),
+            verify_signature_offered: true,
+            verify_signature_forced: None,
+            verify_signature_calls: 0,
         }
     }
 }

@@ -101,6 +101,10 @@ pub struct FilterVm {
     next_context_id: u32,
     crashed: Option<String>,
     unimplemented: Vec<String>,
+    /// Hold `proxy_on_queue_ready` deliveries until [`FilterVm::deliver_queue_ready`].
+    hold_queue_ready: bool,
+    /// True while posted callbacks are being delivered (they are not nested).
+    delivering: bool,
 }
 
 impl FilterVm {
@@ -133,6 +137,8 @@ impl FilterVm {
             next_context_id: 1,
             crashed: None,
             unimplemented,
+            hold_queue_ready: false,
+            delivering: false,
         };
         // A reactor runs its constructors (and the SDK's `main!` body) in `_initialize`.
         if vm.has_export("_initialize") {
@@ -172,6 +178,17 @@ impl FilterVm {
         self.store.data_mut().current = current;
         let result = func.call(&mut self.store, params);
         self.store.data_mut().current = None;
+        let result = match result {
+            // Like Envoy's event loop: callbacks the filter caused (a shared-queue enqueue)
+            // run once the current callback has returned.
+            Ok(value) if !self.delivering && !self.hold_queue_ready => {
+                self.delivering = true;
+                let delivered = self.deliver_posted();
+                self.delivering = false;
+                delivered.map(|()| value)
+            }
+            other => other,
+        };
         result.map_err(|e| {
             let last_logs: Vec<String> = self
                 .store
@@ -186,6 +203,59 @@ impl FilterVm {
             self.crashed = Some(why.clone());
             format_err!("{why}")
         })
+    }
+
+    /// Deliver the owed `proxy_on_queue_ready` callbacks, oldest first (bounded, so a filter
+    /// that keeps enqueueing from its own callback fails instead of looping).
+    fn deliver_posted(&mut self) -> Result<()> {
+        for _ in 0..1000 {
+            let Some(token) = (!self.store.data().queue_ready.is_empty())
+                .then(|| self.store.data_mut().queue_ready.remove(0))
+            else {
+                return Ok(());
+            };
+            let Some(root) = self.store.data().queues.get(&token).map(|q| q.root_id) else {
+                continue;
+            };
+            if !self.store.data().contexts.contains_key(&root) {
+                continue;
+            }
+            let func = self
+                .instance
+                .get_typed_func::<(u32, u32), ()>(&mut self.store, "proxy_on_queue_ready")
+                .map_err(|e| format_err!("filter export proxy_on_queue_ready: {e}"))?;
+            self.store.data_mut().current = Some(root);
+            let result = func.call(&mut self.store, (root, token));
+            self.store.data_mut().current = None;
+            result?;
+        }
+        bail!("the filter keeps enqueueing onto its own queue from on_queue_ready")
+    }
+
+    /// Hold (true) or release (false) `proxy_on_queue_ready` deliveries. Held ones are
+    /// delivered by [`FilterVm::deliver_queue_ready`], or after the next call once released.
+    pub fn hold_queue_ready(&mut self, hold: bool) {
+        self.hold_queue_ready = hold;
+    }
+
+    /// Deliver the held `proxy_on_queue_ready` callbacks now.
+    pub fn deliver_queue_ready(&mut self) -> Result<()> {
+        if let Some(why) = &self.crashed {
+            bail!("the filter VM crashed earlier and cannot be called again: {why}");
+        }
+        self.delivering = true;
+        let result = self.deliver_posted();
+        self.delivering = false;
+        result.map_err(|e| {
+            let why = format!("proxy_on_queue_ready trapped: {e:?}");
+            self.crashed = Some(why.clone());
+            format_err!("{why}")
+        })
+    }
+
+    /// Callbacks owed but held (see [`FilterVm::hold_queue_ready`]).
+    pub fn queue_ready_owed(&self) -> usize {
+        self.store.data().queue_ready.len()
     }
 
     // ----- configuration the filter can read -------------------------------------------
@@ -205,6 +275,22 @@ impl FilterVm {
 
     pub fn set_vm_configuration(&mut self, bytes: &[u8]) {
         self.store.data_mut().vm_configuration = bytes.to_vec();
+    }
+
+    /// Offer (default) or withdraw the `verify_signature` foreign function.
+    pub fn offer_verify_signature(&mut self, offered: bool) {
+        self.store.data_mut().verify_signature_offered = offered;
+    }
+
+    /// Make `verify_signature` answer `verdict` for everything (a broken host), or check
+    /// again (`None`).
+    pub fn force_verify_signature(&mut self, verdict: Option<bool>) {
+        self.store.data_mut().verify_signature_forced = verdict;
+    }
+
+    /// `verify_signature` calls so far.
+    pub fn verify_signature_calls(&self) -> u64 {
+        self.store.data().verify_signature_calls
     }
 
     /// Make property `path` readable through `proxy_get_property`.
@@ -309,6 +395,28 @@ impl FilterVm {
             (ctx, count, u32::from(end_of_stream)),
         )?;
         Action::from_code(action)
+    }
+
+    /// Deliver request trailers to stream `ctx`.
+    pub fn on_request_trailers(&mut self, ctx: u32, trailers: &[(&str, &str)]) -> Result<Action> {
+        let count = len_u32(trailers.len())?;
+        self.stream_mut(ctx)?.request_trailers = trailers
+            .iter()
+            .map(|(n, v)| ((*n).to_string(), v.as_bytes().to_vec()))
+            .collect();
+        let action =
+            self.call::<(u32, u32), u32>("proxy_on_request_trailers", Some(ctx), (ctx, count))?;
+        Action::from_code(action)
+    }
+
+    /// The request trailers of stream `ctx` as they would go upstream now.
+    pub fn request_trailers(&self, ctx: u32) -> Result<Vec<(String, String)>> {
+        Ok(self
+            .stream(ctx)?
+            .request_trailers
+            .iter()
+            .map(|(n, v)| (n.clone(), String::from_utf8_lossy(v).into_owned()))
+            .collect())
     }
 
     /// Deliver response headers to stream `ctx`.

@@ -37,6 +37,12 @@ mod remote_keys_waiting;
 #[cfg(test)]
 mod remote_workers;
 #[cfg(test)]
+mod request_canonicalisation;
+#[cfg(test)]
+mod signature_paths;
+#[cfg(test)]
+mod stream_reset_during_fetch;
+#[cfg(test)]
 mod token_cache;
 #[cfg(test)]
 mod two_authorization_headers;

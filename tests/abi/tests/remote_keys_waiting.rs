@@ -168,36 +168,6 @@ fn a_request_that_ends_while_waiting_is_forgotten() {
 }
 
 #[test]
-fn an_answer_lost_with_its_request_is_recovered_by_the_next_refetch() {
-    let mut vm = started(&remote_config());
-    answer_pending(
-        &mut vm,
-        &testkit::jwks(&[TestKey::Es256]).to_string().into_bytes(),
-    );
-
-    // The request that triggered the refetch ends before the answer: the SDK delivers
-    // the answer to that (gone) request, so it is lost.
-    let (req, _) = send(&mut vm, &orders(TestKey::EdDsa, NOW));
-    vm.finish(req).unwrap();
-    answer_pending(&mut vm, &jwks_body());
-    assert!(vm.crashed().is_none());
-
-    // The lease (timeout 2 s + 1 s) runs out; meanwhile requests wait, then get 401.
-    let (waiting, action) = send(&mut vm, &orders(TestKey::EdDsa, NOW));
-    assert_eq!(action, Action::Pause);
-    vm.advance_seconds(3).unwrap();
-    vm.tick().unwrap();
-    assert_eq!(vm.local_response(waiting).unwrap().unwrap().status, 401);
-
-    // After the refetch interval the next unknown kid fetches again and passes.
-    vm.advance_seconds(30).unwrap();
-    let (late, action) = send(&mut vm, &orders(TestKey::EdDsa, NOW + 33));
-    assert_eq!(action, Action::Pause);
-    answer_pending(&mut vm, &jwks_body());
-    assert_eq!(vm.resumed(late).unwrap(), vec![0]);
-}
-
-#[test]
 fn a_new_configuration_answers_the_requests_paused_under_the_old_one() {
     let mut vm = started(&remote_config());
     let (req, action) = send(&mut vm, &orders(TestKey::Es256, NOW));

@@ -137,6 +137,7 @@ const lines = [
   `  authorization server:  ${as.issuer}   (oidc-provider; any login name and password sign in)`,
   `  intermediate page:     ${stack.pageUrl}   (redirect URI of the public client ${as.clients.mobile.clientId})`,
   `  app-link endpoint:     ${stack.appEndpoint.url}   (plays the mobile app)`,
+  `  app not installed:     ${stack.site.notInstalledUrl}   (what the app link shows on a phone without the app)`,
   `  API via Envoy:         ${apiUrl}   (Envoy + tollgate in front of the echo API)`,
   `  Envoy admin:           http://127.0.0.1:${stack.envoy.adminPort}   (curl -s http://127.0.0.1:${stack.envoy.adminPort}/stats | grep wasmcustom.tollgate)`,
   '',
@@ -183,6 +184,9 @@ if (!CHECK) {
   };
   out('demo check: running every printed curl command, then the browser walk-through');
   await runCurl(cases);
+  const notInstalled = await fetch(`${stack.site.notInstalledUrl}?code=demo-check-code&state=s`).then(async (r) => ({ status: r.status, body: await r.text() }));
+  check(notInstalled.status === 200 && notInstalled.body.includes('play.google.com/store/apps/details?id=') && !notInstalled.body.includes('demo-check-code'),
+    `app-not-installed page -> ${notInstalled.status} with the store link, without the code`);
   try {
     const { launchMobileBrowser, signInAndContinue } = await import('../flow/browser.mjs');
     const browser = await launchMobileBrowser();

@@ -6,6 +6,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
+import net from 'node:net';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { REPO, requireWasm } from '../lib/paths.mjs';
@@ -207,6 +208,36 @@ describe('remote JWKS through discovery: real Envoy + real oidc-provider', () =>
     }
     // Real tokens are unaffected.
     assert.equal((await get(await serviceToken(as))).status, 200);
+  }));
+
+  it('5. a client that resets its request cannot cancel the refetch it triggered: the rotated key still arrives', wrap(async () => {
+    await sleep(REFETCH_INTERVAL_S * 1000 + 200);
+    const { kid } = await as.rotateKeys();
+    const token = await serviceToken(as);
+    assert.equal(jwtHeader(token).kid, kid);
+    // The key server answers slowly, so the refetch is still in flight when the attacker resets.
+    as.injectFault('jwks', { delayMs: 800 });
+    const jwksBefore = as.requests.jwks;
+    try {
+      // The attacker sends the first token with the new kid (it triggers the refetch and spends the refetch
+      // slot) and resets the connection while the request waits for the keys.
+      await new Promise((resolve, reject) => {
+        const socket = net.connect(port, '127.0.0.1', () => {
+          socket.write(`GET /orders HTTP/1.1\r\nhost: api\r\nauthorization: Bearer ${token}\r\n\r\n`);
+          setTimeout(() => { socket.resetAndDestroy(); resolve(); }, 150);
+        });
+        socket.on('error', reject);
+      });
+      // Legitimate requests with the new key, right after and within the refetch interval: they pass.
+      const started = Date.now();
+      const res = await get(token);
+      assert.equal(res.status, 200, res.body);
+      assert.ok(Date.now() - started < 2000, `waited ${Date.now() - started} ms`);
+      assert.equal((await get(token)).status, 200);
+      assert.equal(as.requests.jwks, jwksBefore + 1, 'the one refetch the attacker triggered was used');
+    } finally {
+      as.clearFaults();
+    }
   }));
 });
 

@@ -1,15 +1,17 @@
-// Every row of issue 2 through the REAL Envoy with the built filter and a real echo upstream.
-// Expected answers are the contract of issue 2 and /tmp/tg/CORE_API.md (filter/core/src/response.rs):
+// Every token row through the REAL Envoy with the built filter and a real echo upstream, twice: with the default
+// signature path (Envoy's verify_signature for ES256/ES384/RS*, proven by the filter's gauge and counters) and with
+// `signature_path: "wasm"` (everything checked in the VM) — the answers must be the same.
+// Expected answers are the contract in filter/core/src/response.rs:
 //   401 Bearer realm (no error attr) | 401 invalid_token + description | 403 insufficient_scope + scope | 400 invalid_request
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTollgate, assertDenied, assertInvalidToken, assertNoSecret, counterDelta, REALM, DESCRIPTIONS } from './harness.mjs';
+import { startTollgate, scenarioConfig, assertDenied, assertInvalidToken, assertNoSecret, counterDelta, REALM, DESCRIPTIONS } from './harness.mjs';
 import {
   mint, unsignedToken, hmacToken, tamper, foreignKeyToken, claims, publicKeyPem, publicKeyDer,
   IDSVR_JWKS, PARTNER_ISSUER, KID, AUDIENCE,
 } from '../fixtures/tokens.mjs';
 
-describe('tollgate in the real Envoy: token rows of issue 2', () => {
+for (const signaturePath of ['auto', 'wasm']) describe(`tollgate in the real Envoy: token rows (signature_path ${signaturePath})`, () => {
   let tg;
   const tokensUsed = [];
   const use = (t) => {
@@ -19,11 +21,23 @@ describe('tollgate in the real Envoy: token rows of issue 2', () => {
   const test = (name, fn) => it(name, async (t) => tg.wrap(fn)(t));
 
   before(async () => {
-    tg = await startTollgate();
+    tg = await startTollgate(scenarioConfig({ signature_path: signaturePath }), { name: `tollgate-tokens-${signaturePath}` });
   });
   after(async () => {
     if (!tg) return;
     try {
+      // Which path checked the signatures: Envoy's verify_signature for the algorithms it serves, or the VM.
+      const stats = await tg.envoy.stats('^wasmcustom\\.tollgate\\.signature\\.');
+      const stat = (n) => stats.get(`wasmcustom.tollgate.signature.${n}`);
+      if (signaturePath === 'auto') {
+        assert.equal(stat('host_algorithms'), 5, 'ES256, ES384, RS256, RS384, RS512 on the host');
+        assert.ok(stat('host') > 10, `host checks: ${stat('host')}`);
+        assert.match(tg.envoy.log(), /signatures: host verify_signature for ES256, ES384, RS256, RS384, RS512; pure Rust for EdDSA, PS256, PS384, PS512/);
+      } else {
+        assert.equal(stat('host_algorithms'), 0);
+        assert.equal(stat('host'), 0);
+      }
+      assert.ok(stat('wasm') > 0, `VM checks: ${stat('wasm')}`);
       // No Envoy log line may contain a token (the glue logs the reason, never the token).
       const log = tg.envoy.log();
       for (const t of tokensUsed) assertNoSecret(log, t, 'the Envoy log');

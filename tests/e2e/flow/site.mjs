@@ -1,7 +1,8 @@
 // Our site (the intermediate redirect page) for the flow: a local build of tests/e2e/flow/site.json whose app link
 // points at the loopback app endpoint (`tollgate-site build --app-link-origin http://127.0.0.1:PORT`), served by
-// `tollgate-site serve` with the production headers. Needs the page's wasm-bindgen package and the tollgate-site
-// binary that redirect-page/build.sh produces.
+// `tollgate-site serve` with the production headers: the build's page/ root (the redirect page) on one loopback
+// origin and its app-link/ root (the app-not-installed page, what a phone without the app shows at the app link) on
+// another. Needs the page's wasm-bindgen package and the tollgate-site binary that redirect-page/build.sh produces.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -22,9 +23,25 @@ export function pagePkg() {
   return process.env.TOLLGATE_PAGE_PKG || path.join(REPO, 'target', 'redirect-page-pkg');
 }
 
+/** Start `tollgate-site serve --dir root` on `port` (0 = free); resolves { proc, url }. */
+async function serve(bin, root, port, logFile) {
+  const proc = startProcess(bin, ['serve', '--dir', root, '--addr', `${LOOPBACK}:${port}`], { logFile });
+  try {
+    const url = await waitFor('tollgate-site serve', () => /serving .* at (http:\/\/\S+?)\/?\s*$/m.exec(proc.log())?.[1], {
+      timeoutMs: 10_000,
+      abort: async () => (proc.running ? undefined : `tollgate-site serve exited:\n${proc.log()}`),
+    });
+    return { proc, url };
+  } catch (err) {
+    await stopProcess(proc);
+    throw err;
+  }
+}
+
 /**
  * Build the site for `appLink` (the app endpoint's URL; its path must be the config's app_link_login_path) and
- * serve it on `port` (0 = free). Resolves { url, port, pageUrl, dir, stop() }.
+ * serve its page root on `port` (0 = free) and its app-link root on a free port.
+ * Resolves { url, port, pageUrl, notInstalledUrl, dir, stop() }.
  */
 export async function startSite({ port = 0, pagePath, appLink }) {
   const bin = SITE_BIN;
@@ -40,32 +57,33 @@ export async function startSite({ port = 0, pagePath, appLink }) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'tollgate-flow-site-'));
   const out = path.join(dir, 'www');
   let proc;
+  let notInstalled;
   try {
     const build = await runToCompletion(bin, [
-      'build', '--config', SITE_CONFIG, '--pkg', pkg, '--assets', path.join(REPO, 'www', 'assets'),
-      '--out', out, '--app-link-origin', link.origin,
+      'build', '--config', SITE_CONFIG, '--pkg', pkg, '--out', out, '--app-link-origin', link.origin,
     ], { timeoutMs: 30_000 });
     if (build.code !== 0) throw new Error(`tollgate-site build failed (${build.code}):\n${build.output}`);
-    const logFile = path.join(dir, 'serve.log');
-    proc = startProcess(bin, ['serve', '--dir', out, '--addr', `${LOOPBACK}:${port}`], { logFile });
-    const url = await waitFor('tollgate-site serve', () => /serving .* at (http:\/\/\S+?)\/?\s*$/m.exec(proc.log())?.[1], {
-      timeoutMs: 10_000,
-      abort: async () => (proc.running ? undefined : `tollgate-site serve exited:\n${proc.log()}`),
-    });
+    let url;
+    ({ proc, url } = await serve(bin, path.join(out, 'page'), port, path.join(dir, 'serve.log')));
+    notInstalled = await serve(bin, path.join(out, 'app-link'), 0, path.join(dir, 'serve-app-link.log'));
     const actualPort = Number(new URL(url).port);
     return {
       url,
       port: actualPort,
       pageUrl: `http://${LOOPBACK}:${actualPort}${pagePath}`,
+      /** The app-not-installed page: the app link's path on the app-link root's own loopback origin. */
+      notInstalledUrl: `${notInstalled.url}${link.pathname}`,
       dir: out,
       log: () => proc.log(),
       async stop() {
         await stopProcess(proc);
+        await stopProcess(notInstalled.proc);
         rmSync(dir, { recursive: true, force: true });
       },
     };
   } catch (err) {
     if (proc) await stopProcess(proc);
+    if (notInstalled) await stopProcess(notInstalled.proc);
     rmSync(dir, { recursive: true, force: true });
     throw err;
   }

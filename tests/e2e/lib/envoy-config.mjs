@@ -87,3 +87,15 @@ export function bootstrap({ upstreamPort, httpFilters = [], hcm = {}, routeConfi
 export function toYaml(obj) {
   return `${JSON.stringify(obj, null, 2)}\n`;
 }
+
+/**
+ * The HttpConnectionManager hardening every shipped config sets (README "Hardening"): Envoy normalises the path
+ * (RFC 3986 dot segments, merged slashes) before any filter and routing, refuses escaped slashes, and refuses
+ * header names with underscores. tollgate's own checks hold without them; the tests run both ways.
+ */
+export const HARDENED_HCM = {
+  normalize_path: true,
+  merge_slashes: true,
+  path_with_escaped_slashes_action: 'REJECT_REQUEST',
+  common_http_protocol_options: { headers_with_underscores_action: 'REJECT_REQUEST' },
+};

@@ -4,14 +4,18 @@
 // The app-link host (https://mobile.example.com in www/site.json) is intercepted with context.route:
 // the test records exactly which URL a tap on Continue navigates to. Every behaviour runs twice:
 // with WebAssembly (the Rust page) and with `window.WebAssembly` deleted (iOS Lockdown Mode), where
-// boot.js loads the plain-JS fallback; both must produce identical links and screens.
+// boot.js loads the plain-JS fallback; both must produce identical links and screens. The app-link
+// origin's own document root (the app-not-installed pages, the .well-known files) is served on a
+// second loopback origin, as it is a different domain in a deployment; the store hosts are
+// intercepted too.
 //
 // Needs: redirect-page/build.sh (site in $TOLLGATE_SITE_DIR or target/www). Writes screenshots to
 // tests/e2e/artifacts/.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  ANDROID, IPHONE, SITE_DIR, SITE_BIN, SITE_CONFIG, artifactPath, launchPhone, requireBuiltSite, startSite,
+  ANDROID, APP_LINK_ROOT, IPHONE, PAGE_ROOT, SITE_DIR, SITE_BIN, SITE_CONFIG, artifactPath, launchPhone, requireBuiltSite,
+  startSite,
 } from './site.mjs';
 import { runToCompletion } from '../lib/proc.mjs';
 
@@ -22,13 +26,22 @@ const LOGOUT = app.logout_path;
 const LOGIN_LINK = config.app_link_origin + app.app_link_login_path;
 const LOGOUT_LINK = config.app_link_origin + app.app_link_logout_path;
 const APP_ORIGIN = new URL(config.app_link_origin).origin;
+const APP_STORE = `https://apps.apple.com/app/id${app.app_store_id}`;
+const PLAY_STORE = `https://play.google.com/store/apps/details?id=${app.android[0].package_name}`;
+const STORE_ORIGINS = ['https://apps.apple.com', 'https://play.google.com'];
+
+/** Percent-encoding as both page implementations do it: everything but RFC 3986 unreserved characters. */
+const enc = (v) => encodeURIComponent(v).replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
 
 let site;
+let linkSite;
 before(async () => {
-  site = await startSite();
+  site = await startSite(PAGE_ROOT);
+  linkSite = await startSite(APP_LINK_ROOT);
 });
 after(async () => {
   await site?.stop();
+  await linkSite?.stop();
 });
 
 /**
@@ -38,15 +51,24 @@ after(async () => {
 async function phone(engine, { device = ANDROID, ...options } = {}) {
   const browser = await launchPhone(device, options);
   const appLinkHits = [];
+  const storeHits = [];
+  const requests = [];
   const foreign = [];
   const cspViolations = [];
   await browser.context.route(`${APP_ORIGIN}/**`, (route) => {
     appLinkHits.push(route.request().url());
     return route.fulfill({ status: 200, contentType: 'text/html', body: '<!doctype html><title>app</title><p>the app</p>' });
   });
+  for (const store of STORE_ORIGINS) {
+    await browser.context.route(`${store}/**`, async (route) => {
+      storeHits.push({ url: route.request().url(), headers: await route.request().allHeaders() });
+      return route.fulfill({ status: 200, contentType: 'text/html', body: '<!doctype html><title>store</title><p>the store</p>' });
+    });
+  }
   browser.context.on('request', (req) => {
     const url = req.url();
-    if (!url.startsWith(site.url) && !url.startsWith(APP_ORIGIN)) foreign.push(url);
+    requests.push(url);
+    if (![site.url, linkSite.url, APP_ORIGIN, ...STORE_ORIGINS].some((o) => url.startsWith(o))) foreign.push(url);
   });
   if (engine === 'js') {
     await browser.context.addInitScript(() => {
@@ -56,10 +78,15 @@ async function phone(engine, { device = ANDROID, ...options } = {}) {
   return {
     ...browser,
     appLinkHits,
+    storeHits,
+    requests,
     foreign,
     cspViolations,
-    /** Open `pathAndQuery` on the site and wait until the page has rendered a screen. */
-    async open(pathAndQuery) {
+    /**
+     * Open `pathAndQuery` on the page origin (or on `base`) and wait until the page has rendered a screen
+     * (rendered by `engine`, unless `anyEngine`: the app-not-installed page runs no page engine).
+     */
+    async open(pathAndQuery, { base = site.url, anyEngine = false } = {}) {
       const page = await browser.context.newPage();
       const dialogs = [];
       page.on('dialog', (d) => {
@@ -70,10 +97,12 @@ async function phone(engine, { device = ANDROID, ...options } = {}) {
         if (/Content Security Policy|Trusted Type/i.test(msg.text())) cspViolations.push(msg.text());
       });
       page.dialogs = dialogs;
-      await page.goto(site.url + pathAndQuery);
+      await page.goto(base + pathAndQuery);
       if (options.javaScriptEnabled !== false) {
         await page.waitForSelector('html[data-screen]', { state: 'attached' });
-        assert.equal(await page.getAttribute('html', 'data-engine'), engine, 'the expected implementation rendered the page');
+        if (!anyEngine) {
+          assert.equal(await page.getAttribute('html', 'data-engine'), engine, 'the expected implementation rendered the page');
+        }
       }
       return page;
     },
@@ -164,16 +193,20 @@ for (const engine of ['wasm', 'js']) {
       await page.close();
     });
 
-    it('an error response gets its own screen, shown as text, and is still forwarded', async () => {
+    it('an error screen shows only the page\'s own words; a crafted description and an invented code are forwarded, never shown', async () => {
+      const spoof = 'Your account is locked. Call support at +1-555-0100 or visit evil.example';
       const hostile = '<script>alert(1)</script><img src=x onerror="alert(2)"><b>bold</b>';
-      const page = await b.open(
-        `${LOGIN}?error=access_denied&error_description=${encodeURIComponent(hostile)}` +
-          '&error_uri=https%3A%2F%2Fas.example.com%2Ferr&state=st&iss=https%3A%2F%2Fas.example.com',
-      );
+      const iss = 'https%3A%2F%2Fas.example.com';
+      // A known code with the attacker's sentence: the fixed explanation for access_denied and the code itself.
+      let page = await b.open(`${LOGIN}?error=access_denied&error_description=${enc(spoof)}&error_uri=https%3A%2F%2Fas.example.com%2Ferr&state=st&iss=${iss}`);
       assert.equal(await screen(page), 'error');
+      assert.equal(await page.textContent('h1'), 'Sign-in was not completed');
+      assert.equal(await page.textContent('#tg-body'), 'The sign-in was cancelled, or access was not granted. Go back to the app to try again.');
       assert.equal(await page.textContent('#tg-error-code'), 'access_denied');
-      assert.equal(await page.textContent('#tg-error-desc'), hostile, 'shown verbatim as text');
-      assert.equal(await page.locator('main img, main script, main b').count(), 0, 'no markup was injected');
+      assert.equal(await page.isVisible('#tg-error'), true);
+      for (const text of [await page.innerText('body'), await page.textContent('body'), await page.title()]) {
+        assert.ok(!text.includes('account is locked') && !text.includes('555-0100'), `the crafted text is not on the page: ${text}`);
+      }
       assert.equal(await page.textContent('#tg-continue'), 'Back to the app');
       assert.equal(page.url(), site.url + LOGIN);
       if (engine === 'wasm') {
@@ -181,14 +214,86 @@ for (const engine of ['wasm', 'js']) {
         await page.screenshot({ path: shot, fullPage: true });
         console.log(`screenshot: ${shot}`);
       }
-      await tapContinue(
-        page,
-        b,
-        `${LOGIN_LINK}?state=st&iss=https%3A%2F%2Fas.example.com&error=access_denied` +
-          `&error_description=${encodeURIComponent(hostile).replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase())}` +
-          '&error_uri=https%3A%2F%2Fas.example.com%2Ferr',
-      );
+      await tapContinue(page, b, `${LOGIN_LINK}?state=st&iss=${iss}&error=access_denied&error_description=${enc(spoof)}&error_uri=https%3A%2F%2Fas.example.com%2Ferr`);
+      await page.close();
+
+      // An invented code: the generic explanation only; neither the code nor the description is shown.
+      page = await b.open(`${LOGIN}?error=account_locked_call_support&error_description=${enc(spoof + hostile)}&state=st`);
+      assert.equal(await screen(page), 'error');
+      assert.equal(await page.textContent('#tg-body'), 'The sign-in server reported a problem. Go back to the app to try again.');
+      assert.equal(await page.isVisible('#tg-error'), false, 'no error code is shown for an unknown value');
+      for (const text of [await page.innerText('body'), await page.textContent('main')]) {
+        for (const bad of ['account_locked', 'account is locked', '555-0100', 'alert', 'bold']) {
+          assert.ok(!text.includes(bad), `"${bad}" is not on the page`);
+        }
+      }
+      assert.equal(await page.locator('main img, main script, main b').count(), 0, 'no markup was injected');
+      if (engine === 'wasm') {
+        const shot = artifactPath('redirect-page-error-unknown-code.png');
+        await page.screenshot({ path: shot, fullPage: true });
+        console.log(`screenshot: ${shot}`);
+      }
+      await tapContinue(page, b, `${LOGIN_LINK}?state=st&error=account_locked_call_support&error_description=${enc(spoof + hostile)}`);
       assert.deepEqual(page.dialogs, [], 'no script ran');
+      await page.close();
+    });
+
+    for (const [scheme, uri, forwarded] of [
+      ['javascript:', 'javascript:alert(document.domain)', false],
+      ['data:', 'data:text/html,<script>alert(1)</script>', false],
+      ['http:', 'http://as.example.com/err', false],
+      ['https:', 'https://as.example.com/errors/access_denied', true],
+    ]) {
+      it(`an error_uri with ${scheme} is ${forwarded ? 'forwarded' : 'dropped and the rest of the response forwarded'}`, async () => {
+        const page = await b.open(`${LOGIN}?error=access_denied&state=st&error_uri=${enc(uri)}`);
+        assert.equal(await screen(page), 'error');
+        const expected = `${LOGIN_LINK}?state=st&error=access_denied${forwarded ? `&error_uri=${enc(uri)}` : ''}`;
+        assert.equal(await continueHref(page), expected);
+        assert.ok(!(await page.innerText('body')).includes(uri), 'error_uri is never shown');
+        await tapContinue(page, b, expected);
+        assert.deepEqual(page.dialogs, []);
+        await page.close();
+      });
+    }
+
+    it('the app-not-installed page (app-link origin) shows the store links and neither shows nor forwards the response', async () => {
+      const secret = 'SECRETcode-not-installed-4711';
+      const requestsBefore = b.requests.length;
+      const hits = b.appLinkHits.length;
+      const page = await b.open(`${app.app_link_login_path}?code=${secret}&state=st-secret&iss=https%3A%2F%2Fas.example.com`, {
+        base: linkSite.url,
+        anyEngine: true,
+      });
+      assert.equal(await screen(page), 'not-installed');
+      assert.equal(page.url(), linkSite.url + app.app_link_login_path, 'the response is gone from the address bar');
+      assert.equal(await page.evaluate(() => location.search + location.hash), '');
+      assert.equal(await page.title(), 'Get the app to continue');
+      assert.deepEqual(await page.locator('h1:visible').allTextContents(), ['Get the app to continue']);
+      assert.match(await page.innerText('main'), /not installed on this device/);
+      const visibleLinks = await page.locator('a:visible').evaluateAll((as) => as.map((a) => [a.textContent, a.href, a.rel]));
+      assert.deepEqual(visibleLinks, [
+        ['Download on the App Store', APP_STORE, 'noreferrer'],
+        ['Get it on Google Play', PLAY_STORE, 'noreferrer'],
+      ]);
+      const allHrefs = await page.locator('a[href]').evaluateAll((as) => as.map((a) => a.href));
+      assert.deepEqual([...new Set(allHrefs)].sort(), [APP_STORE, PLAY_STORE].sort(), 'no other link, none with the response');
+      for (const text of [await page.content(), await page.textContent('body')]) {
+        assert.ok(!text.includes(secret) && !text.includes('st-secret'), 'the response is not on the page');
+      }
+      if (engine === 'wasm') {
+        const shot = artifactPath('redirect-page-not-installed.png');
+        await page.screenshot({ path: shot, fullPage: true });
+        console.log(`screenshot: ${shot}`);
+      }
+      await page.tap('a:visible >> nth=0');
+      await page.waitForURL((u) => u.origin === 'https://apps.apple.com');
+      const hit = b.storeHits.at(-1);
+      assert.equal(hit.url, APP_STORE);
+      assert.equal(hit.headers.referer, undefined, 'no Referer reaches the store');
+      // Only the page's own navigation carried the response; nothing was sent anywhere with it.
+      const carrying = b.requests.slice(requestsBefore).filter((u) => u.includes(secret) || u.includes('st-secret'));
+      assert.deepEqual(carrying, [`${linkSite.url}${app.app_link_login_path}?code=${secret}&state=st-secret&iss=https%3A%2F%2Fas.example.com`]);
+      assert.equal(b.appLinkHits.length, hits, 'nothing forwarded to the app link');
       await page.close();
     });
 
@@ -280,6 +385,18 @@ describe('language', () => {
     });
   }
 
+  it('the app-not-installed page shows the browser\'s language only', async () => {
+    const b = await phone('js', { device: IPHONE, locale: 'de-DE' });
+    try {
+      const page = await b.open(`${app.app_link_login_path}?code=c`, { base: linkSite.url, anyEngine: true });
+      assert.equal(await page.getAttribute('html', 'lang'), 'de');
+      assert.deepEqual(await page.locator('h1:visible').allTextContents(), ['Installieren Sie die App, um fortzufahren']);
+      assert.deepEqual(await page.locator('a:visible').allTextContents(), ['Im App Store laden', 'Bei Google Play herunterladen']);
+    } finally {
+      await b.close();
+    }
+  });
+
   it('the fallback picks the same language', async () => {
     const b = await phone('js', { device: IPHONE, locale: 'de-DE' });
     try {
@@ -333,6 +450,22 @@ describe('without JavaScript', () => {
   });
 });
 
+describe('the app-not-installed page without JavaScript', () => {
+  it('shows every language with the store links; nothing is forwarded', async () => {
+    const b = await phone('none', { javaScriptEnabled: false });
+    try {
+      const page = await b.open(`${app.app_link_login_path}?code=nojs-secret`, { base: linkSite.url });
+      assert.equal(await page.locator('h1:visible').count(), 3);
+      const hrefs = await page.locator('a:visible').evaluateAll((as) => as.map((a) => a.href));
+      assert.deepEqual(hrefs, [APP_STORE, PLAY_STORE, APP_STORE, PLAY_STORE, APP_STORE, PLAY_STORE]);
+      assert.ok(!(await page.textContent('body')).includes('nojs-secret'));
+      assert.equal(b.appLinkHits.length, 0);
+    } finally {
+      await b.close();
+    }
+  });
+});
+
 describe('headers and asset files', () => {
   const REQUIRED = {
     'referrer-policy': 'no-referrer',
@@ -352,34 +485,45 @@ describe('headers and asset files', () => {
     assert.doesNotMatch(csp, /'unsafe-eval'/, `${what}: no 'unsafe-eval'`);
   }
 
-  it('every response carries every security header; types are exact; no redirects', async () => {
+  // Files of the build that are not public, and other names no server may answer with a file.
+  const INTERNAL = ['/_headers', '/.tollgate-site', '/_nginx.conf', '/nginx-page.conf', '/nginx-app-link.conf',
+    '/mobile/android-intent-filters.xml', '/page/assets/boot.js', '/example/callback.html', '/assets/', '/assets',
+    '/.well-known/', '/.well-known/../_headers', '/%2e%2e/nginx-page.conf'];
+
+  it('every response carries every security header; types are exact; no redirects; internal files are 404', async () => {
     const cases = [
-      [LOGIN + '?code=x', 200, 'text/html; charset=utf-8'],
-      [LOGOUT, 200, 'text/html; charset=utf-8'],
-      ['/assets/boot.js', 200, 'text/javascript; charset=utf-8'],
-      ['/assets/fallback.js', 200, 'text/javascript; charset=utf-8'],
-      ['/assets/page.css', 200, 'text/css; charset=utf-8'],
-      ['/assets/tollgate_redirect_page_bg.wasm', 200, 'application/wasm'],
-      ['/.well-known/apple-app-site-association', 200, 'application/json'],
-      ['/.well-known/assetlinks.json', 200, 'application/json'],
-      ['/nothing-here', 404, 'text/plain; charset=utf-8'],
-      [LOGIN + '/', 404, 'text/plain; charset=utf-8'],
-      ['/_headers', 404, 'text/plain; charset=utf-8'],
+      [site, LOGIN + '?code=x', 200, 'text/html; charset=utf-8'],
+      [site, LOGOUT, 200, 'text/html; charset=utf-8'],
+      [site, '/assets/boot.js', 200, 'text/javascript; charset=utf-8'],
+      [site, '/assets/fallback.js', 200, 'text/javascript; charset=utf-8'],
+      [site, '/assets/page.css', 200, 'text/css; charset=utf-8'],
+      [site, '/assets/tollgate_redirect_page_bg.wasm', 200, 'application/wasm'],
+      [site, '/nothing-here', 404, 'text/plain; charset=utf-8'],
+      [site, LOGIN + '/', 404, 'text/plain; charset=utf-8'],
+      [site, '/.well-known/apple-app-site-association', 404, 'text/plain; charset=utf-8'],
+      [linkSite, '/.well-known/apple-app-site-association', 200, 'application/json'],
+      [linkSite, '/.well-known/assetlinks.json', 200, 'application/json'],
+      [linkSite, app.app_link_login_path + '?code=x', 200, 'text/html; charset=utf-8'],
+      [linkSite, app.app_link_logout_path, 200, 'text/html; charset=utf-8'],
+      [linkSite, '/assets/not-installed.js', 200, 'text/javascript; charset=utf-8'],
+      [linkSite, '/assets/boot.js', 404, 'text/plain; charset=utf-8'],
+      ...INTERNAL.flatMap((p) => [[site, p, 404, 'text/plain; charset=utf-8'], [linkSite, p, 404, 'text/plain; charset=utf-8']]),
     ];
-    for (const [p, status, type] of cases) {
-      const res = await fetch(site.url + p, { redirect: 'manual' });
-      assert.equal(res.status, status, p);
-      assert.equal(res.headers.get('content-type'), type, p);
-      checkSecurityHeaders(res, p);
+    for (const [server, p, status, type] of cases) {
+      const res = await fetch(server.url + p, { redirect: 'manual' });
+      const what = `${server === site ? 'page' : 'app-link'} ${p}`;
+      assert.equal(res.status, status, what);
+      assert.equal(res.headers.get('content-type'), type, what);
+      checkSecurityHeaders(res, what);
       await res.arrayBuffer();
     }
   });
 
   it('the .well-known files hold the configured apps in the platform formats', async () => {
-    const aasa = await (await fetch(`${site.url}/.well-known/apple-app-site-association`, { redirect: 'manual' })).json();
+    const aasa = await (await fetch(`${linkSite.url}/.well-known/apple-app-site-association`, { redirect: 'manual' })).json();
     assert.deepEqual(aasa.applinks.details[0].appIDs, app.ios_app_ids);
     assert.deepEqual(aasa.applinks.details[0].components.map((c) => c['/']), [app.app_link_login_path, app.app_link_logout_path]);
-    const links = await (await fetch(`${site.url}/.well-known/assetlinks.json`, { redirect: 'manual' })).json();
+    const links = await (await fetch(`${linkSite.url}/.well-known/assetlinks.json`, { redirect: 'manual' })).json();
     assert.deepEqual(links, app.android.map((a) => ({
       relation: ['delegate_permission/common.handle_all_urls'],
       target: { namespace: 'android_app', package_name: a.package_name, sha256_cert_fingerprints: a.sha256_cert_fingerprints },
@@ -387,8 +531,15 @@ describe('headers and asset files', () => {
   });
 
   it('tollgate-site check accepts the config, the built files and the served site', async () => {
-    const r = await runToCompletion(SITE_BIN, ['check', '--config', SITE_CONFIG, '--dir', SITE_DIR, '--url', site.url], { timeoutMs: 20_000 });
+    const r = await runToCompletion(SITE_BIN, [
+      'check', '--config', SITE_CONFIG, '--dir', SITE_DIR, '--page-url', site.url, '--app-link-url', linkSite.url,
+    ], { timeoutMs: 20_000 });
     assert.equal(r.code, 0, r.output);
-    assert.match(r.output, /every security header/);
+    assert.match(r.output, /2 redirect page\(s\) with every security header/);
+    assert.match(r.output, /app-not-installed pages with every security header/);
+    // The two origins are different sites: the page origin does not serve the asset files.
+    const mixed = await runToCompletion(SITE_BIN, ['check', '--config', SITE_CONFIG, '--url', site.url], { timeoutMs: 20_000 });
+    assert.equal(mixed.code, 1, mixed.output);
+    assert.match(mixed.output, new RegExp(`${site.url}/.well-known/apple-app-site-association: missing`));
   });
 });

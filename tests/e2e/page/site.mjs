@@ -12,8 +12,12 @@ process.env.PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD = '1';
 export const BUILD_COMMAND = 'redirect-page/build.sh   (writes target/www and target/debug/tollgate-site)';
 const TARGET = process.env.CARGO_TARGET_DIR || path.join(REPO, 'target');
 
-/** Built site: $TOLLGATE_SITE_DIR, else target/www. */
+/** Built site: $TOLLGATE_SITE_DIR, else target/www. It holds two document roots: */
 export const SITE_DIR = process.env.TOLLGATE_SITE_DIR || path.join(TARGET, 'www');
+/** the page origin's (redirect pages and their assets) */
+export const PAGE_ROOT = path.join(SITE_DIR, 'page');
+/** and the app-link origin's (.well-known files, app-not-installed pages). */
+export const APP_LINK_ROOT = path.join(SITE_DIR, 'app-link');
 /** tollgate-site binary: $TOLLGATE_SITE_BIN, else the debug build. */
 export const SITE_BIN = process.env.TOLLGATE_SITE_BIN || path.join(TARGET, 'debug', 'tollgate-site');
 /** The deployment config the site was built from (www/site.json unless $SITE_CONFIG). */
@@ -22,17 +26,17 @@ export const SITE_CONFIG = process.env.SITE_CONFIG || path.join(REPO, 'www', 'si
 export const ARTIFACTS = path.join(REPO, 'tests', 'e2e', 'artifacts');
 
 export function requireBuiltSite() {
-  for (const f of [SITE_BIN, path.join(SITE_DIR, '.well-known', 'apple-app-site-association'),
-    path.join(SITE_DIR, 'assets', 'tollgate_redirect_page_bg.wasm')]) {
+  for (const f of [SITE_BIN, path.join(APP_LINK_ROOT, '.well-known', 'apple-app-site-association'),
+    path.join(PAGE_ROOT, 'assets', 'tollgate_redirect_page_bg.wasm')]) {
     if (!existsSync(f)) throw new Error(`redirect page site not built: ${f} is missing. Build it with: ${BUILD_COMMAND}`);
   }
   return JSON.parse(readFileSync(SITE_CONFIG, 'utf8'));
 }
 
-/** Start `tollgate-site serve` on a free loopback port. Resolves { url, stop() }. */
-export async function startSite() {
+/** Start `tollgate-site serve` for the document root `root` on a free loopback port. Resolves { url, stop() }. */
+export async function startSite(root = PAGE_ROOT) {
   const logDir = mkdtempSync(path.join(os.tmpdir(), 'tollgate-page-serve-'));
-  const proc = startProcess(SITE_BIN, ['serve', '--dir', SITE_DIR, '--addr', `${LOOPBACK}:0`], {
+  const proc = startProcess(SITE_BIN, ['serve', '--dir', root, '--addr', `${LOOPBACK}:0`], {
     logFile: path.join(logDir, 'serve.log'),
   });
   try {

@@ -847,22 +847,53 @@ fn refreshers_follow_the_configuration() {
 
 #[test]
 fn unfetchable_urls_are_configuration_errors_naming_the_field() {
-    let cfg = crate::config::Config::from_json(&config(
-        serde_json::json!({"remote": {"cluster": "keys", "url": "https://u:p@k.example/jwks"}}),
-        ISS,
-    ))
-    .unwrap();
+    // The configuration itself refuses them, with the same rule the fetcher uses.
     assert_eq!(
-        refreshers(&cfg).unwrap_err(),
+        crate::config::Config::from_json(&config(
+            serde_json::json!({"remote": {"cluster": "keys", "url": "https://u:p@k.example/jwks"}}),
+            ISS,
+        ))
+        .unwrap_err(),
         ConfigError {
             field: "providers[1].jwks.remote.url".into(),
             message: "URL must not contain user info (user:password@)".into(),
         }
     );
-    let cfg = crate::config::Config::from_json(&config(
+    let e = crate::config::Config::from_json(&config(
         serde_json::json!({"discovery": {"cluster": "keys"}}),
         "https://login.example.com/#frag",
     ))
-    .unwrap();
-    assert_eq!(refreshers(&cfg).unwrap_err().field, "providers[1].issuer");
+    .unwrap_err();
+    assert_eq!(e.field, "providers[1].issuer");
+    assert_eq!(
+        e.message,
+        "URL must not contain a fragment (#...) (discovery)"
+    );
+    for (url, message) in [
+        ("ftp://k.example/jwks", "URL scheme must be http or https"),
+        (
+            "https://k.example/jwks#x",
+            "URL must not contain a fragment (#...)",
+        ),
+        (
+            "https://k.example:0/jwks",
+            "URL port must be a number from 1 to 65535",
+        ),
+        ("https:///jwks", "URL has no host"),
+        (
+            "https://k.example/a b",
+            "URL contains a space, a control or a non-ASCII character",
+        ),
+    ] {
+        let e = crate::config::Config::from_json(&config(
+            serde_json::json!({"remote": {"cluster": "keys", "url": url}}),
+            ISS,
+        ))
+        .unwrap_err();
+        assert_eq!(
+            (e.field.as_str(), e.message.as_str()),
+            ("providers[1].jwks.remote.url", message),
+            "{url}"
+        );
+    }
 }

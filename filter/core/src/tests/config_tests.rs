@@ -44,7 +44,7 @@ fn standard_config_and_defaults() {
     assert!(!partner.allow_missing_typ);
     assert_eq!(partner.key_source, KeySource::Inline);
     assert_eq!(c.rules[5].path, PathMatch::Exact("/exact".into()));
-    assert_eq!(c.rules[4].providers, Some(vec![1]));
+    assert_eq!(c.rules[4].providers, Some(vec![crate::ProviderId(1)]));
     let minimal = json!({
         "providers": [{"name": "p", "issuer": "i", "audiences": ["a"],
                        "jwks": {"inline": testkit::jwks(&[TestKey::EdDsa])}}],
@@ -263,7 +263,7 @@ fn rule_errors() {
     c["rules"][3]["match"] = json!({"methods": ["GET"]});
     let e = err(c);
     assert_eq!(e.field, "rules[3].match");
-    assert!(e.message.contains("prefix or a path"));
+    assert_eq!(e.message, "needs one of prefix, path or string_prefix");
     let mut c = base();
     c["rules"][0]["match"] = json!({"prefix": "/a", "path": "/a"});
     assert_eq!(field(c), "rules[0].match");

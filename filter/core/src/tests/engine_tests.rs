@@ -79,7 +79,7 @@ fn missing_scope_and_substring_attack() {
             required: vec!["orders:write".into()]
         }
     );
-    assert_eq!(d.provider.as_deref(), Some("idsvr"));
+    assert_eq!(d.provider, Some(crate::ProviderId(0)));
     let sneaky = with_claims(TestKey::Es256, |c| {
         c.insert(
             "scope".into(),
@@ -230,23 +230,24 @@ fn request_shape_errors() {
         denied(e.evaluate(&h(&[(":method", "GET")]), NOW)).kind,
         DenialKind::InvalidRequest(R::MissingPath)
     );
-    for p in [
-        "/health/../admin",
-        "/health/%2e%2E/admin",
-        "/health/./x",
-        "/health\\..\\admin",
-        "health",
-        "/health/.%2e",
-        "/health/..%2fadmin",
-        "/health/%2E%2E%2Fadmin",
-        "/health%5c..%5cadmin",
-        "/health/%2e",
-        "/health/%2E.",
-        "/health/x%5Cy",
+    use crate::PathError as P;
+    for (p, want) in [
+        ("/health/../admin", P::DotSegment),
+        ("/health/%2e%2E/admin", P::DotSegment),
+        ("/health/./x", P::DotSegment),
+        ("/health\\..\\admin", P::Backslash),
+        ("health", P::NotAbsolute),
+        ("/health/.%2e", P::DotSegment),
+        ("/health/..%2fadmin", P::EncodedSlash),
+        ("/health/%2E%2E%2Fadmin", P::EncodedSlash),
+        ("/health%5c..%5cadmin", P::Backslash),
+        ("/health/%2e", P::DotSegment),
+        ("/health/%2E.", P::DotSegment),
+        ("/health/x%5Cy", P::Backslash),
     ] {
         assert_eq!(
             denied(eval_at(&mut e, "GET", p, None, NOW)).kind,
-            DenialKind::InvalidRequest(R::InvalidPath),
+            DenialKind::InvalidRequest(R::InvalidPath(want)),
             "{p}"
         );
     }
@@ -304,7 +305,7 @@ fn provider_restricted_route() {
         NOW,
     ));
     assert_eq!(d.kind, DenialKind::InvalidToken(E::ProviderNotAllowed));
-    assert_eq!(d.provider.as_deref(), Some("idsvr"));
+    assert_eq!(d.provider, Some(crate::ProviderId(0)));
     allowed(eval_at(
         &mut e,
         "GET",
@@ -329,9 +330,11 @@ fn cache_hit_is_still_checked_against_now() {
     assert_eq!(e.cache_stats(), (0, 1, 1));
     allowed(eval_at(&mut e, "GET", "/", Some(&t), NOW + 200));
     assert_eq!(e.cache_stats(), (1, 1, 1));
+    // At exp + skew the entry ends with its token: dropped at the look-up (a miss), and the
+    // full validation says why.
     let d = denied(eval_at(&mut e, "GET", "/", Some(&t), NOW + 270));
     assert_eq!(d.kind, DenialKind::InvalidToken(E::Expired));
-    assert_eq!(e.cache_stats().0, 2, "the expiry came from the cache hit");
+    assert_eq!(e.cache_stats(), (1, 2, 0));
     // Scopes are re-checked per route on hits.
     assert!(matches!(
         denied(eval_at(&mut e, "GET", "/admin", Some(&t), NOW + 1)).kind,
@@ -340,24 +343,46 @@ fn cache_hit_is_still_checked_against_now() {
 }
 
 #[test]
-fn last_cache_lookup_says_what_this_request_did() {
+fn the_evaluation_says_what_the_cache_did() {
     use crate::CacheLookup;
     let mut e = engine();
     let t = testkit::token(TestKey::Es256, NOW);
-    allowed(eval_at(&mut e, "GET", "/health", Some(&t), NOW));
-    assert_eq!(e.last_cache_lookup(), None, "anonymous: no token work");
-    allowed(eval_at(&mut e, "GET", "/", Some(&t), NOW));
-    assert_eq!(e.last_cache_lookup(), Some(CacheLookup::Miss));
-    allowed(eval_at(&mut e, "GET", "/", Some(&t), NOW));
-    assert_eq!(e.last_cache_lookup(), Some(CacheLookup::Hit));
-    denied(eval_at(&mut e, "GET", "/", None, NOW));
-    assert_eq!(e.last_cache_lookup(), None, "no token: no look-up");
+    let cache = |e: &mut Engine, path: &str, token: Option<&str>| {
+        e.evaluate(&testkit::request("GET", path, token), NOW).cache
+    };
+    assert_eq!(
+        cache(&mut e, "/health", Some(&t)),
+        None,
+        "anonymous: no token work"
+    );
+    assert_eq!(cache(&mut e, "/", Some(&t)), Some(CacheLookup::Miss));
+    assert_eq!(cache(&mut e, "/", Some(&t)), Some(CacheLookup::Hit));
+    assert_eq!(cache(&mut e, "/", None), None, "no token: no look-up");
     let forged = testkit::token(TestKey::Rogue, NOW);
-    denied(eval_at(&mut e, "GET", "/", Some(&forged), NOW));
-    assert_eq!(e.last_cache_lookup(), Some(CacheLookup::Miss));
+    assert_eq!(cache(&mut e, "/", Some(&forged)), Some(CacheLookup::Miss));
     // A hit that fails a later check is still a hit.
-    denied(eval_at(&mut e, "GET", "/admin", Some(&t), NOW));
-    assert_eq!(e.last_cache_lookup(), Some(CacheLookup::Hit));
+    let ev = e.evaluate(&testkit::request("GET", "/admin", Some(&t)), NOW);
+    assert_eq!(ev.cache, Some(CacheLookup::Hit));
+    denied(ev);
+}
+
+#[test]
+fn the_evaluation_says_which_path_checked_the_signature() {
+    use crate::signature::Path;
+    let mut e = engine();
+    let t = testkit::token(TestKey::Es256, NOW);
+    let first = e.evaluate(&testkit::request("GET", "/", Some(&t)), NOW);
+    assert_eq!(first.signature, Some(Path::Wasm));
+    let hit = e.evaluate(&testkit::request("GET", "/", Some(&t)), NOW);
+    assert_eq!(hit.signature, None, "a cache hit checks no signature");
+    // One character in the middle of the signature changed.
+    let at = t.rfind('.').unwrap() + 40;
+    let mut bad = t.clone().into_bytes();
+    bad[at] = if bad[at] == b'A' { b'B' } else { b'A' };
+    let bad = String::from_utf8(bad).unwrap();
+    let ev = e.evaluate(&testkit::request("GET", "/", Some(&bad)), NOW);
+    assert_eq!(ev.signature, Some(Path::Wasm));
+    assert_eq!(denied(ev).kind, DenialKind::InvalidToken(E::BadSignature));
 }
 
 #[test]
@@ -406,17 +431,15 @@ fn set_provider_keys_clears_that_providers_cache() {
     let (keys, skipped) =
         KeySet::from_jwks_lenient(testkit::jwks(&[TestKey::EdDsa]).to_string().as_bytes()).unwrap();
     assert!(skipped.is_empty());
-    e.set_provider_keys(0, keys);
+    e.set_provider_keys(crate::ProviderId(0), keys);
     assert_eq!(e.cache_stats().2, 1, "partner entry kept");
-    assert_eq!(
-        denied(eval_at(&mut e, "GET", "/", Some(&t), NOW)).kind,
-        DenialKind::InvalidToken(E::UnknownKeyId)
-    );
+    let ev = e.evaluate(&testkit::request("GET", "/", Some(&t)), NOW);
+    // Inline providers never ask for keys.
+    assert_eq!(ev.keys, None);
+    assert_eq!(denied(ev).kind, DenialKind::InvalidToken(E::UnknownKeyId));
     allowed(eval_at(&mut e, "GET", "/", Some(&p), NOW));
-    // Inline providers never ask for a refetch.
-    assert!(e.take_refetch_requests().is_empty());
-    // Out-of-range index is ignored.
-    e.set_provider_keys(99, KeySet::empty());
+    // Out-of-range id is ignored.
+    e.set_provider_keys(crate::ProviderId(99), KeySet::empty());
 }
 
 fn remote_config() -> serde_json::Value {
@@ -433,25 +456,32 @@ fn remote_config() -> serde_json::Value {
 
 #[test]
 fn remote_provider_without_keys_is_503_and_asks_for_keys() {
+    use crate::remote::WaitReason;
+    use crate::{KeysNeeded, ProviderId};
     let mut e = engine_with(remote_config());
-    assert!(e.provider_keys(0).unwrap().is_empty());
+    assert!(e.provider_keys(ProviderId(0)).unwrap().is_empty());
     let t = testkit::token(TestKey::Es256, NOW);
-    let d = denied(eval_at(&mut e, "GET", "/", Some(&t), NOW));
+    let ev = e.evaluate(&testkit::request("GET", "/", Some(&t)), NOW);
+    assert_eq!(
+        ev.keys,
+        Some(KeysNeeded {
+            provider: ProviderId(0),
+            reason: WaitReason::NoKeys
+        })
+    );
+    let d = denied(ev);
     assert_eq!(d.kind, DenialKind::KeysUnavailable);
     assert_eq!(d.reason(), "keys_unavailable");
-    assert_eq!(d.provider.as_deref(), Some("idsvr"));
+    assert_eq!(d.provider, Some(crate::ProviderId(0)));
     let r = d.response("tollgate");
     assert_eq!(r.status, 503);
     assert!(r
         .headers
         .contains(&("retry-after".to_owned(), "5".to_owned())));
-    assert_eq!(e.take_refetch_requests(), vec![0]);
-    assert!(e.take_refetch_requests().is_empty(), "drained");
-    // Malformed tokens stay 401 even without keys.
-    assert_eq!(
-        denied(eval_at(&mut e, "GET", "/", Some("a.b"), NOW)).kind,
-        DenialKind::InvalidToken(E::Malformed)
-    );
+    // Malformed tokens stay 401 even without keys, and need none.
+    let ev = e.evaluate(&testkit::request("GET", "/", Some("a.b")), NOW);
+    assert_eq!(ev.keys, None);
+    assert_eq!(denied(ev).kind, DenialKind::InvalidToken(E::Malformed));
     // Partner (inline) keeps working.
     allowed(eval_at(
         &mut e,
@@ -467,7 +497,7 @@ fn remote_provider_without_keys_is_503_and_asks_for_keys() {
             .as_bytes(),
     )
     .unwrap();
-    e.set_provider_keys(0, keys);
+    e.set_provider_keys(ProviderId(0), keys);
     allowed(eval_at(&mut e, "GET", "/", Some(&t), NOW));
     allowed(eval_at(
         &mut e,
@@ -476,20 +506,26 @@ fn remote_provider_without_keys_is_503_and_asks_for_keys() {
         Some(&testkit::token(TestKey::Rs256, NOW)),
         NOW,
     ));
-    // Unknown kid: denied 401 and a refetch is requested, once per drain.
+    // Unknown kid: denied 401, and the evaluation says newer keys could help.
     let rogue = testkit::token(TestKey::Rogue, NOW);
     for _ in 0..3 {
-        let d = denied(eval_at(&mut e, "GET", "/", Some(&rogue), NOW));
-        assert!(d.is_unknown_kid());
+        let ev = e.evaluate(&testkit::request("GET", "/", Some(&rogue)), NOW);
+        assert_eq!(
+            ev.keys,
+            Some(KeysNeeded {
+                provider: ProviderId(0),
+                reason: WaitReason::UnknownKid
+            })
+        );
+        assert_eq!(denied(ev).kind, DenialKind::InvalidToken(E::UnknownKeyId));
     }
-    assert_eq!(e.take_refetch_requests(), vec![0]);
 }
 
 #[test]
 fn remote_and_discovery_sources_are_exposed() {
     use crate::config::KeySource;
     let e = engine_with(remote_config());
-    match e.key_source(0) {
+    match e.key_source(crate::ProviderId(0)) {
         Some(KeySource::Remote(r)) => {
             assert_eq!(r.cluster, "idp");
             assert_eq!(
@@ -499,7 +535,7 @@ fn remote_and_discovery_sources_are_exposed() {
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(e.key_source(1), Some(&KeySource::Inline));
+    assert_eq!(e.key_source(crate::ProviderId(1)), Some(&KeySource::Inline));
     assert_eq!(
         e.provider_names(),
         vec!["idsvr".to_owned(), "partner".to_owned()]
@@ -513,7 +549,7 @@ fn remote_and_discovery_sources_are_exposed() {
         .unwrap()
         .remove("algorithms");
     let e = engine_with(cfg);
-    match e.key_source(0) {
+    match e.key_source(crate::ProviderId(0)) {
         Some(KeySource::Discovery(d)) => assert_eq!(d.refetch_interval_seconds, 60),
         other => panic!("{other:?}"),
     }

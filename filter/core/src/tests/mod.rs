@@ -4,7 +4,9 @@ mod config_tests;
 mod engine_tests;
 mod hostile;
 mod jwks_tests;
+mod path_tests;
 mod response_tests;
+mod signature_tests;
 mod token_tests;
 
 use serde_json::{Map, Value};
@@ -30,17 +32,18 @@ pub(crate) fn eval_at(
     now: u64,
 ) -> Outcome {
     e.evaluate(&testkit::request(method, path, token), now)
+        .outcome
 }
 
-pub(crate) fn allowed(o: Outcome) -> Allowed {
-    match o {
+pub(crate) fn allowed(o: impl Into<Outcome>) -> Allowed {
+    match o.into() {
         Outcome::Allow(a) => a,
         Outcome::Deny(d) => panic!("expected Allow, got {d:?}"),
     }
 }
 
-pub(crate) fn denied(o: Outcome) -> Denial {
-    match o {
+pub(crate) fn denied(o: impl Into<Outcome>) -> Denial {
+    match o.into() {
         Outcome::Deny(d) => d,
         Outcome::Allow(a) => panic!("expected Deny, got {a:?}"),
     }

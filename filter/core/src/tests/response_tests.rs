@@ -58,7 +58,9 @@ fn all_request_errors() -> Vec<RequestError> {
         MalformedAuthorization,
         MissingMethod,
         MissingPath,
-        InvalidPath,
+        InvalidMethod,
+        MethodOverride,
+        InvalidPath(crate::PathError::DotSegment),
     ]
 }
 

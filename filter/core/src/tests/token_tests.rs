@@ -10,13 +10,13 @@ use crate::TokenError as E;
 fn valid_tokens_of_every_algorithm_are_accepted() {
     for key in [TestKey::Es256, TestKey::EdDsa, TestKey::Rs256] {
         let a = allowed(check(&testkit::token(key, NOW)));
-        assert_eq!(a.provider.as_deref(), Some("idsvr"), "{key:?}");
+        assert_eq!(a.provider, Some(crate::ProviderId(0)), "{key:?}");
         assert!(a
             .set_headers
             .contains(&("x-user-id".to_owned(), "user-1".to_owned())));
     }
     let a = allowed(check(&testkit::token(TestKey::PartnerEs256, NOW)));
-    assert_eq!(a.provider.as_deref(), Some("partner"));
+    assert_eq!(a.provider, Some(crate::ProviderId(1)));
 }
 
 #[test]
@@ -180,7 +180,7 @@ fn algorithm_must_match_the_key_and_be_allowed() {
         NOW,
     ));
     assert_eq!(d.kind, DenialKind::InvalidToken(E::AlgorithmNotAllowed));
-    assert_eq!(d.provider.as_deref(), Some("idsvr"));
+    assert_eq!(d.provider, Some(crate::ProviderId(0)));
 }
 
 #[test]
@@ -448,9 +448,11 @@ fn validate_directly_reports_provider_index() {
         .iter()
         .map(|p| p.initial_keys.clone())
         .collect();
+    let verifiers = crate::signature::Verifiers::pure();
     let view = ProviderView {
         providers: &cfg.providers,
         keys: &keys,
+        verifiers: &verifiers,
     };
     let v = validate(
         &testkit::token(TestKey::PartnerEs256, NOW),
@@ -460,7 +462,7 @@ fn validate_directly_reports_provider_index() {
         NOW,
     )
     .unwrap();
-    assert_eq!(v.provider, 1);
+    assert_eq!(v.provider, crate::ProviderId(1));
     assert_eq!(v.exp, NOW + 240);
     assert_eq!(
         v.scopes,
@@ -468,12 +470,12 @@ fn validate_directly_reports_provider_index() {
     );
     let r = validate(&testkit::token(TestKey::Rogue, NOW), 8192, &view, None, NOW).unwrap_err();
     assert_eq!(r.failure, Failure::Token(E::UnknownKeyId));
-    assert_eq!(r.provider, Some(0));
+    assert_eq!(r.provider, Some(crate::ProviderId(0)));
     let r = validate(
         &testkit::token(TestKey::Es256, NOW),
         8192,
         &view,
-        Some(&[1]),
+        Some(&[crate::ProviderId(1)]),
         NOW,
     )
     .unwrap_err();

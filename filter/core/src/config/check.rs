@@ -1,0 +1,537 @@
+//! Every rule about a configuration field, reported with the field's path.
+
+use serde_json::Value;
+
+use super::model::*;
+use super::raw::*;
+use super::ConfigError;
+use crate::jwks::{Algorithm, JwksError, KeySet};
+use crate::path::{self, PathError, PathParameters, RulePathError};
+use crate::remote::{discovery_url, HttpUrl};
+
+const RESERVED_HEADERS: &[&str] = &[
+    "authorization",
+    "proxy-authorization",
+    "host",
+    "cookie",
+    "set-cookie",
+    "content-length",
+    "content-type",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "te",
+    "trailer",
+    "upgrade",
+    "expect",
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "x-forwarded-host",
+    "x-request-id",
+    "x-envoy-original-path",
+];
+
+/// Check everything and build the model.
+pub(super) fn config(raw: RawConfig) -> Result<Config, ConfigError> {
+    if raw.realm.is_empty()
+        || raw
+            .realm
+            .chars()
+            .any(|c| c.is_control() || c == '"' || c == '\\')
+    {
+        return Err(ConfigError::new(
+            "realm",
+            "must be non-empty, without control characters, quotes or backslashes",
+        ));
+    }
+    let (lo, hi) = MAX_TOKEN_BYTES_RANGE;
+    if raw.max_token_bytes < lo || raw.max_token_bytes > hi {
+        return Err(ConfigError::new(
+            "max_token_bytes",
+            format!("must be between {lo} and {hi}"),
+        ));
+    }
+    if raw.cache_size > MAX_CACHE_SIZE {
+        return Err(ConfigError::new(
+            "cache_size",
+            format!("must be at most {MAX_CACHE_SIZE}"),
+        ));
+    }
+    if raw.providers.is_empty() {
+        return Err(ConfigError::new(
+            "providers",
+            "at least one provider is required",
+        ));
+    }
+    let mut providers: Vec<Provider> = Vec::with_capacity(raw.providers.len());
+    for (i, p) in raw.providers.into_iter().enumerate() {
+        let provider = check_provider(i, p)?;
+        if providers.iter().any(|o| o.name == provider.name) {
+            return Err(ConfigError::new(
+                format!("providers[{i}].name"),
+                format!("duplicate provider name \"{}\"", provider.name),
+            ));
+        }
+        if providers.iter().any(|o| o.issuer == provider.issuer) {
+            return Err(ConfigError::new(
+                format!("providers[{i}].issuer"),
+                "another provider has the same issuer (tokens are matched to providers by issuer)",
+            ));
+        }
+        providers.push(provider);
+    }
+    if raw.rules.is_empty() {
+        return Err(ConfigError::new("rules", "at least one rule is required"));
+    }
+    let mut rules = Vec::with_capacity(raw.rules.len());
+    for (i, r) in raw.rules.into_iter().enumerate() {
+        rules.push(check_rule(i, r, &providers)?);
+    }
+    let mut claims_to_headers = Vec::with_capacity(raw.claims_to_headers.len());
+    for (claim, header) in raw.claims_to_headers {
+        let field = format!("claims_to_headers.{claim}");
+        if claim.is_empty() {
+            return Err(ConfigError::new(field, "claim name must not be empty"));
+        }
+        if !is_header_name(&header) {
+            return Err(ConfigError::new(
+                field,
+                format!("\"{header}\" is not a valid lower-case HTTP header name"),
+            ));
+        }
+        if RESERVED_HEADERS.contains(&header.as_str()) || header.starts_with("x-envoy-") {
+            return Err(ConfigError::new(
+                field,
+                format!("\"{header}\" is reserved and cannot carry a claim"),
+            ));
+        }
+        if claims_to_headers
+            .iter()
+            .any(|(_, h): &(String, String)| *h == header)
+        {
+            return Err(ConfigError::new(
+                field,
+                format!("header \"{header}\" is already the target of another claim"),
+            ));
+        }
+        claims_to_headers.push((claim, header));
+    }
+    Ok(Config {
+        realm: raw.realm,
+        max_token_bytes: raw.max_token_bytes,
+        cors_preflight: raw.cors_preflight,
+        cache_size: raw.cache_size,
+        forward_token: raw.forward_token,
+        signature_path: match raw.signature_path {
+            RawSignaturePath::Auto => SignaturePath::Auto,
+            RawSignaturePath::Host => SignaturePath::Host,
+            RawSignaturePath::Wasm => SignaturePath::Wasm,
+        },
+        path_parameters: match raw.path_parameters {
+            RawPathParameters::Reject => PathParameters::Reject,
+            RawPathParameters::Strip => PathParameters::Strip,
+        },
+        providers,
+        rules,
+        claims_to_headers,
+    })
+}
+
+fn check_provider(i: usize, p: RawProvider) -> Result<Provider, ConfigError> {
+    let at = |f: &str| format!("providers[{i}].{f}");
+    if p.name.is_empty()
+        || !p
+            .name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        return Err(ConfigError::new(
+            at("name"),
+            "must be non-empty and use only letters, digits, '_' and '-' (it is part of metric names)",
+        ));
+    }
+    if p.issuer.is_empty() {
+        return Err(ConfigError::new(at("issuer"), "must not be empty"));
+    }
+    if p.audiences.is_empty() {
+        return Err(ConfigError::new(
+            at("audiences"),
+            "at least one audience is required",
+        ));
+    }
+    for (j, a) in p.audiences.iter().enumerate() {
+        if a.is_empty() {
+            return Err(ConfigError::new(
+                format!("providers[{i}].audiences[{j}]"),
+                "must not be empty",
+            ));
+        }
+    }
+    let (key_source, initial_keys) = match p.jwks {
+        RawJwks::Inline(value) => {
+            let keys = KeySet::from_value_strict(&value).map_err(|e| match e {
+                JwksError::Key { index, reason } => ConfigError::new(
+                    format!("providers[{i}].jwks.inline.keys[{index}]"),
+                    reason.to_string(),
+                ),
+                other => ConfigError::new(at("jwks.inline"), other.to_string()),
+            })?;
+            (KeySource::Inline, keys)
+        }
+        RawJwks::Remote(r) => {
+            if r.cluster.is_empty() {
+                return Err(ConfigError::new(
+                    at("jwks.remote.cluster"),
+                    "must not be empty",
+                ));
+            }
+            HttpUrl::parse(&r.url)
+                .map_err(|e| ConfigError::new(at("jwks.remote.url"), e.to_string()))?;
+            check_fetch_numbers(
+                &at("jwks.remote"),
+                r.timeout_ms,
+                r.cache_seconds,
+                r.refetch_interval_seconds,
+            )?;
+            (
+                KeySource::Remote(RemoteJwks {
+                    cluster: r.cluster,
+                    url: r.url,
+                    timeout_ms: r.timeout_ms,
+                    cache_seconds: r.cache_seconds,
+                    refetch_interval_seconds: r.refetch_interval_seconds,
+                }),
+                KeySet::empty(),
+            )
+        }
+        RawJwks::Discovery(d) => {
+            if d.cluster.is_empty() {
+                return Err(ConfigError::new(
+                    at("jwks.discovery.cluster"),
+                    "must not be empty",
+                ));
+            }
+            discovery_url(&p.issuer)
+                .map_err(|e| ConfigError::new(at("issuer"), format!("{e} (discovery)")))?;
+            check_fetch_numbers(
+                &at("jwks.discovery"),
+                d.timeout_ms,
+                d.cache_seconds,
+                d.refetch_interval_seconds,
+            )?;
+            (
+                KeySource::Discovery(DiscoveryJwks {
+                    cluster: d.cluster,
+                    timeout_ms: d.timeout_ms,
+                    cache_seconds: d.cache_seconds,
+                    refetch_interval_seconds: d.refetch_interval_seconds,
+                }),
+                KeySet::empty(),
+            )
+        }
+    };
+    let algorithms = match p.algorithms {
+        None if key_source == KeySource::Inline => initial_keys.algorithms(),
+        None => Algorithm::ALL.to_vec(),
+        Some(list) => {
+            if list.is_empty() {
+                return Err(ConfigError::new(
+                    at("algorithms"),
+                    "must list at least one algorithm (or be left out)",
+                ));
+            }
+            let mut algs = Vec::with_capacity(list.len());
+            for (j, name) in list.iter().enumerate() {
+                let field = format!("providers[{i}].algorithms[{j}]");
+                let alg = Algorithm::from_name(name).ok_or_else(|| {
+                    ConfigError::new(
+                        field.clone(),
+                        format!(
+                            "unsupported algorithm \"{name}\" (supported: ES256, ES384, EdDSA, RS256, RS384, RS512, PS256, PS384, PS512)"
+                        ),
+                    )
+                })?;
+                if key_source == KeySource::Inline && initial_keys.keys_for(alg).next().is_none() {
+                    return Err(ConfigError::new(
+                        field,
+                        format!("no key in jwks.inline can be used with {name}"),
+                    ));
+                }
+                if !algs.contains(&alg) {
+                    algs.push(alg);
+                }
+            }
+            algs
+        }
+    };
+    let token_types = match p.token_types {
+        None => DEFAULT_TOKEN_TYPES
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect(),
+        Some(list) => {
+            if list.is_empty() && !p.allow_missing_typ {
+                return Err(ConfigError::new(
+                    at("token_types"),
+                    "must list at least one type (or set allow_missing_typ)",
+                ));
+            }
+            for (j, t) in list.iter().enumerate() {
+                if t.trim().is_empty() {
+                    return Err(ConfigError::new(
+                        format!("providers[{i}].token_types[{j}]"),
+                        "must not be empty",
+                    ));
+                }
+            }
+            list.iter().map(|t| t.to_ascii_lowercase()).collect()
+        }
+    };
+    if p.max_lifetime_seconds == 0 {
+        return Err(ConfigError::new(
+            at("max_lifetime_seconds"),
+            "must be greater than 0",
+        ));
+    }
+    if p.clock_skew_seconds > MAX_CLOCK_SKEW_SECONDS {
+        return Err(ConfigError::new(
+            at("clock_skew_seconds"),
+            format!("must be at most {MAX_CLOCK_SKEW_SECONDS}"),
+        ));
+    }
+    let mut required_claims = Vec::with_capacity(p.required_claims.len());
+    for (claim, value) in p.required_claims {
+        let field = format!("providers[{i}].required_claims.{claim}");
+        if claim.is_empty() || ["iss", "aud", "exp", "nbf", "iat"].contains(&claim.as_str()) {
+            return Err(ConfigError::new(
+                field,
+                "must name a claim other than iss, aud, exp, nbf, iat (those are always checked)",
+            ));
+        }
+        let values: Vec<String> = match value {
+            Value::String(s) => vec![s],
+            Value::Array(items) if !items.is_empty() => {
+                let mut out = Vec::with_capacity(items.len());
+                for item in items {
+                    match item {
+                        Value::String(s) => out.push(s),
+                        _ => {
+                            return Err(ConfigError::new(
+                                field,
+                                "must be a string or a non-empty array of strings",
+                            ))
+                        }
+                    }
+                }
+                out
+            }
+            _ => {
+                return Err(ConfigError::new(
+                    field,
+                    "must be a string or a non-empty array of strings",
+                ))
+            }
+        };
+        required_claims.push((claim, values));
+    }
+    Ok(Provider {
+        required_claims,
+        name: p.name,
+        issuer: p.issuer,
+        audiences: p.audiences,
+        algorithms,
+        token_types,
+        allow_missing_typ: p.allow_missing_typ,
+        max_lifetime_seconds: p.max_lifetime_seconds,
+        clock_skew_seconds: p.clock_skew_seconds,
+        key_source,
+        initial_keys,
+    })
+}
+
+fn check_fetch_numbers(
+    at: &str,
+    timeout_ms: u64,
+    cache_seconds: u64,
+    refetch_interval_seconds: u64,
+) -> Result<(), ConfigError> {
+    if timeout_ms == 0 || timeout_ms > 60_000 {
+        return Err(ConfigError::new(
+            format!("{at}.timeout_ms"),
+            "must be between 1 and 60000",
+        ));
+    }
+    if !(10..=86_400).contains(&cache_seconds) {
+        return Err(ConfigError::new(
+            format!("{at}.cache_seconds"),
+            "must be between 10 and 86400",
+        ));
+    }
+    if !(1..=3600).contains(&refetch_interval_seconds) {
+        return Err(ConfigError::new(
+            format!("{at}.refetch_interval_seconds"),
+            "must be between 1 and 3600",
+        ));
+    }
+    Ok(())
+}
+
+fn check_rule(i: usize, r: RawRule, providers: &[Provider]) -> Result<Rule, ConfigError> {
+    let at = |f: &str| format!("rules[{i}].{f}");
+    let path = match (r.matcher.prefix, r.matcher.path, r.matcher.string_prefix) {
+        (Some(p), None, None) => {
+            check_rule_path(&at("match.prefix"), &p, false)?;
+            PathMatch::Prefix(p)
+        }
+        (None, Some(p), None) => {
+            check_rule_path(&at("match.path"), &p, true)?;
+            PathMatch::Exact(p)
+        }
+        (None, None, Some(p)) => {
+            check_rule_path(&at("match.string_prefix"), &p, false)?;
+            PathMatch::StringPrefix(p)
+        }
+        (None, None, None) => {
+            return Err(ConfigError::new(
+                at("match"),
+                "needs one of prefix, path or string_prefix",
+            ))
+        }
+        _ => {
+            return Err(ConfigError::new(
+                at("match"),
+                "give only one of prefix, path and string_prefix",
+            ))
+        }
+    };
+    if let Some(methods) = &r.matcher.methods {
+        if methods.is_empty() {
+            return Err(ConfigError::new(
+                at("match.methods"),
+                "must list at least one method (or be left out)",
+            ));
+        }
+        for (j, m) in methods.iter().enumerate() {
+            if m.is_empty()
+                || !m
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b == b'-' || b == b'_')
+            {
+                return Err(ConfigError::new(
+                    format!("rules[{i}].match.methods[{j}]"),
+                    format!("\"{m}\" is not an upper-case HTTP method"),
+                ));
+            }
+        }
+    }
+    if r.anonymous && !r.scopes.is_empty() {
+        return Err(ConfigError::new(
+            at("scopes"),
+            "an anonymous rule cannot require scopes",
+        ));
+    }
+    if r.anonymous && r.providers.is_some() {
+        return Err(ConfigError::new(
+            at("providers"),
+            "an anonymous rule cannot restrict providers",
+        ));
+    }
+    for (j, s) in r.scopes.iter().enumerate() {
+        if !crate::scopes::is_valid_config_scope(s) {
+            return Err(ConfigError::new(
+                format!("rules[{i}].scopes[{j}]"),
+                "a scope must be non-empty, without spaces, quotes or backslashes",
+            ));
+        }
+    }
+    let rule_providers = match r.providers {
+        None => None,
+        Some(names) => {
+            if names.is_empty() {
+                return Err(ConfigError::new(
+                    at("providers"),
+                    "must name at least one provider (or be left out)",
+                ));
+            }
+            let mut idx = Vec::with_capacity(names.len());
+            for (j, n) in names.iter().enumerate() {
+                let k = providers.iter().position(|p| &p.name == n).ok_or_else(|| {
+                    ConfigError::new(
+                        format!("rules[{i}].providers[{j}]"),
+                        format!("unknown provider \"{n}\""),
+                    )
+                })?;
+                idx.push(ProviderId(k));
+            }
+            Some(idx)
+        }
+    };
+    Ok(Rule {
+        path,
+        methods: r.matcher.methods,
+        anonymous: r.anonymous,
+        scopes: r.scopes,
+        providers: rule_providers,
+    })
+}
+
+/// A rule path must be written the way requests are canonicalised (see [`crate::path`]).
+fn check_rule_path(field: &str, p: &str, exact: bool) -> Result<(), ConfigError> {
+    match path::canonical_rule_path(p) {
+        Ok(()) => {}
+        Err(RulePathError::Invalid(PathError::Fragment)) => {
+            return Err(ConfigError::new(
+                field,
+                "must be a path without query or fragment",
+            ))
+        }
+        Err(RulePathError::Invalid(e)) => {
+            return Err(ConfigError::new(
+                field,
+                format!("must be a path every request could have: {e}"),
+            ))
+        }
+        Err(RulePathError::NotCanonical(c)) => {
+            return Err(ConfigError::new(
+                field,
+                format!("must be written in canonical form: \"{c}\""),
+            ))
+        }
+    }
+    if exact && p.len() > 1 && p.ends_with('/') {
+        return Err(ConfigError::new(
+            field,
+            format!(
+                "an exact path matches with and without a trailing slash: write \"{}\"",
+                p.trim_end_matches('/')
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Lower-case RFC 9110 token (no pseudo headers).
+fn is_header_name(h: &str) -> bool {
+    !h.is_empty()
+        && h.bytes().all(|b| {
+            b.is_ascii_lowercase()
+                || b.is_ascii_digit()
+                || matches!(
+                    b,
+                    b'!' | b'#'
+                        | b'$'
+                        | b'%'
+                        | b'&'
+                        | b'\''
+                        | b'*'
+                        | b'+'
+                        | b'-'
+                        | b'.'
+                        | b'^'
+                        | b'_'
+                        | b'`'
+                        | b'|'
+                        | b'~'
+                )
+        })
+}

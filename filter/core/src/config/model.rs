@@ -1,0 +1,174 @@
+//! The checked configuration the core works with ([`super::check`] builds it).
+
+use std::fmt;
+
+use crate::jwks::{Algorithm, KeySet};
+use crate::path::PathParameters;
+
+/// A provider, named by its position in `providers` (config order). Every per-provider
+/// thing (keys, cache entries, denials, metrics) is keyed by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ProviderId(pub usize);
+
+impl fmt::Display for ProviderId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "providers[{}]", self.0)
+    }
+}
+
+/// A fully checked configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `WWW-Authenticate` realm.
+    pub realm: String,
+    /// Bearer tokens longer than this many bytes are rejected before any parsing.
+    pub max_token_bytes: usize,
+    /// When true, a CORS preflight (`OPTIONS` with `Origin` and
+    /// `Access-Control-Request-Method`) passes without a token, on every path.
+    pub cors_preflight: bool,
+    /// Verified-token cache entries per VM; 0 disables the cache.
+    pub cache_size: usize,
+    /// `true` (default): the `Authorization` header goes upstream as the client sent it.
+    /// `false`: once a token has been accepted, the filter removes `Authorization`, so the
+    /// upstream sees only the forwarded claim headers and can never replay the bearer token
+    /// (like Envoy `jwt_authn`'s default `forward: false`). Requests that pass without token
+    /// work (anonymous rules, CORS preflight) keep their headers untouched, and denied
+    /// requests never reach the upstream.
+    pub forward_token: bool,
+    /// What a `;` in a request path means: refused (default) or removed before matching
+    /// and forwarding (`path_parameters: "strip"`). See [`crate::path`].
+    pub path_parameters: PathParameters,
+    /// Where signatures are checked (`signature_path`).
+    pub signature_path: SignaturePath,
+    /// Providers in config order.
+    pub providers: Vec<Provider>,
+    /// Rules in config order; the first match wins.
+    pub rules: Vec<Rule>,
+    /// `(claim, header)` pairs, sorted by claim name.
+    pub claims_to_headers: Vec<(String, String)>,
+}
+
+/// One trusted token issuer.
+#[derive(Debug, Clone)]
+pub struct Provider {
+    /// Name for metrics/logs (`[A-Za-z0-9_-]+`).
+    pub name: String,
+    /// Exact `iss` value of its tokens. Also used to choose the provider for a token.
+    pub issuer: String,
+    /// A token's `aud` must contain at least one of these.
+    pub audiences: Vec<String>,
+    /// Algorithms accepted for this provider's tokens (a key is still used only with its
+    /// own algorithm).
+    pub algorithms: Vec<Algorithm>,
+    /// Accepted `typ` header values, lower-case (compared case-insensitively).
+    pub token_types: Vec<String>,
+    /// Accept tokens without a `typ` header (Okta-style). Default false.
+    pub allow_missing_typ: bool,
+    /// Maximum `exp − iat` in seconds (tokens without `iat` are rejected).
+    pub max_lifetime_seconds: u64,
+    /// Tolerated clock difference for `exp`, `nbf`, `iat`.
+    pub clock_skew_seconds: u64,
+    /// Extra claims a token must carry (`required_claims`, e.g. `{"azp": "mobile-app"}`),
+    /// sorted by claim name: the claim must be a string equal to one of the values (a
+    /// string claim), or an array containing one of them. Registered claims checked
+    /// elsewhere (`iss`, `aud`, `exp`, `nbf`, `iat`) cannot be listed.
+    pub required_claims: Vec<(String, Vec<String>)>,
+    /// Where the keys come from.
+    pub key_source: KeySource,
+    /// Inline keys (empty for remote/discovery providers until the glue fetches them).
+    pub initial_keys: KeySet,
+}
+
+impl Provider {
+    /// `<issuer>/.well-known/openid-configuration` (OpenID Connect Discovery §4).
+    pub fn discovery_url(&self) -> String {
+        format!(
+            "{}/.well-known/openid-configuration",
+            self.issuer.trim_end_matches('/')
+        )
+    }
+}
+
+/// Where a provider's keys come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    /// Keys given in the configuration (`jwks.inline`).
+    Inline,
+    /// A JWKS URL fetched through an Envoy cluster (`jwks.remote`, issue 3).
+    Remote(RemoteJwks),
+    /// OpenID discovery at `<issuer>/.well-known/openid-configuration` (`jwks.discovery`).
+    Discovery(DiscoveryJwks),
+}
+
+/// `jwks.remote`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteJwks {
+    /// Envoy cluster the fetch goes through.
+    pub cluster: String,
+    /// JWKS URL (`http://` or `https://`).
+    pub url: String,
+    /// Fetch timeout (default 5000).
+    pub timeout_ms: u64,
+    /// How long a fetched key set is used before a refresh (default 600).
+    pub cache_seconds: u64,
+    /// Minimum interval between refetches triggered by unknown `kid`s (default 30).
+    pub refetch_interval_seconds: u64,
+}
+
+/// `jwks.discovery`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiscoveryJwks {
+    /// Envoy cluster the fetches go through.
+    pub cluster: String,
+    /// Fetch timeout (default 5000).
+    pub timeout_ms: u64,
+    /// How long a fetched key set is used before a refresh (default 600).
+    pub cache_seconds: u64,
+    /// Minimum interval between refetches triggered by unknown `kid`s (default 30).
+    pub refetch_interval_seconds: u64,
+}
+
+/// How a rule matches the canonical request path (see [`crate::path`]); every comparison
+/// ignores ASCII case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathMatch {
+    /// `match.prefix`: whole path segments, like Envoy's `path_separated_prefix`:
+    /// `/orders` matches `/orders`, `/orders/` and `/orders/1`, never `/orders-admin`.
+    Prefix(String),
+    /// `match.path`: the whole path, with or without one trailing `/`.
+    Exact(String),
+    /// `match.string_prefix`: a plain string prefix (`/orders` also matches
+    /// `/orders-admin`). Only when that is really meant.
+    StringPrefix(String),
+}
+
+/// One access rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    /// Path condition.
+    pub path: PathMatch,
+    /// Methods (upper case, as HTTP defines them); `None` = any method. `GET` also covers
+    /// `HEAD`, which frameworks answer with the `GET` handler.
+    pub methods: Option<Vec<String>>,
+    /// No token needed (and none is looked at).
+    pub anonymous: bool,
+    /// All of these scopes are required.
+    pub scopes: Vec<String>,
+    /// The providers whose tokens are accepted; `None` = all.
+    pub providers: Option<Vec<ProviderId>>,
+}
+
+/// Where signatures are checked (`signature_path`). The verdicts are the same on both paths
+/// (see [`crate::signature`]); only the speed differs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SignaturePath {
+    /// The host's `verify_signature` for the algorithms whose self-test passes at start
+    /// (ES256, ES384, RS256, RS384, RS512 on Envoy), pure Rust in the VM for the rest.
+    #[default]
+    Auto,
+    /// As `Auto`, but the plugin refuses to start unless every one of those algorithms
+    /// passes the host's self-test.
+    Host,
+    /// Always pure Rust in the VM.
+    Wasm,
+}

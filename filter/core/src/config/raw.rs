@@ -1,0 +1,180 @@
+//! The configuration as written: serde shapes with `deny_unknown_fields` and explicit
+//! defaults. Nothing here is checked beyond JSON types; see [`super::check`].
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawConfig {
+    pub(super) providers: Vec<RawProvider>,
+    pub(super) rules: Vec<RawRule>,
+    #[serde(default)]
+    pub(super) claims_to_headers: BTreeMap<String, String>,
+    #[serde(default = "default_realm")]
+    pub(super) realm: String,
+    #[serde(default = "default_max_token_bytes")]
+    pub(super) max_token_bytes: usize,
+    #[serde(default)]
+    pub(super) cors_preflight: bool,
+    #[serde(default = "default_cache_size")]
+    pub(super) cache_size: usize,
+    #[serde(default = "default_forward_token")]
+    pub(super) forward_token: bool,
+    #[serde(default)]
+    pub(super) path_parameters: RawPathParameters,
+    #[serde(default)]
+    pub(super) signature_path: RawSignaturePath,
+}
+
+#[derive(Deserialize, Default, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum RawSignaturePath {
+    #[default]
+    Auto,
+    Host,
+    Wasm,
+}
+
+#[derive(Deserialize, Default, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum RawPathParameters {
+    #[default]
+    Reject,
+    Strip,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawProvider {
+    pub(super) name: String,
+    pub(super) issuer: String,
+    pub(super) audiences: Vec<String>,
+    pub(super) jwks: RawJwks,
+    #[serde(default)]
+    pub(super) algorithms: Option<Vec<String>>,
+    #[serde(default)]
+    pub(super) token_types: Option<Vec<String>>,
+    #[serde(default)]
+    pub(super) allow_missing_typ: bool,
+    #[serde(default = "default_max_lifetime")]
+    pub(super) max_lifetime_seconds: u64,
+    #[serde(default = "default_skew")]
+    pub(super) clock_skew_seconds: u64,
+    #[serde(default)]
+    pub(super) required_claims: BTreeMap<String, Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "lowercase")]
+pub(super) enum RawJwks {
+    Inline(Value),
+    Remote(RawRemote),
+    Discovery(RawDiscovery),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRemote {
+    pub(super) cluster: String,
+    pub(super) url: String,
+    #[serde(default = "default_timeout_ms")]
+    pub(super) timeout_ms: u64,
+    #[serde(default = "default_cache_seconds")]
+    pub(super) cache_seconds: u64,
+    #[serde(default = "default_refetch_interval")]
+    pub(super) refetch_interval_seconds: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDiscovery {
+    pub(super) cluster: String,
+    #[serde(default = "default_timeout_ms")]
+    pub(super) timeout_ms: u64,
+    #[serde(default = "default_cache_seconds")]
+    pub(super) cache_seconds: u64,
+    #[serde(default = "default_refetch_interval")]
+    pub(super) refetch_interval_seconds: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRule {
+    #[serde(rename = "match")]
+    pub(super) matcher: RawMatch,
+    #[serde(default)]
+    pub(super) anonymous: bool,
+    #[serde(default)]
+    pub(super) scopes: Vec<String>,
+    #[serde(default)]
+    pub(super) providers: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMatch {
+    #[serde(default)]
+    pub(super) prefix: Option<String>,
+    #[serde(default)]
+    pub(super) path: Option<String>,
+    #[serde(default)]
+    pub(super) string_prefix: Option<String>,
+    #[serde(default)]
+    pub(super) methods: Option<Vec<String>>,
+}
+
+/// Default `realm`.
+pub const DEFAULT_REALM: &str = "tollgate";
+/// Default `max_token_bytes`.
+pub const DEFAULT_MAX_TOKEN_BYTES: usize = 8192;
+/// Allowed range of `max_token_bytes`.
+pub const MAX_TOKEN_BYTES_RANGE: (usize, usize) = (256, 65536);
+/// Default `cache_size` (verified-token cache entries per VM).
+pub const DEFAULT_CACHE_SIZE: usize = 1000;
+/// Largest accepted `cache_size`.
+pub const MAX_CACHE_SIZE: usize = 100_000;
+/// Default `max_lifetime_seconds` (`exp − iat`).
+pub const DEFAULT_MAX_LIFETIME_SECONDS: u64 = 900;
+/// Default `clock_skew_seconds`.
+pub const DEFAULT_CLOCK_SKEW_SECONDS: u64 = 30;
+/// Largest accepted `clock_skew_seconds`.
+pub const MAX_CLOCK_SKEW_SECONDS: u64 = 300;
+/// Default remote fetch timeout.
+pub const DEFAULT_TIMEOUT_MS: u64 = 5000;
+/// Default remote key-set cache lifetime.
+pub const DEFAULT_CACHE_SECONDS: u64 = 600;
+/// Default minimum interval between refetches triggered by unknown `kid`s.
+pub const DEFAULT_REFETCH_INTERVAL_SECONDS: u64 = 30;
+/// Default accepted `typ` values (RFC 9068).
+pub const DEFAULT_TOKEN_TYPES: [&str; 2] = ["at+jwt", "application/at+jwt"];
+
+fn default_realm() -> String {
+    DEFAULT_REALM.into()
+}
+fn default_max_token_bytes() -> usize {
+    DEFAULT_MAX_TOKEN_BYTES
+}
+fn default_cache_size() -> usize {
+    DEFAULT_CACHE_SIZE
+}
+fn default_forward_token() -> bool {
+    true
+}
+fn default_max_lifetime() -> u64 {
+    DEFAULT_MAX_LIFETIME_SECONDS
+}
+fn default_skew() -> u64 {
+    DEFAULT_CLOCK_SKEW_SECONDS
+}
+fn default_timeout_ms() -> u64 {
+    DEFAULT_TIMEOUT_MS
+}
+fn default_cache_seconds() -> u64 {
+    DEFAULT_CACHE_SECONDS
+}
+fn default_refetch_interval() -> u64 {
+    DEFAULT_REFETCH_INTERVAL_SECONDS
+}

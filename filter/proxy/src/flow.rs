@@ -1,0 +1,223 @@
+//! The per-request path, top to bottom: read the headers, strip spoofed claim headers,
+//! evaluate, install keys another worker fetched and evaluate again, count, wait for keys or
+//! act on the outcome. The HTTP context runs it when the request headers arrive
+//! ([`Pass::Arrived`]); the root context runs it once more for a request that waited for
+//! keys ([`Pass::Resumed`], with the request's context made effective).
+
+use proxy_wasm::types::{Action, LogLevel};
+use tollgate_core::remote::{Action as FetchAction, WaitReason, Waiter};
+use tollgate_core::{is_claim_header, Allowed, Denial, KeysNeeded, Outcome};
+
+use crate::host;
+use crate::shared::Shared;
+
+/// Which pass over a request this is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pass {
+    /// The request headers just arrived: the request may wait for keys.
+    Arrived,
+    /// The request waited for keys: it is decided now for good, and resumed if allowed.
+    Resumed,
+}
+
+fn log(context_id: u32, level: LogLevel, message: &str) {
+    host::log(level, &format!("tollgate: [{context_id}] {message}"));
+}
+
+/// Decide the request of the current (effective) context and act on it.
+pub fn run(shared: &mut Shared, context_id: u32, pass: Pass) -> Action {
+    // 1. The headers, without the claim headers a client sent.
+    let headers = match read_headers(shared) {
+        Ok(headers) => headers,
+        Err(why) => return fail_closed(context_id, &why),
+    };
+
+    // 2. The decision. Another worker may have fetched keys this one has not installed yet
+    //    (e.g. the refetch for a rotated key): install them and decide again before waiting
+    //    or triggering a fetch of our own. Only denials get here: not the hot path.
+    let now = host::now_seconds();
+    let mut evaluation = shared.engine.evaluate(&headers, now);
+    if let Some(need) = evaluation.keys {
+        let Shared { engine, remote, .. } = &mut *shared;
+        if remote.adopt(engine, need.provider, now) {
+            evaluation = engine.evaluate(&headers, now);
+        }
+    }
+    shared.metrics.count_evaluation(&evaluation);
+
+    // 3. Keys that a fetch in progress (or one this request starts) could bring: wait.
+    if let (Pass::Arrived, Outcome::Deny(_), Some(need)) =
+        (pass, &evaluation.outcome, evaluation.keys)
+    {
+        if wait_for_keys(shared, context_id, need, now) {
+            shared.ring();
+            log(
+                context_id,
+                LogLevel::Debug,
+                &format!(
+                    "waiting for the keys of provider {} ({:?})",
+                    shared.engine.provider_name(need.provider),
+                    need.reason
+                ),
+            );
+            return Action::Pause;
+        }
+        // A fetch may have been decided (rate limits allowing) even if the request does
+        // not wait for it.
+        shared.ring();
+    }
+
+    // 4. Act.
+    match evaluation.outcome {
+        Outcome::Allow(allowed) => allow(shared, context_id, &allowed, pass),
+        Outcome::Deny(denial) => deny(shared, context_id, &denial),
+    }
+}
+
+/// Decide the requests that waited for keys, now that their fetch ended or their wait ran
+/// out: each is answered or let through (it does not wait a second time). `caller` is the
+/// context of the callback this runs in; it is made effective again afterwards.
+pub fn resume(shared: &mut Shared, waiters: Vec<Waiter>, caller: u32) {
+    if waiters.is_empty() {
+        return;
+    }
+    for waiter in waiters {
+        if let Err(status) = host::set_effective_context(waiter.context_id) {
+            // The request is gone (the client closed it).
+            log(
+                waiter.context_id,
+                LogLevel::Debug,
+                &format!("cannot resume: {status:?}"),
+            );
+            continue;
+        }
+        run(shared, waiter.context_id, Pass::Resumed);
+    }
+    let _ = host::set_effective_context(caller);
+}
+
+/// The request headers as the core reads them, after removing (from the request itself)
+/// every header whose name matches a claim header: ignoring case and with `_` equal to `-`
+/// (`x_user_id` reaches a WSGI or PHP application as the same variable as `x-user-id`).
+/// Names and values are moved, not copied; this runs on every request.
+fn read_headers(shared: &Shared) -> Result<Vec<(String, String)>, String> {
+    let raw = host::request_headers().map_err(|s| format!("cannot read request headers: {s:?}"))?;
+    let strip = shared.engine.claim_header_names();
+    let mut headers = Vec::with_capacity(raw.len());
+    for (name, value) in raw {
+        if is_claim_header(strip, &name) {
+            host::remove_request_header(&name)
+                .map_err(|s| format!("cannot remove header {name}: {s:?}"))?;
+            continue;
+        }
+        // Non-UTF-8 bytes cannot be part of a valid token or rule; they become U+FFFD.
+        let value = String::from_utf8(value)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        headers.push((name, value));
+    }
+    Ok(headers)
+}
+
+/// Pause the request if a fetch in progress, or one it may start now, could bring the keys
+/// it needs. The fetch itself is sent by the root context (see `keys`).
+fn wait_for_keys(shared: &mut Shared, context_id: u32, need: KeysNeeded, now: u64) -> bool {
+    let remote = &mut shared.remote;
+    let action = match need.reason {
+        WaitReason::NoKeys => match remote.request_without_keys(need.provider, now) {
+            // The backoff after a failed fetch runs: a request may still trigger one
+            // refetch per refetch interval.
+            Some(FetchAction::Idle { .. }) => remote.unknown_kid(need.provider, now),
+            decided => decided,
+        },
+        WaitReason::UnknownKid => remote.unknown_kid(need.provider, now),
+    };
+    match action {
+        Some(FetchAction::Fetch(_) | FetchAction::Wait { .. }) => {
+            remote.wait(context_id, need.provider, need.reason, host::now_millis())
+        }
+        _ => false,
+    }
+}
+
+fn allow(shared: &Shared, context_id: u32, allowed: &Allowed, pass: Pass) -> Action {
+    // The upstream gets the path the rules matched (e.g. `/%6Frders` → `/orders`).
+    if let Some(path) = &allowed.path {
+        if let Err(status) = host::set_request_header(":path", path) {
+            return fail_closed(context_id, &format!("cannot rewrite :path: {status:?}"));
+        }
+    }
+    for (name, value) in &allowed.set_headers {
+        if let Err(status) = host::set_request_header(name, value) {
+            return fail_closed(context_id, &format!("cannot set header {name}: {status:?}"));
+        }
+    }
+    // `forward_token: false`: the upstream never sees the bearer token.
+    if allowed.remove_authorization {
+        if let Err(status) = host::remove_request_header("authorization") {
+            return fail_closed(
+                context_id,
+                &format!("cannot remove header authorization: {status:?}"),
+            );
+        }
+    }
+    // Counted, not logged: the counters say the same per provider, and a log line per
+    // allowed request (formatted, then handed to the host even when its level is off) is
+    // measurable at this rate. Denials are logged.
+    shared.metrics.count_allowed(allowed.provider);
+    if pass == Pass::Resumed {
+        if let Err(status) = host::resume_request() {
+            log(
+                context_id,
+                LogLevel::Error,
+                &format!("cannot resume the request: {status:?}"),
+            );
+        }
+    }
+    Action::Continue
+}
+
+fn deny(shared: &Shared, context_id: u32, denial: &Denial) -> Action {
+    let reason = denial.reason();
+    shared.metrics.count_denied(reason, denial.provider);
+    let response = denial.response(shared.engine.realm());
+    log(
+        context_id,
+        LogLevel::Info,
+        &format!(
+            "denied: reason={reason} provider={} status={}",
+            denial
+                .provider
+                .map_or("-", |p| shared.engine.provider_name(p)),
+            response.status
+        ),
+    );
+    if let Err(status) =
+        host::send_response(response.status, &response.headers, response.body.as_bytes())
+    {
+        log(
+            context_id,
+            LogLevel::Critical,
+            &format!("cannot send the local response: {status:?}"),
+        );
+    }
+    Action::Pause
+}
+
+/// Answer with a fixed 503 and stop the request; used when the glue itself cannot work
+/// (never for client input).
+pub fn fail_closed(context_id: u32, why: &str) -> Action {
+    log(context_id, LogLevel::Error, why);
+    let headers = [
+        ("content-type".to_string(), "application/json".to_string()),
+        ("cache-control".to_string(), "no-store".to_string()),
+    ];
+    let body = br#"{"error":"temporarily_unavailable","error_description":"the token filter is not ready"}"#;
+    if let Err(status) = host::send_response(503, &headers, body) {
+        log(
+            context_id,
+            LogLevel::Critical,
+            &format!("cannot send the local response: {status:?}"),
+        );
+    }
+    Action::Pause
+}
