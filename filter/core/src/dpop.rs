@@ -5,10 +5,13 @@
 //!
 //! Cheap checks come before the signature, so a flood of garbage costs no signature check.
 //! 1. **Size** — at most [`MAX_PROOF_BYTES`] → [`ProofError::TooLarge`].
-//! 2. **Compact form** — three non-empty base64url segments → [`ProofError::Malformed`].
+//! 2. **Compact form** — three base64url segments, header and claims non-empty →
+//!    [`ProofError::Malformed`]. The signature may be empty here (an unsecured JWS is
+//!    written so): such a proof fails the `alg` check below, or the signature check.
 //! 3. **Header** — a JSON object with unique members ([`ProofError::BadHeader`]), no
 //!    `crit`; `typ` is `dpop+jwt` (case-insensitive) → [`ProofError::WrongType`]; `alg` an
-//!    asymmetric algorithm of the provider's `dpop.algorithms` (`none` and HMAC never) →
+//!    asymmetric algorithm of the provider's `dpop.algorithms` (`none` and HMAC never;
+//!    `Ed25519`, RFC 9864's fully-specified name, counts as `EdDSA`) →
 //!    [`ProofError::AlgorithmNotAllowed`]; `jwk` a public key of that algorithm
 //!    ([`ProofError::PrivateKey`] for private members, else [`ProofError::BadKey`]).
 //! 4. **Claims** — a JSON object with unique members; `jti` a non-empty string, `htm` and
@@ -197,7 +200,7 @@ pub fn check(
             && s.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     };
-    if !(b64(h64) && b64(p64) && b64(s64)) {
+    if !(b64(h64) && b64(p64) && (s64.is_empty() || b64(s64))) {
         return Err(E::Malformed);
     }
     // 3. header
@@ -213,7 +216,12 @@ pub fn check(
     let alg = header
         .get("alg")
         .and_then(Value::as_str)
-        .and_then(Algorithm::from_name)
+        .and_then(|name| match name {
+            // RFC 9864: EdDSA with an Ed25519 key, named fully (the `dpop` npm package
+            // signs so); the only EdDSA curve the filter knows.
+            "Ed25519" => Some(Algorithm::EdDSA),
+            name => Algorithm::from_name(name),
+        })
         .filter(|a| policy.algorithms.contains(a))
         .ok_or(E::AlgorithmNotAllowed)?;
     let jwk = header

@@ -167,6 +167,31 @@ fn a_valid_proof_passes_once_and_its_replay_is_refused() {
 }
 
 #[test]
+fn an_ed25519_proof_named_as_rfc_9864_names_it_is_an_eddsa_proof() {
+    let mut e = engine_for("dpop");
+    let token = bound_token(TestKey::EdDsa);
+    let mut s = spec(TestKey::EdDsa, &token, "jti-ed");
+    s.header.insert("alg".into(), "Ed25519".into());
+    allowed(run(
+        &mut e,
+        &mut env(),
+        &request("GET", "DPoP", token.clone(), &[s.sign()]),
+    ));
+    // Not a name for any other key type.
+    let token = bound_token(TestKey::Es256);
+    let mut s = spec(TestKey::Es256, &token, "jti-ec");
+    s.header.insert("alg".into(), "Ed25519".into());
+    assert_eq!(
+        proof_error(run(
+            &mut e,
+            &mut env(),
+            &request("GET", "DPoP", token, &[s.sign()])
+        )),
+        P::BadKey
+    );
+}
+
+#[test]
 fn every_proof_check_has_its_own_error() {
     let token = bound_token(TestKey::Es256);
     let good = || spec(TestKey::Es256, &token, "jti");
@@ -213,6 +238,18 @@ fn every_proof_check_has_its_own_error() {
         };
         cases.push(("alg", s.sign(), want));
     }
+    // An unsecured JWS as it is written (`alg: none`, an empty signature) is a proof with
+    // an algorithm that is never allowed; an allowed algorithm with no signature fails the
+    // signature check.
+    let mut s = good();
+    s.header.insert("alg".into(), "none".into());
+    let unsigned = |jws: String| format!("{}.", jws.rsplit_once('.').unwrap().0);
+    cases.push((
+        "alg none, unsecured",
+        unsigned(s.sign()),
+        P::AlgorithmNotAllowed,
+    ));
+    cases.push(("empty signature", unsigned(good().sign()), P::BadSignature));
     let mut s = good();
     let mut jwk = proof_jwk(TestKey::Es256);
     jwk["d"] = json!(b64(&[0x11; 32]));
