@@ -1,7 +1,12 @@
 //! Run the engine's per-request paths in a loop, natively, for profiling (e.g. under
 //! `valgrind --tool=callgrind`): `cargo run --release -p tollgate-core --features testkit
 //! --example hotpath -- cached 100000` (paths: cached, anonymous, miss-es256, miss-eddsa).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::time::Instant;
 

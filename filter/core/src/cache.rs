@@ -70,6 +70,8 @@ pub(crate) struct CachedToken {
     pub confirmation: Confirmation,
     pub scopes: Vec<String>,
     pub headers: std::sync::Arc<[(String, String)]>,
+    /// `claims_to_filter_state` values.
+    pub filter_state: std::sync::Arc<[(String, String)]>,
 }
 
 pub(crate) type TokenHash = u128;
@@ -228,6 +230,7 @@ mod tests {
             confirmation: Confirmation::default(),
             scopes: vec![],
             headers: std::sync::Arc::from([]),
+            filter_state: std::sync::Arc::from([]),
         }
     }
 

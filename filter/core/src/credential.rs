@@ -6,6 +6,7 @@
 //! (e.g. `Basic`) counts as no credential. The token must be a single token68 value. The
 //! query string and cookies are never read.
 
+use crate::config::TokenSource;
 use crate::request::RequestError;
 
 /// The credential a request presents.
@@ -61,41 +62,136 @@ impl Credential<'_> {
 }
 
 impl<'a> Credential<'a> {
-    /// Read the credential from all request headers.
+    /// Read the credential from the `Authorization` header (`Bearer` or `DPoP`) only.
     pub fn from_headers(headers: &'a [(String, String)]) -> Result<Credential<'a>, RequestError> {
-        let mut values = headers
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case("authorization"))
-            .map(|(_, v)| v.as_str());
-        let Some(value) = values.next() else {
-            return Ok(Credential::None);
-        };
-        if values.next().is_some() {
-            return Err(RequestError::MultipleAuthorizationHeaders);
-        }
-        let value = value.trim_matches(|c| c == ' ' || c == '\t');
-        let (scheme, rest) = match value.find([' ', '\t']) {
-            Some(i) => (value.get(..i).unwrap_or(""), value.get(i..).unwrap_or("")),
-            None => (value, ""),
-        };
-        let dpop = scheme.eq_ignore_ascii_case("dpop");
-        if !dpop && !scheme.eq_ignore_ascii_case("bearer") {
-            return Ok(Credential::None);
-        }
-        // The token68 grammar is checked by the engine, on a cache miss only: a value that
-        // breaks it can never equal a cached (verified) token.
-        let token = rest.trim_start_matches([' ', '\t']);
-        if token.is_empty() {
-            return Err(RequestError::MalformedAuthorization);
-        }
-        if dpop {
-            return Ok(Credential::Dpop {
-                token,
-                proof: Proof::from_headers(headers),
-            });
-        }
-        Ok(Credential::Bearer(token))
+        authorization(headers, "Bearer")
     }
+}
+
+/// The first of `sources` (in order) that the request fills, and which one it was.
+/// `Ok((Credential::None, None))` when none is present.
+pub fn find<'a, 'c>(
+    headers: &'a [(String, String)],
+    query: &'a str,
+    sources: &'c [TokenSource],
+) -> Result<(Credential<'a>, Option<&'c TokenSource>), RequestError> {
+    for source in sources {
+        let credential = match source {
+            TokenSource::Authorization { scheme } => authorization(headers, scheme)?,
+            TokenSource::Header { name, prefix } => {
+                match single(
+                    headers
+                        .iter()
+                        .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+                        .map(|(_, v)| v.as_str()),
+                )? {
+                    None => Credential::None,
+                    Some(v) => {
+                        let v = v.trim_matches(|c| c == ' ' || c == '\t');
+                        match prefix {
+                            None => bearer(v)?,
+                            Some(p) => match v.get(..p.len()) {
+                                Some(head) if head.eq_ignore_ascii_case(p) => {
+                                    bearer(v.get(p.len()..).unwrap_or("").trim_start())?
+                                }
+                                _ => Credential::None,
+                            },
+                        }
+                    }
+                }
+            }
+            TokenSource::Cookie { name } => {
+                let values = headers
+                    .iter()
+                    .filter(|(n, _)| n.eq_ignore_ascii_case("cookie"))
+                    .flat_map(|(_, v)| v.split(';'))
+                    .filter_map(|pair| {
+                        let (n, v) = pair.trim().split_once('=')?;
+                        (n.trim() == name).then(|| {
+                            let v = v.trim();
+                            v.strip_prefix('"')
+                                .and_then(|x| x.strip_suffix('"'))
+                                .unwrap_or(v)
+                        })
+                    });
+                match single(values)? {
+                    None => Credential::None,
+                    Some(v) => bearer(v)?,
+                }
+            }
+            TokenSource::Query { name } => {
+                let values = query.trim_start_matches('?').split('&').filter_map(|pair| {
+                    let (n, v) = pair.split_once('=')?;
+                    (n == name).then_some(v)
+                });
+                match single(values)? {
+                    None => Credential::None,
+                    Some(v) => bearer(v)?,
+                }
+            }
+        };
+        if !matches!(credential, Credential::None) {
+            return Ok((credential, Some(source)));
+        }
+    }
+    Ok((Credential::None, None))
+}
+
+/// At most one value: two are ambiguous (RFC 6750 §3.1: one method only).
+fn single<'a>(mut values: impl Iterator<Item = &'a str>) -> Result<Option<&'a str>, RequestError> {
+    let first = values.next();
+    if first.is_some() && values.next().is_some() {
+        return Err(RequestError::MultipleTokens);
+    }
+    Ok(first)
+}
+
+fn bearer(token: &str) -> Result<Credential<'_>, RequestError> {
+    if token.is_empty() {
+        return Err(RequestError::MalformedAuthorization);
+    }
+    Ok(Credential::Bearer(token))
+}
+
+/// The `Authorization` header: `<scheme> <token>` or `DPoP <token>`; another scheme is no
+/// credential. Envoy joins two `Authorization` headers with a comma, which no token68
+/// contains: that is reported as two headers.
+fn authorization<'a>(
+    headers: &'a [(String, String)],
+    bearer_scheme: &str,
+) -> Result<Credential<'a>, RequestError> {
+    let mut values = headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("authorization"))
+        .map(|(_, v)| v.as_str());
+    let Some(value) = values.next() else {
+        return Ok(Credential::None);
+    };
+    if values.next().is_some() || value.contains(',') {
+        return Err(RequestError::MultipleAuthorizationHeaders);
+    }
+    let value = value.trim_matches(|c| c == ' ' || c == '\t');
+    let (scheme, rest) = match value.find([' ', '\t']) {
+        Some(i) => (value.get(..i).unwrap_or(""), value.get(i..).unwrap_or("")),
+        None => (value, ""),
+    };
+    let dpop = scheme.eq_ignore_ascii_case("dpop");
+    if !dpop && !scheme.eq_ignore_ascii_case(bearer_scheme) {
+        return Ok(Credential::None);
+    }
+    // The token68 grammar is checked by the engine, on a cache miss only: a value that
+    // breaks it can never equal a cached (verified) token.
+    let token = rest.trim_start_matches([' ', '\t']);
+    if token.is_empty() {
+        return Err(RequestError::MalformedAuthorization);
+    }
+    if dpop {
+        return Ok(Credential::Dpop {
+            token,
+            proof: Proof::from_headers(headers),
+        });
+    }
+    Ok(Credential::Bearer(token))
 }
 
 /// RFC 7235 token68: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.

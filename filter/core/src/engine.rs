@@ -40,12 +40,14 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use crate::cache::{CacheSecret, CachedToken, TokenCache};
-use crate::config::{Binding, Config, ConfigError, KeySource, Provider, ProviderId, Rule};
+use crate::config::{
+    Binding, Config, ConfigError, KeySource, Mode, Provider, ProviderId, Rule, TokenSource,
+};
 use crate::credential::{self, Credential, Proof};
 use crate::dpop::{self, ProofError, ProofRequest};
 use crate::environment::{Environment, Plain, RememberError};
 use crate::jwks::KeySet;
-use crate::path;
+use crate::path::{self, CanonicalTarget};
 use crate::remote::WaitReason;
 use crate::request::{self, RequestError};
 use crate::response::{Challenge, Denial, DenialKind};
@@ -57,6 +59,9 @@ use crate::token::{self, Confirmation, Failure, ProviderView, TokenError};
 /// Largest header value produced from a claim; longer values are not forwarded.
 pub const MAX_CLAIM_HEADER_BYTES: usize = 4096;
 
+/// Filter state names of `claims_to_filter_state` start with this (Envoy adds `wasm.`).
+pub const FILTER_STATE_PREFIX: &str = "tollgate.claims.";
+
 /// A fully checked, compiled configuration plus the per-VM verified-token cache.
 #[derive(Debug)]
 pub struct Engine {
@@ -65,6 +70,13 @@ pub struct Engine {
     verifiers: Verifiers,
     cache: TokenCache,
     claim_header_names: Vec<String>,
+    /// `claims_to_filter_state` as (claim, filter state name) pairs.
+    filter_state_names: Vec<(String, String)>,
+    /// Per rule: the token sources of the providers it accepts, in provider then source
+    /// order, without repeats.
+    route_sources: Vec<Vec<TokenSource>>,
+    /// Explain denials in [`Evaluation::explanation`].
+    explain: bool,
 }
 
 /// What the verified-token cache said during an evaluation.
@@ -81,6 +93,8 @@ pub enum CacheLookup {
 pub struct Evaluation {
     /// The decision.
     pub outcome: Outcome,
+    /// The index of the rule that decided (`None`: refused before a rule matched, or none did).
+    pub rule: Option<usize>,
     /// The cache look-up, if the request got that far (`None`: no token work).
     pub cache: Option<CacheLookup>,
     /// The path that checked the token's signature, if it was checked (not on a cache hit).
@@ -90,6 +104,9 @@ pub struct Evaluation {
     /// A provider with fetched keys (remote or discovery) that had no keys, or did not know
     /// the token's `kid`: fetching its keys could change the outcome (the glue may wait).
     pub keys: Option<KeysNeeded>,
+    /// Why the request was (or would be) denied, in detail (see [`crate::explain`]); only
+    /// when [`Engine::set_explain`] is on (the glue turns it on with debug logging).
+    pub explanation: Option<String>,
 }
 
 /// A provider whose keys the request needs.
@@ -114,6 +131,9 @@ pub enum Outcome {
     Allow(Allowed),
     /// Answer locally with [`Denial::response`].
     Deny(Denial),
+    /// Would be denied, but the route (or the filter) is in `dry_run` mode: count and log
+    /// the denial, and let the request pass unchanged (no claim headers).
+    DryRun(Denial),
 }
 
 /// An allowed request.
@@ -122,15 +142,28 @@ pub struct Allowed {
     /// Headers to add to the upstream request (already-stripped names are in
     /// [`Engine::claim_header_names`]); shared with the cache entry, not copied.
     pub set_headers: Arc<[(String, String)]>,
-    /// The provider whose token was accepted; `None` for anonymous routes / CORS preflight.
+    /// Claims for the rest of Envoy (`claims_to_filter_state`): (filter state name without
+    /// Envoy's `wasm.` prefix, value).
+    pub filter_state: Arc<[(String, String)]>,
+    /// The provider whose token was accepted; `None` for anonymous routes, CORS preflight and
+    /// `allow_missing` requests without a token.
     pub provider: Option<ProviderId>,
-    /// Remove the `Authorization` header before forwarding: a token was accepted and the
-    /// configuration says `forward_token: false`. Never set when no token was looked at
-    /// (anonymous rules, CORS preflight).
-    pub remove_authorization: bool,
+    /// Header changes that take the token out of the request before forwarding: a token was
+    /// accepted and the configuration says `forward_token: false` (a token from the query
+    /// string is removed through [`Allowed::path`] instead). Empty when no token was looked at.
+    pub token_edits: Vec<HeaderEdit>,
     /// The `:path` to forward when the canonical path differs from what the client sent
     /// (e.g. `/%6Frders` → `/orders`): the upstream must see the path the rules matched.
     pub path: Option<String>,
+}
+
+/// A change to the request headers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeaderEdit {
+    /// Remove every header of this name.
+    Remove(String),
+    /// Set this header to exactly this value.
+    Set(String, String),
 }
 
 impl Allowed {
@@ -138,8 +171,9 @@ impl Allowed {
     fn without_token(path: Option<String>) -> Allowed {
         Allowed {
             set_headers: Arc::from([]),
+            filter_state: Arc::from([]),
             provider: None,
-            remove_authorization: false,
+            token_edits: Vec::new(),
             path,
         }
     }
@@ -168,6 +202,7 @@ pub fn is_claim_header(claim_headers: &[String], name: &str) -> bool {
 /// What an evaluation touched besides its outcome (collected on the way).
 #[derive(Default)]
 struct Trace {
+    rule: Option<usize>,
     cache: Option<CacheLookup>,
     signature: Option<Path>,
     proof_signature: Option<Path>,
@@ -195,12 +230,41 @@ impl Engine {
             .map(|(_, h)| h.clone())
             .collect();
         let cache = TokenCache::new(config.cache_size, cache_secret);
+        let filter_state_names = config
+            .claims_to_filter_state
+            .iter()
+            .map(|c| (c.clone(), format!("{FILTER_STATE_PREFIX}{c}")))
+            .collect();
+        let route_sources = config
+            .rules
+            .iter()
+            .map(|r| {
+                let mut out: Vec<TokenSource> = Vec::new();
+                for (i, p) in config.providers.iter().enumerate() {
+                    if r.providers
+                        .as_ref()
+                        .is_some_and(|ids| !ids.contains(&ProviderId(i)))
+                    {
+                        continue;
+                    }
+                    for s in &p.sources {
+                        if !out.contains(s) {
+                            out.push(s.clone());
+                        }
+                    }
+                }
+                out
+            })
+            .collect();
         Engine {
             config,
             keys,
             verifiers: Verifiers::pure(),
             cache,
             claim_header_names,
+            filter_state_names,
+            route_sources,
+            explain: false,
         }
     }
 
@@ -264,6 +328,33 @@ impl Engine {
         }
     }
 
+    /// Explain every denial in [`Evaluation::explanation`] (costs a little per denial).
+    pub fn set_explain(&mut self, on: bool) {
+        self.explain = on;
+    }
+
+    fn explain_denial(
+        &self,
+        d: &Denial,
+        headers: &[(String, String)],
+        rule: Option<usize>,
+        now: u64,
+    ) -> String {
+        let query = request::header(headers, ":path")
+            .and_then(|p| p.find('?').and_then(|i| p.get(i..)))
+            .unwrap_or("");
+        let sources = rule
+            .and_then(|i| self.route_sources.get(i))
+            .map_or(&[][..], Vec::as_slice);
+        let token = credential::find(headers, query, sources)
+            .ok()
+            .and_then(|(c, _)| c.token().map(str::to_owned));
+        let scopes = rule
+            .and_then(|i| self.config.rules.get(i))
+            .map_or(&[][..], |r| r.scopes.as_slice());
+        crate::explain::explain(d, token.as_deref(), scopes, now)
+    }
+
     /// Use these signature verifiers from now on (e.g. the host path after its self-test).
     pub fn set_verifiers(&mut self, verifiers: Verifiers) {
         self.verifiers = verifiers;
@@ -298,10 +389,28 @@ impl Engine {
         let mut trace = Trace::default();
         let outcome = match self.decide(headers, env, now, &mut trace) {
             Ok(a) => Outcome::Allow(a),
-            Err(d) => Outcome::Deny(d),
+            Err(d) => {
+                let mode = trace
+                    .rule
+                    .and_then(|i| self.config.rules.get(i))
+                    .and_then(|r| r.mode)
+                    .unwrap_or(self.config.mode);
+                match mode {
+                    Mode::Enforce => Outcome::Deny(d),
+                    Mode::DryRun => Outcome::DryRun(d),
+                }
+            }
+        };
+        let explanation = match &outcome {
+            Outcome::Deny(d) | Outcome::DryRun(d) if self.explain => {
+                Some(self.explain_denial(d, headers, trace.rule, now))
+            }
+            _ => None,
         };
         Evaluation {
             outcome,
+            explanation,
+            rule: trace.rule,
             cache: trace.cache,
             signature: trace.signature,
             proof_signature: trace.proof_signature,
@@ -343,17 +452,26 @@ impl Engine {
         let Some(rule) = self.config.rules.get(rule_index) else {
             return Err(deny(DenialKind::NoMatchingRule));
         };
+        trace.rule = Some(rule_index);
         if rule.anonymous {
             return Ok(Allowed::without_token(target.rewritten()));
         }
-        // 6. The credential.
-        let credential = Credential::from_headers(headers).map_err(bad_request)?;
+        // 6. The credential, from the first of the route's token sources the request fills.
+        let sources = self
+            .route_sources
+            .get(rule_index)
+            .map_or(&[][..], Vec::as_slice);
+        let (credential, source) =
+            credential::find(headers, target.query(), sources).map_err(bad_request)?;
         let unattributed = |kind: DenialKind| Denial {
             kind,
             provider: None,
             challenge: route_challenge(&self.config.providers, rule, &credential, None),
         };
         let Some(token) = credential.token() else {
+            if rule.allow_missing {
+                return Ok(Allowed::without_token(target.rewritten()));
+            }
             return Err(unattributed(DenialKind::MissingToken));
         };
         // 7. The token: size cap, cache, full validation.
@@ -365,6 +483,7 @@ impl Engine {
             verifiers: &self.verifiers,
             rule,
             credential: &credential,
+            source,
             headers,
             method,
             path: target.path(),
@@ -392,9 +511,13 @@ impl Engine {
                 .map_or(0, |p| p.clock_skew_seconds);
             token::check_time(skew, Some(hit.exp), hit.nbf, now).map_err(fail)?;
             trace.proof_signature = binding.enforce(provider, &hit.confirmation, env)?;
-            return grant(rule, hit, forward_token, target.rewritten(), || {
-                binding.challenge(provider)
-            });
+            return grant(
+                rule,
+                hit,
+                (!forward_token).then_some(&binding),
+                &target,
+                || binding.challenge(provider),
+            );
         }
         if !credential::is_token68(token) {
             return Err(unattributed(DenialKind::InvalidRequest(
@@ -426,15 +549,20 @@ impl Engine {
                     confirmation: v.confirmation,
                     scopes: v.scopes,
                     headers: claim_headers(&self.config.claims_to_headers, &v.claims).into(),
+                    filter_state: claim_headers(&self.filter_state_names, &v.claims).into(),
                 };
                 // The token itself is good: it is cached whatever the binding says, and the
                 // binding is checked on this and every later request.
                 let bound = binding.enforce(entry.provider, &entry.confirmation, env);
                 let decision = bound.and_then(|proof_path| {
                     trace.proof_signature = proof_path;
-                    grant(rule, &entry, forward_token, target.rewritten(), || {
-                        binding.challenge(entry.provider)
-                    })
+                    grant(
+                        rule,
+                        &entry,
+                        (!forward_token).then_some(&binding),
+                        &target,
+                        || binding.challenge(entry.provider),
+                    )
                 });
                 self.cache.insert(hash, entry, now);
                 decision
@@ -475,6 +603,8 @@ struct Bound<'a> {
     verifiers: &'a Verifiers,
     rule: &'a Rule,
     credential: &'a Credential<'a>,
+    /// Where the token was found.
+    source: Option<&'a TokenSource>,
     headers: &'a [(String, String)],
     method: &'a str,
     path: &'a str,
@@ -519,6 +649,10 @@ impl Bound<'_> {
             },
         };
         let token_error = |e: TokenError| fail(DenialKind::InvalidToken(e));
+        // The token came from a place its provider reads tokens from.
+        if self.source.is_some_and(|s| !p.sources.contains(s)) {
+            return Err(token_error(TokenError::SourceNotAllowed));
+        }
         // RFC 8705: the certificate.
         match (confirmation.x5t_s256, binding) {
             (Some(bound), _) => match env.client_certificate_sha256() {
@@ -612,11 +746,12 @@ fn route_challenge(
 }
 
 /// The route's scope check on a verified (or cached) token, then the allow decision.
+/// `strip` is set when the token must be taken out of the request (`forward_token: false`).
 fn grant(
     rule: &Rule,
     entry: &CachedToken,
-    forward_token: bool,
-    path: Option<String>,
+    strip: Option<&Bound<'_>>,
+    target: &CanonicalTarget<'_>,
     challenge: impl FnOnce() -> Challenge,
 ) -> Result<Allowed, Denial> {
     if !scopes::has_all(&entry.scopes, &rule.scopes) {
@@ -628,12 +763,67 @@ fn grant(
             challenge: challenge(),
         });
     }
+    let (token_edits, path) = match strip.and_then(|b| b.source) {
+        None => (Vec::new(), target.rewritten()),
+        Some(source) => strip_token(source, strip.map_or(&[][..], |b| b.headers), target),
+    };
     Ok(Allowed {
         set_headers: Arc::clone(&entry.headers),
+        filter_state: Arc::clone(&entry.filter_state),
         provider: Some(entry.provider),
-        remove_authorization: !forward_token,
+        token_edits,
         path,
     })
+}
+
+/// The edits that take the token out of the request, and the `:path` to forward.
+fn strip_token(
+    source: &TokenSource,
+    headers: &[(String, String)],
+    target: &CanonicalTarget<'_>,
+) -> (Vec<HeaderEdit>, Option<String>) {
+    match source {
+        TokenSource::Authorization { .. } => (
+            vec![HeaderEdit::Remove("authorization".into())],
+            target.rewritten(),
+        ),
+        TokenSource::Header { name, .. } => {
+            (vec![HeaderEdit::Remove(name.clone())], target.rewritten())
+        }
+        TokenSource::Cookie { name } => {
+            let rest: Vec<&str> = headers
+                .iter()
+                .filter(|(n, _)| n.eq_ignore_ascii_case("cookie"))
+                .flat_map(|(_, v)| v.split(';'))
+                .map(str::trim)
+                .filter(|pair| {
+                    !pair.is_empty() && pair.split_once('=').is_none_or(|(n, _)| n.trim() != name)
+                })
+                .collect();
+            let edit = if rest.is_empty() {
+                HeaderEdit::Remove("cookie".into())
+            } else {
+                HeaderEdit::Set("cookie".into(), rest.join("; "))
+            };
+            (vec![edit], target.rewritten())
+        }
+        TokenSource::Query { name } => {
+            let kept: Vec<&str> = target
+                .query()
+                .trim_start_matches('?')
+                .split('&')
+                .filter(|pair| {
+                    !pair.is_empty() && pair.split_once('=').map_or(*pair, |(n, _)| n) != name
+                })
+                .collect();
+            let query = if kept.is_empty() {
+                String::new()
+            } else {
+                format!("?{}", kept.join("&"))
+            };
+            (Vec::new(), Some(format!("{}{query}", target.path())))
+        }
+    }
 }
 
 /// Map configured claims to header values: strings as is, numbers and booleans as JSON
@@ -646,7 +836,9 @@ pub fn claim_headers(
 ) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for (claim, header) in mapping {
-        let Some(v) = claims.get(claim) else { continue };
+        let Some(v) = claim_value(claims, claim) else {
+            continue;
+        };
         let text = match v {
             Value::Array(items) => {
                 let parts: Option<Vec<String>> = items.iter().map(scalar_text).collect();
@@ -661,6 +853,21 @@ pub fn claim_headers(
         out.push((header.clone(), text));
     }
     out
+}
+
+/// A claim by name, or — when no top-level claim has that name — by dotted path into nested
+/// objects (`address.country`). Namespaced claims such as `https://example.com/roles` keep
+/// working: the exact name is tried first.
+pub fn claim_value<'c>(claims: &'c Map<String, Value>, name: &str) -> Option<&'c Value> {
+    if let Some(v) = claims.get(name) {
+        return Some(v);
+    }
+    let mut parts = name.split('.');
+    let mut v = claims.get(parts.next()?)?;
+    for part in parts {
+        v = v.as_object()?.get(part)?;
+    }
+    Some(v)
 }
 
 fn scalar_text(v: &Value) -> Option<String> {

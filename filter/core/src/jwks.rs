@@ -7,6 +7,7 @@
 //! |---|---|---|
 //! | `EC` | `P-256` | `ES256` |
 //! | `EC` | `P-384` | `ES384` |
+//! | `EC` | `P-521` | `ES512` |
 //! | `OKP` | `Ed25519` | `EdDSA` |
 //! | `RSA` (2048–4096 bits, e = 65537) | – | the key's `alg`: `RS256`, `RS384`, `RS512`, `PS256`, `PS384`, `PS512`; `RS256` when the key has no `alg` (Entra ID publishes RSA keys without `alg`) |
 //!
@@ -42,6 +43,8 @@ pub enum Algorithm {
     ES256,
     /// ECDSA P-384 / SHA-384.
     ES384,
+    /// ECDSA P-521 / SHA-512.
+    ES512,
     /// Ed25519.
     EdDSA,
     /// RSASSA-PKCS1-v1_5 / SHA-256.
@@ -60,9 +63,10 @@ pub enum Algorithm {
 
 impl Algorithm {
     /// Every supported algorithm (the default for remote providers).
-    pub const ALL: [Algorithm; 9] = [
+    pub const ALL: [Algorithm; 10] = [
         Algorithm::ES256,
         Algorithm::ES384,
+        Algorithm::ES512,
         Algorithm::EdDSA,
         Algorithm::RS256,
         Algorithm::RS384,
@@ -77,6 +81,7 @@ impl Algorithm {
         match self {
             Algorithm::ES256 => "ES256",
             Algorithm::ES384 => "ES384",
+            Algorithm::ES512 => "ES512",
             Algorithm::EdDSA => "EdDSA",
             Algorithm::RS256 => "RS256",
             Algorithm::RS384 => "RS384",
@@ -379,6 +384,7 @@ fn import_key(jwk: &Value, set: &KeySet) -> Result<Key, SkipReason> {
     let natural = match (kty, crv) {
         ("EC", Some("P-256")) => Algorithm::ES256,
         ("EC", Some("P-384")) => Algorithm::ES384,
+        ("EC", Some("P-521")) => Algorithm::ES512,
         ("OKP", Some("Ed25519")) => Algorithm::EdDSA,
         ("RSA", _) => Algorithm::RS256,
         _ => return Err(SkipReason::UnsupportedCurve),
@@ -438,6 +444,7 @@ pub fn import_embedded_key(
     let fits = match (kty, crv) {
         (Some("EC"), Some("P-256")) => alg == Algorithm::ES256,
         (Some("EC"), Some("P-384")) => alg == Algorithm::ES384,
+        (Some("EC"), Some("P-521")) => alg == Algorithm::ES512,
         (Some("OKP"), Some("Ed25519")) => alg == Algorithm::EdDSA,
         (Some("RSA"), _) => alg.is_rsa(),
         _ => false,

@@ -11,6 +11,7 @@ pub mod credential;
 pub mod dpop;
 pub mod engine;
 pub mod environment;
+pub mod explain;
 pub mod host_verify;
 pub mod jwks;
 pub mod path;
@@ -22,6 +23,7 @@ pub mod scopes;
 pub mod selftest;
 mod selftest_vectors;
 pub mod signature;
+pub mod time;
 pub mod token;
 
 mod cache;
@@ -33,7 +35,10 @@ pub mod testkit;
 
 pub use cache::CacheSecret;
 pub use config::{ConfigError, ProviderId};
-pub use engine::{is_claim_header, Allowed, CacheLookup, Engine, Evaluation, KeysNeeded, Outcome};
+pub use engine::{
+    claim_value, is_claim_header, Allowed, CacheLookup, Engine, Evaluation, HeaderEdit, KeysNeeded,
+    Outcome,
+};
 pub use jwks::KeySet;
 pub use path::{PathError, PathParameters};
 pub use request::RequestError;

@@ -15,6 +15,9 @@ pub enum RequestError {
     /// `Authorization: Bearer` with no token, or with something that is not a single
     /// token68 value (spaces inside, empty).
     MalformedAuthorization,
+    /// The token appears twice in one source (two headers of that name, two cookies, two
+    /// query parameters): ambiguous, so refused.
+    MultipleTokens,
     /// No `:method` pseudo header.
     MissingMethod,
     /// No `:path` pseudo header.
@@ -37,6 +40,7 @@ impl RequestError {
         match self {
             RequestError::MultipleAuthorizationHeaders => "multiple_authorization_headers",
             RequestError::MalformedAuthorization => "malformed_authorization",
+            RequestError::MultipleTokens => "multiple_tokens",
             RequestError::MissingMethod => "missing_method",
             RequestError::MissingPath => "missing_path",
             RequestError::InvalidMethod => "invalid_method",
@@ -53,6 +57,7 @@ impl fmt::Display for RequestError {
                 "the request carries more than one Authorization header"
             }
             RequestError::MalformedAuthorization => "the Authorization header is malformed",
+            RequestError::MultipleTokens => "the request carries its token more than once",
             RequestError::MissingMethod => "the request has no method",
             RequestError::MissingPath => "the request has no path",
             RequestError::InvalidMethod => "the request method is not an upper-case HTTP token",

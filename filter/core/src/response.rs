@@ -116,6 +116,7 @@ pub const ALL_REASONS: &[&str] = &[
     // RequestError
     "multiple_authorization_headers",
     "malformed_authorization",
+    "multiple_tokens",
     "missing_method",
     "missing_path",
     "invalid_method",
@@ -153,6 +154,7 @@ pub const ALL_REASONS: &[&str] = &[
     "no_client_certificate",
     "certificate_mismatch",
     "not_certificate_bound",
+    "token_source_not_allowed",
     // ProofError (invalid_dpop_proof)
     "dpop_missing_proof",
     "dpop_multiple_proofs",
@@ -188,6 +190,22 @@ impl Denial {
             DenialKind::KeysUnavailable => "keys_unavailable",
             DenialKind::InvalidDpopProof(e) => e.reason(),
             DenialKind::ReplayCacheUnavailable => "replay_cache_unavailable",
+        }
+    }
+
+    /// The fixed description of the denial (the `error_description` text).
+    pub fn kind_description(&self) -> String {
+        match &self.kind {
+            DenialKind::MissingToken => "the request carries no token".into(),
+            DenialKind::InvalidToken(e) => e.to_string(),
+            DenialKind::InsufficientScope { .. } => {
+                "the token lacks a scope this resource requires".into()
+            }
+            DenialKind::InvalidRequest(e) => e.to_string(),
+            DenialKind::NoMatchingRule => "no access rule covers this request".into(),
+            DenialKind::KeysUnavailable => "the provider has no keys yet".into(),
+            DenialKind::InvalidDpopProof(e) => e.to_string(),
+            DenialKind::ReplayCacheUnavailable => "the DPoP replay store is not available".into(),
         }
     }
 

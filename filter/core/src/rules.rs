@@ -40,6 +40,8 @@ mod tests {
             scopes: vec![],
             providers: None,
             binding: None,
+            mode: None,
+            allow_missing: false,
         }
     }
 

@@ -6,9 +6,10 @@
 //!   `RS256`, `RS384`, `RS512`. The check runs in Envoy's own crypto, at native speed. The
 //!   glue turns it on per algorithm after a known-answer self-test ([`crate::selftest`]).
 //! - **Pure Rust** (inside the VM): every algorithm; the only one for `EdDSA` and `PS*`
-//!   (the host offers neither PSS padding nor Ed25519), and for everything on hosts without
-//!   the function. RustCrypto `p256`/`p384` ECDSA, `ed25519-compact`, `rsa` (PKCS#1 v1.5 and
-//!   PSS with the salt as long as the hash, RFC 7518 §3.5).
+//!   (the host offers neither PSS padding nor Ed25519) and for `ES512` (not self-tested on
+//!   the host), and for everything on hosts without the function. RustCrypto
+//!   `p256`/`p384`/`p521` ECDSA, `ed25519-compact`, `rsa` (PKCS#1 v1.5 and PSS with the
+//!   salt as long as the hash, RFC 7518 §3.5).
 //!
 //! The security properties do not depend on the path: the algorithm comes from the key (the
 //! caller checked it equals the header's), the key was chosen by `kid`, and the signature
@@ -134,6 +135,7 @@ pub struct KeyMaterial {
 enum PublicKey {
     P256(p256::ecdsa::VerifyingKey),
     P384(p384::ecdsa::VerifyingKey),
+    P521(p521::ecdsa::VerifyingKey),
     Ed25519(ed25519_compact::PublicKey),
     Rsa(Box<rsa::RsaPublicKey>),
 }
@@ -173,6 +175,8 @@ impl KeyMaterial {
         let (prefix, size): (&[u8], usize) = match alg {
             Algorithm::ES256 => (&P256_SPKI_PREFIX, 32),
             Algorithm::ES384 => (&P384_SPKI_PREFIX, 48),
+            // ES512 stays on the pure path: no SPKI needed.
+            Algorithm::ES512 => (&[], 66),
             _ => return None,
         };
         if x.len() != size || y.len() != size {
@@ -186,10 +190,15 @@ impl KeyMaterial {
             Algorithm::ES256 => {
                 PublicKey::P256(p256::ecdsa::VerifyingKey::from_sec1_bytes(&sec1).ok()?)
             }
-            _ => PublicKey::P384(p384::ecdsa::VerifyingKey::from_sec1_bytes(&sec1).ok()?),
+            Algorithm::ES384 => {
+                PublicKey::P384(p384::ecdsa::VerifyingKey::from_sec1_bytes(&sec1).ok()?)
+            }
+            _ => PublicKey::P521(p521::ecdsa::VerifyingKey::from_sec1_bytes(&sec1).ok()?),
         };
         let mut spki = prefix.to_vec();
-        spki.extend_from_slice(sec1.get(1..).unwrap_or(&[]));
+        if !spki.is_empty() {
+            spki.extend_from_slice(sec1.get(1..).unwrap_or(&[]));
+        }
         Some(KeyMaterial {
             alg,
             key,
@@ -318,6 +327,11 @@ fn verify_pure(key: &KeyMaterial, text: &[u8], signature: &[u8]) -> bool {
         PublicKey::P384(k) => {
             use p384::ecdsa::signature::Verifier;
             p384::ecdsa::Signature::from_slice(signature)
+                .is_ok_and(|sig| k.verify(text, &sig).is_ok())
+        }
+        PublicKey::P521(k) => {
+            use p521::ecdsa::signature::Verifier;
+            p521::ecdsa::Signature::from_slice(signature)
                 .is_ok_and(|sig| k.verify(text, &sig).is_ok())
         }
         PublicKey::Ed25519(k) => ed25519_compact::Signature::from_slice(signature)

@@ -130,6 +130,9 @@ pub enum TokenError {
     CertificateMismatch,
     /// The route requires a certificate-bound token and this one has no `cnf.x5t#S256`.
     NotCertificateBound,
+    /// The token came from a source (header, cookie, query parameter) its provider does
+    /// not read tokens from (another provider of the route does).
+    SourceNotAllowed,
 }
 
 impl TokenError {
@@ -167,6 +170,7 @@ impl TokenError {
             TokenError::NoClientCertificate => "no_client_certificate",
             TokenError::CertificateMismatch => "certificate_mismatch",
             TokenError::NotCertificateBound => "not_certificate_bound",
+            TokenError::SourceNotAllowed => "token_source_not_allowed",
         }
     }
 }
@@ -209,6 +213,9 @@ impl fmt::Display for TokenError {
             }
             TokenError::CertificateMismatch => "the token is bound to another client certificate",
             TokenError::NotCertificateBound => "the token is not bound to a client certificate",
+            TokenError::SourceNotAllowed => {
+                "the token was sent where its issuer's tokens are not accepted"
+            }
         })
     }
 }

@@ -70,7 +70,7 @@ impl Environment for EnvoyRequest {
                 Err(status) => {
                     host::log(
                         LogLevel::Error,
-                        &format!("tollgate: cannot write the DPoP replay store: {status:?}"),
+                        &format!("cannot write the DPoP replay store: {status:?}"),
                     );
                     return Err(RememberError::Unavailable);
                 }

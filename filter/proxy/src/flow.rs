@@ -6,7 +6,7 @@
 
 use proxy_wasm::types::{Action, LogLevel};
 use tollgate_core::remote::{Action as FetchAction, WaitReason, Waiter};
-use tollgate_core::{is_claim_header, Allowed, Denial, KeysNeeded, Outcome};
+use tollgate_core::{is_claim_header, Allowed, Denial, HeaderEdit, KeysNeeded, Outcome};
 
 use crate::environment::EnvoyRequest;
 use crate::host;
@@ -21,8 +21,18 @@ pub enum Pass {
     Resumed,
 }
 
-fn log(context_id: u32, level: LogLevel, message: &str) {
-    host::log(level, &format!("tollgate: [{context_id}] {message}"));
+/// Envoy already starts every line with the plugin's name (`wasm log tollgate …:`), so the
+/// filter's lines start with what happened.
+fn log(level: LogLevel, message: &str) {
+    host::log(level, message);
+}
+
+/// The request's `x-request-id` (Envoy sets one on every request), or `-`.
+fn request_id(headers: &[(String, String)]) -> &str {
+    headers
+        .iter()
+        .find(|(n, _)| n == "x-request-id")
+        .map_or("-", |(_, v)| v.as_str())
 }
 
 /// Decide the request of the current (effective) context and act on it.
@@ -30,7 +40,7 @@ pub fn run(shared: &mut Shared, context_id: u32, pass: Pass) -> Action {
     // 1. The headers, without the claim headers a client sent.
     let headers = match read_headers(shared) {
         Ok(headers) => headers,
-        Err(why) => return fail_closed(context_id, &why),
+        Err(why) => return fail_closed(&why),
     };
 
     // 2. The decision. Another worker may have fetched keys this one has not installed yet
@@ -54,12 +64,15 @@ pub fn run(shared: &mut Shared, context_id: u32, pass: Pass) -> Action {
         if wait_for_keys(shared, context_id, need, now) {
             shared.ring();
             log(
-                context_id,
                 LogLevel::Debug,
                 &format!(
-                    "waiting for the keys of provider {} ({:?})",
+                    "request {} waits for the keys of provider {} ({})",
+                    request_id(&headers),
                     shared.engine.provider_name(need.provider),
-                    need.reason
+                    match need.reason {
+                        WaitReason::NoKeys => "none fetched yet",
+                        WaitReason::UnknownKid => "unknown kid, refetching",
+                    }
                 ),
             );
             return Action::Pause;
@@ -70,10 +83,75 @@ pub fn run(shared: &mut Shared, context_id: u32, pass: Pass) -> Action {
     }
 
     // 4. Act.
-    match evaluation.outcome {
-        Outcome::Allow(allowed) => allow(shared, context_id, &allowed, pass),
-        Outcome::Deny(denial) => deny(shared, context_id, &denial),
+    let why = Denied {
+        request_id: request_id(&headers),
+        rule: evaluation.rule,
+        explanation: evaluation.explanation.as_deref(),
+    };
+    match &evaluation.outcome {
+        Outcome::Allow(allowed) => allow(shared, allowed, pass),
+        Outcome::Deny(denial) => deny(shared, denial, &why),
+        Outcome::DryRun(denial) => would_deny(shared, denial, &why, pass),
     }
+}
+
+/// What the log lines of a denial say about the request.
+struct Denied<'a> {
+    request_id: &'a str,
+    rule: Option<usize>,
+    explanation: Option<&'a str>,
+}
+
+impl Denied<'_> {
+    fn line(&self, shared: &Shared, denial: &Denial, status: u32) -> String {
+        format!(
+            "status={status} reason={} provider={} rule={} request_id={}",
+            denial.reason(),
+            denial
+                .provider
+                .map_or("-", |p| shared.engine.provider_name(p)),
+            self.rule.map_or("- match=-".to_owned(), |r| format!(
+                "{r} match={}",
+                shared.engine.config().rules[r].path
+            )),
+            self.request_id
+        )
+    }
+
+    fn explain(&self) {
+        if let Some(why) = self.explanation {
+            log(
+                LogLevel::Debug,
+                &format!("request {} refused because {why}", self.request_id),
+            );
+        }
+    }
+}
+
+/// Dry run: count and log what would have happened, and let the request pass as sent.
+fn would_deny(shared: &Shared, denial: &Denial, why: &Denied<'_>, pass: Pass) -> Action {
+    shared
+        .metrics
+        .count_denied(denial.reason(), denial.provider, true);
+    let status = denial.response(shared.engine.realm()).status;
+    log(
+        LogLevel::Info,
+        &format!("would deny (dry run): {}", why.line(shared, denial, status)),
+    );
+    why.explain();
+    resume_if(pass)
+}
+
+fn resume_if(pass: Pass) -> Action {
+    if pass == Pass::Resumed {
+        if let Err(status) = host::resume_request() {
+            log(
+                LogLevel::Error,
+                &format!("cannot resume the request: {status:?}"),
+            );
+        }
+    }
+    Action::Continue
 }
 
 /// Decide the requests that waited for keys, now that their fetch ended or their wait ran
@@ -87,9 +165,8 @@ pub fn resume(shared: &mut Shared, waiters: Vec<Waiter>, caller: u32) {
         if let Err(status) = host::set_effective_context(waiter.context_id) {
             // The request is gone (the client closed it).
             log(
-                waiter.context_id,
                 LogLevel::Debug,
-                &format!("cannot resume: {status:?}"),
+                &format!("a request that waited for keys is gone ({status:?})"),
             );
             continue;
         }
@@ -141,63 +218,57 @@ fn wait_for_keys(shared: &mut Shared, context_id: u32, need: KeysNeeded, now: u6
     }
 }
 
-fn allow(shared: &Shared, context_id: u32, allowed: &Allowed, pass: Pass) -> Action {
+fn allow(shared: &Shared, allowed: &Allowed, pass: Pass) -> Action {
     // The upstream gets the path the rules matched (e.g. `/%6Frders` → `/orders`).
     if let Some(path) = &allowed.path {
         if let Err(status) = host::set_request_header(":path", path) {
-            return fail_closed(context_id, &format!("cannot rewrite :path: {status:?}"));
+            return fail_closed(&format!("cannot rewrite :path: {status:?}"));
         }
     }
     for (name, value) in allowed.set_headers.iter() {
         if let Err(status) = host::set_request_header(name, value) {
-            return fail_closed(context_id, &format!("cannot set header {name}: {status:?}"));
+            return fail_closed(&format!("cannot set header {name}: {status:?}"));
         }
     }
-    // `forward_token: false`: the upstream never sees the bearer token.
-    if allowed.remove_authorization {
-        if let Err(status) = host::remove_request_header("authorization") {
-            return fail_closed(
-                context_id,
-                &format!("cannot remove header authorization: {status:?}"),
-            );
+    // `forward_token: false`: the upstream never sees the token.
+    for edit in &allowed.token_edits {
+        let result = match edit {
+            HeaderEdit::Remove(name) => host::remove_request_header(name),
+            HeaderEdit::Set(name, value) => host::set_request_header(name, value),
+        };
+        if let Err(status) = result {
+            return fail_closed(&format!(
+                "cannot take the token out of the request: {status:?}"
+            ));
+        }
+    }
+    // Claims for the rest of Envoy (RBAC, access logs): filter state `wasm.<name>`.
+    for (name, value) in allowed.filter_state.iter() {
+        if let Err(status) = host::set_property(name, value) {
+            return fail_closed(&format!("cannot set filter state {name}: {status:?}"));
         }
     }
     // Counted, not logged: the counters say the same per provider, and a log line per
     // allowed request (formatted, then handed to the host even when its level is off) is
     // measurable at this rate. Denials are logged.
     shared.metrics.count_allowed(allowed.provider);
-    if pass == Pass::Resumed {
-        if let Err(status) = host::resume_request() {
-            log(
-                context_id,
-                LogLevel::Error,
-                &format!("cannot resume the request: {status:?}"),
-            );
-        }
-    }
-    Action::Continue
+    resume_if(pass)
 }
 
-fn deny(shared: &Shared, context_id: u32, denial: &Denial) -> Action {
-    let reason = denial.reason();
-    shared.metrics.count_denied(reason, denial.provider);
+fn deny(shared: &Shared, denial: &Denial, why: &Denied<'_>) -> Action {
+    shared
+        .metrics
+        .count_denied(denial.reason(), denial.provider, false);
     let response = denial.response(shared.engine.realm());
     log(
-        context_id,
         LogLevel::Info,
-        &format!(
-            "denied: reason={reason} provider={} status={}",
-            denial
-                .provider
-                .map_or("-", |p| shared.engine.provider_name(p)),
-            response.status
-        ),
+        &format!("denied: {}", why.line(shared, denial, response.status)),
     );
+    why.explain();
     if let Err(status) =
         host::send_response(response.status, &response.headers, response.body.as_bytes())
     {
         log(
-            context_id,
             LogLevel::Critical,
             &format!("cannot send the local response: {status:?}"),
         );
@@ -207,8 +278,8 @@ fn deny(shared: &Shared, context_id: u32, denial: &Denial) -> Action {
 
 /// Answer with a fixed 503 and stop the request; used when the glue itself cannot work
 /// (never for client input).
-pub fn fail_closed(context_id: u32, why: &str) -> Action {
-    log(context_id, LogLevel::Error, why);
+pub fn fail_closed(why: &str) -> Action {
+    log(LogLevel::Error, why);
     let headers = [
         ("content-type".to_string(), "application/json".to_string()),
         ("cache-control".to_string(), "no-store".to_string()),
@@ -216,7 +287,6 @@ pub fn fail_closed(context_id: u32, why: &str) -> Action {
     let body = br#"{"error":"temporarily_unavailable","error_description":"the token filter is not ready"}"#;
     if let Err(status) = host::send_response(503, &headers, body) {
         log(
-            context_id,
             LogLevel::Critical,
             &format!("cannot send the local response: {status:?}"),
         );

@@ -96,6 +96,33 @@ pub fn define_gauge(name: &str) -> Result<u32, Status> {
     hostcalls::define_metric(MetricType::Gauge, name)
 }
 
+/// Add `delta` (may be negative) to a gauge; failures are ignored.
+pub fn add_gauge(metric_id: u32, delta: i64) {
+    let _ = hostcalls::increment_metric(metric_id, delta);
+}
+
+/// This VM's linear memory in bytes.
+pub fn memory_bytes() -> u64 {
+    #[cfg(target_arch = "wasm32")]
+    {
+        (core::arch::wasm32::memory_size(0) as u64) * 65_536
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        0
+    }
+}
+
+/// Whether Envoy would print a line at `level` (so work for it can be skipped otherwise).
+pub fn log_enabled(level: LogLevel) -> bool {
+    hostcalls::get_log_level().is_ok_and(|current| current as u32 <= level as u32)
+}
+
+/// Set a filter-state property of the current stream (Envoy stores it as `wasm.<name>`).
+pub fn set_property(name: &str, value: &str) -> Result<(), Status> {
+    hostcalls::set_property(vec![name], Some(value.as_bytes()))
+}
+
 /// Set a gauge; failures are ignored.
 pub fn set_gauge(metric_id: u32, value: u64) {
     let _ = hostcalls::record_metric(metric_id, value);

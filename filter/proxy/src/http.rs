@@ -36,15 +36,12 @@ impl Context for TollgateHttp {
 impl HttpContext for TollgateHttp {
     fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
         let Some(shared) = self.shared.clone() else {
-            return flow::fail_closed(
-                self.context_id,
-                "no valid configuration; refusing the request",
-            );
+            return flow::fail_closed("no valid configuration; refusing the request");
         };
         // A VM is single-threaded and no host call re-enters this context, so the engine is
         // never borrowed here already; fail closed rather than panic if that ever changes.
         let Ok(mut shared) = shared.try_borrow_mut() else {
-            return flow::fail_closed(self.context_id, "the engine is busy (re-entrant call)");
+            return flow::fail_closed("the engine is busy (re-entrant call)");
         };
         flow::run(&mut shared, self.context_id, Pass::Arrived)
     }
@@ -61,10 +58,7 @@ impl HttpContext for TollgateHttp {
             Err(status) => {
                 host::log(
                     LogLevel::Error,
-                    &format!(
-                        "tollgate: [{}] cannot read request trailers: {status:?}",
-                        self.context_id
-                    ),
+                    &format!("cannot read request trailers: {status:?}"),
                 );
                 return Action::Continue;
             }
@@ -73,10 +67,7 @@ impl HttpContext for TollgateHttp {
             if let Err(status) = host::remove_request_trailer(name) {
                 host::log(
                     LogLevel::Error,
-                    &format!(
-                        "tollgate: [{}] cannot remove trailer {name}: {status:?}",
-                        self.context_id
-                    ),
+                    &format!("cannot remove trailer {name}: {status:?}"),
                 );
             }
         }

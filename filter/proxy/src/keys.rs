@@ -75,7 +75,7 @@ pub struct RemoteKeys {
 }
 
 fn log(level: LogLevel, message: &str) {
-    host::log(level, &format!("tollgate: {message}"));
+    host::log(level, message);
 }
 
 /// A random worker id: std seeds `RandomState` from the host's randomness (WASI
@@ -101,7 +101,7 @@ impl RemoteKeys {
     /// The error is the log line (a URL that cannot be fetched, or a metric the host refused).
     pub fn new(engine: &Engine) -> Result<RemoteKeys, String> {
         let refreshers = remote::refreshers(engine.config())
-            .map_err(|e| format!("tollgate: invalid configuration: {e}"))?;
+            .map_err(|e| format!("invalid configuration: {e}"))?;
         let mut remotes = Vec::new();
         for (index, refresher) in refreshers.into_iter().enumerate() {
             let Some(refresher) = refresher else { continue };
@@ -110,20 +110,19 @@ impl RemoteKeys {
                 .get(index)
                 .map(|p| p.name.clone())
                 .unwrap_or_default();
+            let base = crate::metrics::Metrics::base(&engine.config().stat_prefix);
             let metric = |suffix: &str, gauge: bool| {
-                let metric = format!("tollgate.provider.{name}.{suffix}");
+                let metric = format!("{base}provider.{name}.{suffix}");
                 let id = if gauge {
                     host::define_gauge(&metric)
                 } else {
                     host::define_counter(&metric)
                 };
-                id.map_err(|s| {
-                    format!("tollgate: cannot define metric {metric}: host returned {s:?}")
-                })
+                id.map_err(|s| format!("cannot define metric {metric}: host returned {s:?}"))
             };
             let metrics = RemoteMetrics {
                 fetch_success: metric("jwks_fetch_success", false)?,
-                fetch_failure: metric("jwks_fetch_failure", false)?,
+                fetch_failure: metric("jwks_fetch_failed", false)?,
                 key_count: metric("jwks_keys", true)?,
                 age_seconds: metric("jwks_age_seconds", true)?,
                 refetch_triggered: metric("jwks_refetch_triggered", false)?,
@@ -430,8 +429,9 @@ impl RemoteKeys {
                         log(
                             LogLevel::Info,
                             &format!(
-                                "provider {}: {count} keys fetched; next refresh at {next}",
-                                remote.name
+                                "provider {}: {count} keys fetched; next refresh at {}",
+                                remote.name,
+                                tollgate_core::time::rfc3339(next)
                             ),
                         );
                     }
@@ -556,8 +556,11 @@ impl Remote {
                 "provider {}: key fetch failed ({}: {error}); keeping the last good keys{}",
                 self.name,
                 error.reason(),
-                next.map(|(at, _)| format!(", next attempt at {at}"))
-                    .unwrap_or_default()
+                next.map(|(at, _)| format!(
+                    ", next attempt at {}",
+                    tollgate_core::time::rfc3339(at)
+                ))
+                .unwrap_or_default()
             ),
         );
     }

@@ -29,7 +29,7 @@ use proxy_wasm::types::LogLevel;
 /// the VM for every later request, so it must never pass silently.
 fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
-        host::log(LogLevel::Critical, &format!("tollgate: panic: {info}"));
+        host::log(LogLevel::Critical, &format!("panic: {info}"));
     }));
 }
 

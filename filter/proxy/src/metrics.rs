@@ -1,79 +1,103 @@
-//! The filter's counters (Envoy shows them as `wasmcustom.<name>`):
+//! The filter's metrics. Envoy shows custom metrics as `wasmcustom.<name>`; the names carry
+//! their labels as `<label>.<value>` pairs, which the `stats_tags` of the bootstrap turn into
+//! Prometheus labels (README "Metrics"):
 //!
-//! - `tollgate.allowed`, `tollgate.denied`
-//! - `tollgate.denied.<reason>` for every reason in [`tollgate_core::ALL_REASONS`]
-//! - `tollgate.provider.<name>.allowed`, `tollgate.provider.<name>.denied`
-//! - `tollgate.cache.hit`, `tollgate.cache.miss` (verified-token cache look-ups)
-//! - `tollgate.signature.host`, `tollgate.signature.wasm` (signature checks by path) and the
-//!   gauge `tollgate.signature.host_algorithms` (how many algorithms use the host path)
+//! | name (after `wasmcustom.`) | Prometheus |
+//! |---|---|
+//! | `tollgate.prefix.<p>.provider.<prov>.allowed` | `tollgate_allowed{stat_prefix, provider}` |
+//! | `tollgate.prefix.<p>.provider.<prov>.reason.<r>.denied` | `tollgate_denied{stat_prefix, provider, reason}` |
+//! | `tollgate.prefix.<p>.provider.<prov>.reason.<r>.would_deny` | `tollgate_would_deny{…}` (dry run) |
+//! | `tollgate.prefix.<p>.jwt_cache_hit`, `….jwt_cache_miss` | `tollgate_jwt_cache_hit{stat_prefix}` … |
+//! | `tollgate.prefix.<p>.signature_path.<host|wasm>.signatures` | `tollgate_signatures{stat_prefix, signature_path}` |
+//! | `tollgate.prefix.<p>.signature_host_algorithms` (gauge) | |
+//! | `tollgate.prefix.<p>.vm_memory_bytes` (gauge: the sum over this filter's VMs) | |
+//! | `tollgate.prefix.<p>.provider.<prov>.jwks_fetch_success`, `jwks_fetch_failed`, `jwks_refetch_triggered`, gauges `jwks_keys`, `jwks_age_seconds` | (remote keys, see `keys`) |
 //!
-//! All are defined when the configuration is applied, so every counter exists (at 0)
-//! before the first request.
+//! `<prov>` is `none` when no provider was involved (anonymous route, no token). Allowed
+//! counters and the cache, signature and gauge metrics are defined at start; a
+//! denied/would-deny series is defined on its first use (a Prometheus series appears when
+//! it first counts, as with Envoy's own dynamic stats).
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::HashMap;
 
 use proxy_wasm::types::Status;
 use tollgate_core::signature::Path;
-use tollgate_core::{CacheLookup, Evaluation, ProviderId, ALL_REASONS};
+use tollgate_core::{CacheLookup, Evaluation, ProviderId};
 
 use crate::host;
 
-/// Counter ids of one configuration.
+/// The `provider` label when no provider was involved.
+pub const NO_PROVIDER: &str = "none";
+
+/// Metric ids of one configuration.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    allowed: u32,
-    denied: u32,
+    prefix: String,
+    providers: Vec<String>,
+    /// By provider index; the last entry is [`NO_PROVIDER`].
+    allowed: Vec<u32>,
     cache_hit: u32,
     cache_miss: u32,
     signature_host: u32,
     signature_wasm: u32,
-    denied_by_reason: BTreeMap<&'static str, u32>,
-    /// Per provider, by [`ProviderId`]: (allowed, denied).
-    by_provider: Vec<(u32, u32)>,
+    memory: u32,
+    memory_reported: RefCell<u64>,
+    /// (provider index or `providers.len()`, reason, dry run) → counter.
+    denials: RefCell<HashMap<(usize, &'static str, bool), u32>>,
 }
 
 impl Metrics {
-    /// Define every counter for `providers` (config order) and set the signature gauge.
-    /// Fails on the first metric the host refuses, naming it.
+    /// `tollgate.prefix.<stat_prefix>.`
+    pub fn base(stat_prefix: &str) -> String {
+        format!("tollgate.prefix.{stat_prefix}.")
+    }
+
+    /// Define the metrics of a configuration with `providers` (config order). Fails on the
+    /// first metric the host refuses, naming it.
     pub fn define(
+        stat_prefix: &str,
         providers: &[String],
         host_algorithms: usize,
     ) -> Result<Metrics, (String, Status)> {
+        let base = Self::base(stat_prefix);
         let counter = |name: String| host::define_counter(&name).map_err(|s| (name, s));
-        let mut metrics = Metrics {
-            allowed: counter("tollgate.allowed".into())?,
-            denied: counter("tollgate.denied".into())?,
-            cache_hit: counter("tollgate.cache.hit".into())?,
-            cache_miss: counter("tollgate.cache.miss".into())?,
-            signature_host: counter("tollgate.signature.host".into())?,
-            signature_wasm: counter("tollgate.signature.wasm".into())?,
+        let gauge = |name: String| host::define_gauge(&name).map_err(|s| (name, s));
+        let mut allowed = Vec::with_capacity(providers.len() + 1);
+        for name in providers.iter().map(String::as_str).chain([NO_PROVIDER]) {
+            allowed.push(counter(format!("{base}provider.{name}.allowed"))?);
+        }
+        let host_gauge = gauge(format!("{base}signature_host_algorithms"))?;
+        host::set_gauge(host_gauge, host_algorithms as u64);
+        Ok(Metrics {
+            prefix: base.clone(),
+            providers: providers.to_vec(),
+            allowed,
+            cache_hit: counter(format!("{base}jwt_cache_hit"))?,
+            cache_miss: counter(format!("{base}jwt_cache_miss"))?,
+            signature_host: counter(format!("{base}signature_path.host.signatures"))?,
+            signature_wasm: counter(format!("{base}signature_path.wasm.signatures"))?,
+            memory: gauge(format!("{base}vm_memory_bytes"))?,
             ..Metrics::default()
-        };
-        let gauge_name = "tollgate.signature.host_algorithms";
-        let gauge = host::define_gauge(gauge_name).map_err(|s| (gauge_name.to_owned(), s))?;
-        host::set_gauge(gauge, host_algorithms as u64);
-        for reason in ALL_REASONS {
-            let id = counter(format!("tollgate.denied.{reason}"))?;
-            metrics.denied_by_reason.insert(reason, id);
-        }
-        for name in providers {
-            let allowed = counter(format!("tollgate.provider.{name}.allowed"))?;
-            let denied = counter(format!("tollgate.provider.{name}.denied"))?;
-            metrics.by_provider.push((allowed, denied));
-        }
-        Ok(metrics)
+        })
     }
 
-    /// Count one allowed request (`provider` None: anonymous route or CORS preflight).
+    fn provider_index(&self, provider: Option<ProviderId>) -> usize {
+        provider
+            .map(|p| p.0)
+            .filter(|i| *i < self.providers.len())
+            .unwrap_or(self.providers.len())
+    }
+
+    /// Count one allowed request.
     pub fn count_allowed(&self, provider: Option<ProviderId>) {
-        host::increment(self.allowed);
-        if let Some((allowed, _)) = provider.and_then(|p| self.by_provider.get(p.0)) {
-            host::increment(*allowed);
+        if let Some(id) = self.allowed.get(self.provider_index(provider)) {
+            host::increment(*id);
         }
     }
 
     /// Count what one evaluation did besides its outcome: the cache look-up and the
-    /// signature check, if any.
+    /// signature checks, if any.
     pub fn count_evaluation(&self, evaluation: &Evaluation) {
         match evaluation.cache {
             Some(CacheLookup::Hit) => host::increment(self.cache_hit),
@@ -89,14 +113,46 @@ impl Metrics {
         }
     }
 
-    /// Count one denied request with its reason.
-    pub fn count_denied(&self, reason: &str, provider: Option<ProviderId>) {
-        host::increment(self.denied);
-        if let Some(id) = self.denied_by_reason.get(reason) {
-            host::increment(*id);
+    /// Count one denial (or, in dry run, one request that would have been denied).
+    pub fn count_denied(&self, reason: &'static str, provider: Option<ProviderId>, dry_run: bool) {
+        let index = self.provider_index(provider);
+        let key = (index, reason, dry_run);
+        let known = self.denials.borrow().get(&key).copied();
+        let id = match known {
+            Some(id) => Some(id),
+            None => {
+                let provider = self
+                    .providers
+                    .get(index)
+                    .map_or(NO_PROVIDER, String::as_str);
+                let kind = if dry_run { "would_deny" } else { "denied" };
+                let name = format!("{}provider.{provider}.reason.{reason}.{kind}", self.prefix);
+                let id = host::define_counter(&name).ok();
+                if let Some(id) = id {
+                    self.denials.borrow_mut().insert(key, id);
+                }
+                id
+            }
+        };
+        if let Some(id) = id {
+            host::increment(id);
         }
-        if let Some((_, denied)) = provider.and_then(|p| self.by_provider.get(p.0)) {
-            host::increment(*denied);
+    }
+
+    /// Report this VM's linear memory: the gauge is the sum over the VMs of this filter,
+    /// so each VM adds the change since its last report.
+    pub fn report_memory(&self, bytes: u64) {
+        let mut last = self.memory_reported.borrow_mut();
+        if bytes != *last {
+            let delta =
+                i64::try_from(bytes).unwrap_or(i64::MAX) - i64::try_from(*last).unwrap_or(0);
+            host::add_gauge(self.memory, delta);
+            *last = bytes;
         }
+    }
+
+    /// Take this VM's memory out of the gauge (its configuration is being replaced).
+    pub fn retire(&self) {
+        self.report_memory(0);
     }
 }

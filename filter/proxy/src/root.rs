@@ -12,6 +12,9 @@ use crate::flow;
 use crate::host;
 use crate::http::TollgateHttp;
 use crate::keys::{self, RemoteKeys, TICK_MS};
+
+/// Timer period without remote keys: only the memory gauge and the log level are refreshed.
+const IDLE_TICK_MS: u64 = 5_000;
 use crate::metrics::Metrics;
 use crate::shared::Shared;
 use crate::signatures;
@@ -34,13 +37,18 @@ impl TollgateRoot {
     /// line. Returns the shared state and the line saying which signature path is used.
     fn configure(config: &[u8]) -> Result<(Shared, String), String> {
         let mut engine = Engine::from_json(config, keys::cache_secret())
-            .map_err(|e| format!("tollgate: invalid configuration: {e}"))?;
+            .map_err(|e| format!("invalid configuration: {e}"))?;
         let (verifiers, signature_line) = signatures::choose(engine.config().signature_path)?;
-        let metrics = Metrics::define(&engine.provider_names(), verifiers.host_algorithms().len())
-            .map_err(|(name, status)| {
-                format!("tollgate: cannot define metric {name}: host returned {status:?}")
-            })?;
+        let metrics = Metrics::define(
+            &engine.config().stat_prefix,
+            &engine.provider_names(),
+            verifiers.host_algorithms().len(),
+        )
+        .map_err(|(name, status)| {
+            format!("cannot define metric {name}: host returned {status:?}")
+        })?;
         engine.set_verifiers(verifiers);
+        engine.set_explain(host::log_enabled(LogLevel::Debug));
         let remote = RemoteKeys::new(&engine)?;
         Ok((
             Shared {
@@ -65,9 +73,7 @@ impl TollgateRoot {
             Err(status) => {
                 host::log(
                     LogLevel::Warn,
-                    &format!(
-                        "tollgate: no fetch doorbell ({status:?}); key fetches wait for the timer"
-                    ),
+                    &format!("no fetch doorbell ({status:?}); key fetches wait for the timer"),
                 );
                 None
             }
@@ -102,7 +108,7 @@ impl Context for TollgateRoot {
             }
             None => host::log(
                 LogLevel::Debug,
-                &format!("tollgate: answer to an unknown call {token_id} ignored"),
+                &format!("answer to an unknown call {token_id} ignored"),
             ),
         }
     }
@@ -115,7 +121,10 @@ impl RootContext for TollgateRoot {
             return;
         };
         let now = host::now_seconds();
+        shared.metrics.report_memory(host::memory_bytes());
         let Shared { engine, remote, .. } = &mut *shared;
+        // Debug logging may have been switched on or off (Envoy's /logging).
+        engine.set_explain(host::log_enabled(LogLevel::Debug));
         remote.tick(engine, now);
         let mut due = remote.flush(now);
         due.extend(remote.due_waiters(now, host::now_millis()));
@@ -143,7 +152,7 @@ impl RootContext for TollgateRoot {
     fn on_configure(&mut self, _plugin_configuration_size: usize) -> bool {
         let configured = host::plugin_configuration()
             .map_err(|status| {
-                format!("tollgate: cannot read the plugin configuration: host returned {status:?}")
+                format!("cannot read the plugin configuration: host returned {status:?}")
             })
             .and_then(|config| Self::configure(&config));
         let (mut shared, signature_line) = match configured {
@@ -159,18 +168,23 @@ impl RootContext for TollgateRoot {
         host::log(
             LogLevel::Info,
             &format!(
-                "tollgate: configured: version {}, root context {}, providers: {}; {signature_line}",
+                "configured: version {}, root context {}, providers: {}; {signature_line}",
                 env!("CARGO_PKG_VERSION"),
                 self.context_id,
                 shared.engine.provider_names().join(", ")
             ),
         );
-        // Remote key sets: a timer drives the fetches.
-        let period = if shared.remote.is_empty() { 0 } else { TICK_MS };
+        // The timer drives remote key fetches (every second) and reports the memory gauge.
+        let period = if shared.remote.is_empty() {
+            IDLE_TICK_MS
+        } else {
+            TICK_MS
+        };
+        shared.metrics.report_memory(host::memory_bytes());
         if let Err(status) = host::set_tick_period_ms(period) {
             host::log(
                 LogLevel::Critical,
-                &format!("tollgate: cannot set the timer: host returned {status:?}"),
+                &format!("cannot set the timer: host returned {status:?}"),
             );
             return false;
         }
@@ -178,6 +192,7 @@ impl RootContext for TollgateRoot {
         // new one: decide them now, under the configuration they started with.
         if let Some(old) = self.shared.replace(Rc::new(RefCell::new(shared))) {
             if let Ok(mut old) = old.try_borrow_mut() {
+                old.metrics.retire();
                 let waiters = old.remote.take_all_waiters();
                 flow::resume(&mut old, waiters, self.context_id);
             }

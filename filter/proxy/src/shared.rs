@@ -30,7 +30,7 @@ impl Shared {
             if let Err(status) = host::enqueue(id, b"fetch") {
                 host::log(
                     LogLevel::Warn,
-                    &format!("tollgate: cannot ring the fetch doorbell ({status:?}); the next tick sends the fetch"),
+                    &format!("cannot ring the fetch doorbell ({status:?}); the next tick sends the fetch"),
                 );
             }
         }

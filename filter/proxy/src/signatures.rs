@@ -47,7 +47,7 @@ pub fn choose(mode: SignaturePath) -> Result<(Verifiers, String), String> {
         .collect();
     if mode == SignaturePath::Host && !failed.is_empty() {
         return Err(format!(
-            "tollgate: invalid configuration: signature_path: \"host\" needs the host's {FUNCTION} for every algorithm it can serve, but the self-test failed for {}",
+            "invalid configuration: signature_path: \"host\" needs the host's {FUNCTION} for every algorithm it can serve, but the self-test failed for {}",
             failed.join(", ")
         ));
     }

@@ -35,6 +35,10 @@ pub enum LogLevel {
 }
 
 impl LogLevel {
+    pub fn code(self) -> u32 {
+        self as u32
+    }
+
     pub fn from_code(code: u32) -> Result<Self> {
         Ok(match code {
             0 => Self::Trace,

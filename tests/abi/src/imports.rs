@@ -175,6 +175,9 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> Result<BTreeSet<&
         |mut caller: C<'_>, level: u32, ptr: u32, len: u32| -> Result<u32> {
             let level = LogLevel::from_code(level)?;
             let message = String::from_utf8_lossy(&read_bytes(&mut caller, ptr, len)?).into_owned();
+            if level < caller.data().log_level {
+                return Ok(Status::Ok.code());
+            }
             let context_id = caller.data().current;
             caller.data_mut().logs.push(LogRecord {
                 level,
@@ -189,8 +192,9 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> Result<BTreeSet<&
         "env",
         reg("proxy_get_log_level"),
         |mut caller: C<'_>, ret: u32| -> Result<u32> {
-            // Trace: the host wants every line, so the tests see everything.
-            write_u32(&mut caller, ret, 0)?;
+            // Trace unless a test lowers it: the tests see everything.
+            let level = caller.data().log_level.code();
+            write_u32(&mut caller, ret, level)?;
             Ok(Status::Ok.code())
         },
     )?;
@@ -359,6 +363,26 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> Result<BTreeSet<&
                 }
                 None => Ok(Status::NotFound.code()),
             }
+        },
+    )?;
+
+    // Envoy stores what a stream context sets as filter state `wasm.<path>`, readable by
+    // RBAC, access logs and other filters. A root context has no stream to store it on.
+    linker.func_wrap(
+        "env",
+        reg("proxy_set_property"),
+        |mut caller: C<'_>, pp: u32, pl: u32, vp: u32, vl: u32| -> Result<u32> {
+            let path = deserialize_property_path(&read_bytes(&mut caller, pp, pl)?)?;
+            let value = read_bytes(&mut caller, vp, vl)?;
+            if path.len() != 1 || path[0].is_empty() {
+                bail!("proxy_set_property: path {path:?} is not one filter state name");
+            }
+            let ctx = current_stream(caller.data_mut(), "proxy_set_property")?;
+            if ctx.root_id == 0 {
+                bail!("proxy_set_property called from a root context");
+            }
+            ctx.filter_state.insert(format!("wasm.{}", path[0]), value);
+            Ok(Status::Ok.code())
         },
     )?;
 

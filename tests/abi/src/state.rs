@@ -118,6 +118,9 @@ pub(crate) struct ContextState {
     pub(crate) continued: Vec<u32>,
     /// Tick period requested by a root context (ms, 0 = off).
     pub(crate) tick_period_ms: u32,
+    /// Filter state the stream wrote with `proxy_set_property`, under the names Envoy
+    /// gives it (`wasm.` + the property path).
+    pub(crate) filter_state: BTreeMap<String, Vec<u8>>,
 }
 
 impl ContextState {
@@ -185,6 +188,8 @@ pub(crate) struct HostState {
     pub(crate) verify_signature_forced: Option<bool>,
     /// `verify_signature` calls so far.
     pub(crate) verify_signature_calls: u64,
+    /// The host's log level: lines below it are dropped, as Envoy drops them.
+    pub(crate) log_level: LogLevel,
 }
 
 impl HostState {
@@ -210,6 +215,7 @@ impl HostState {
             verify_signature_offered: true,
             verify_signature_forced: None,
             verify_signature_calls: 0,
+            log_level: LogLevel::Trace,
         }
     }
 }

@@ -293,6 +293,11 @@ impl FilterVm {
         self.store.data().verify_signature_calls
     }
 
+    /// The host's log level (Trace by default); lines below it are dropped.
+    pub fn set_log_level(&mut self, level: LogLevel) {
+        self.store.data_mut().log_level = level;
+    }
+
     /// Make property `path` readable through `proxy_get_property`.
     pub fn set_property(&mut self, path: &[&str], value: &[u8]) {
         self.store.data_mut().properties.insert(
@@ -604,6 +609,16 @@ impl FilterVm {
     /// The local response the filter sent on stream `ctx`, if any.
     pub fn local_response(&self, ctx: u32) -> Result<Option<LocalResponse>> {
         Ok(self.stream(ctx)?.local_response.clone())
+    }
+
+    /// The filter state stream `ctx` wrote (`wasm.<name>` → value).
+    pub fn filter_state(&self, ctx: u32) -> Result<std::collections::BTreeMap<String, String>> {
+        Ok(self
+            .stream(ctx)?
+            .filter_state
+            .iter()
+            .map(|(k, v)| (k.clone(), String::from_utf8_lossy(v).into_owned()))
+            .collect())
     }
 
     /// Stream types the filter resumed on `ctx` (0 = request, 1 = response).

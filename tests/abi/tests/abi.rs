@@ -29,6 +29,8 @@ mod missing_token;
 #[cfg(test)]
 mod module_contract;
 #[cfg(test)]
+mod operator_interface;
+#[cfg(test)]
 mod provider_metrics;
 #[cfg(test)]
 mod remote_jwks;

@@ -3,7 +3,7 @@
 
 use tollgate_abi_tests::{Action, HeaderMutation, MapType};
 
-use crate::common::{counter, expect_forwarded, send, standard_vm, testkit};
+use crate::common::{expect_forwarded, family, send, standard_vm, testkit};
 
 #[test]
 fn anonymous_route_passes_and_strips_spoofed_claim_headers() {
@@ -28,10 +28,10 @@ fn anonymous_route_passes_and_strips_spoofed_claim_headers() {
         vm.request_header(req, "x-unrelated").unwrap().as_deref(),
         Some("kept")
     );
-    assert_eq!(counter(&vm, "tollgate.allowed"), 1);
+    assert_eq!(family(&vm, "allowed", &[]), 1);
     // Anonymous: no provider is credited.
-    assert_eq!(counter(&vm, "tollgate.provider.idsvr.allowed"), 0);
-    assert_eq!(counter(&vm, "tollgate.provider.partner.allowed"), 0);
+    assert_eq!(family(&vm, "allowed", &[("provider", "idsvr")]), 0);
+    assert_eq!(family(&vm, "allowed", &[("provider", "partner")]), 0);
 }
 
 #[test]

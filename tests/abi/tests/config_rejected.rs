@@ -20,7 +20,7 @@ fn empty_issuer_refuses_the_plugin_and_names_the_field() {
     assert!(!accepted, "on_configure must return false");
     assert_eq!(
         critical,
-        vec!["tollgate: invalid configuration: providers[0].issuer: must not be empty"]
+        vec!["invalid configuration: providers[0].issuer: must not be empty"]
     );
 }
 
@@ -31,7 +31,7 @@ fn unknown_field_refuses_the_plugin_and_names_the_field() {
     assert!(!accepted);
     assert_eq!(critical.len(), 1, "{critical:?}");
     assert!(
-        critical[0].starts_with("tollgate: invalid configuration: claims_to_header: "),
+        critical[0].starts_with("invalid configuration: claims_to_header: "),
         "{critical:?}"
     );
 }
@@ -42,7 +42,7 @@ fn empty_configuration_refuses_the_plugin() {
     assert!(!accepted);
     assert_eq!(critical.len(), 1, "{critical:?}");
     assert!(
-        critical[0].starts_with("tollgate: invalid configuration: "),
+        critical[0].starts_with("invalid configuration: "),
         "{critical:?}"
     );
 }

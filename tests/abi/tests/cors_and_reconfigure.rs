@@ -4,8 +4,7 @@
 use tollgate_abi_tests::LogLevel;
 
 use crate::common::{
-    counter, expect_forwarded, expect_local_response, standard_vm, started_vm, testkit, TestKey,
-    NOW,
+    expect_forwarded, expect_local_response, family, standard_vm, started_vm, testkit, TestKey, NOW,
 };
 
 fn preflight() -> Vec<(String, String)> {
@@ -24,8 +23,8 @@ fn cors_preflight_passes_only_when_configured() {
     config["cors_preflight"] = true.into();
     let mut vm = started_vm(&config, NOW);
     expect_forwarded(&mut vm, &preflight());
-    assert_eq!(counter(&vm, "tollgate.allowed"), 1);
-    assert_eq!(counter(&vm, "tollgate.provider.idsvr.allowed"), 0);
+    assert_eq!(family(&vm, "allowed", &[]), 1);
+    assert_eq!(family(&vm, "allowed", &[("provider", "idsvr")]), 0);
 }
 
 #[test]
@@ -37,8 +36,8 @@ fn cache_size_zero_verifies_every_time() {
     for _ in 0..3 {
         expect_forwarded(&mut vm, &testkit::request("GET", "/orders", Some(&token)));
     }
-    assert_eq!(counter(&vm, "tollgate.cache.hit"), 0);
-    assert_eq!(counter(&vm, "tollgate.allowed"), 3);
+    assert_eq!(family(&vm, "jwt_cache_hit", &[]), 0);
+    assert_eq!(family(&vm, "allowed", &[]), 3);
 }
 
 #[test]
@@ -51,7 +50,7 @@ fn rejected_reconfiguration_keeps_the_running_configuration() {
     let critical = vm.logs_at(LogLevel::Critical);
     assert_eq!(critical.len(), 1, "{critical:?}");
     assert!(
-        critical[0].starts_with("tollgate: invalid configuration: providers[0].audiences"),
+        critical[0].starts_with("invalid configuration: providers[0].audiences"),
         "{critical:?}"
     );
 

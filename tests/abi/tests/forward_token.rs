@@ -5,8 +5,8 @@
 use tollgate_abi_tests::{HeaderMutation, MapType};
 
 use crate::common::{
-    bearer, counter, expect_forwarded, expect_local_response, standard_vm, started_vm, testkit,
-    TestKey, NOW,
+    bearer, counter, expect_forwarded, expect_local_response, family, standard_vm, started_vm,
+    testkit, TestKey, NOW,
 };
 
 fn removes_authorization(mutations: &[HeaderMutation]) -> bool {
@@ -42,7 +42,7 @@ fn forward_token_false_strips_authorization_after_validation_and_on_cache_hits()
     let token = testkit::token(TestKey::EdDsa, NOW);
     let request = testkit::request("GET", "/orders", Some(&token));
 
-    for (round, cache) in [(1, "tollgate.cache.miss"), (2, "tollgate.cache.hit")] {
+    for (round, cache) in [(1, "jwt_cache_miss"), (2, "jwt_cache_hit")] {
         let req = expect_forwarded(&mut vm, &request);
         assert_eq!(
             vm.request_header(req, "authorization").unwrap(),
@@ -57,9 +57,9 @@ fn forward_token_false_strips_authorization_after_validation_and_on_cache_hits()
             vm.request_header(req, "x-user-id").unwrap().as_deref(),
             Some("user-1")
         );
-        assert_eq!(counter(&vm, cache), 1, "round {round}");
+        assert_eq!(family(&vm, cache, &[]), 1, "round {round}");
     }
-    assert_eq!(counter(&vm, "tollgate.allowed"), 2);
+    assert_eq!(family(&vm, "allowed", &[]), 2);
 }
 
 #[test]
@@ -81,5 +81,5 @@ fn forward_token_false_leaves_anonymous_routes_and_denials_alone() {
     let response =
         expect_local_response(&mut vm, &testkit::request("GET", "/orders", Some(&expired)));
     assert_eq!(response.status, 401);
-    assert_eq!(counter(&vm, "tollgate.denied.expired"), 1);
+    assert_eq!(family(&vm, "denied", &[("reason", "expired")]), 1);
 }

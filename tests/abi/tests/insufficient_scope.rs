@@ -1,7 +1,7 @@
 //! A valid token without the route's scopes: 403 `insufficient_scope` naming the scopes
 //! the route requires.
 
-use crate::common::{counter, expect_local_response, standard_vm, testkit, TestKey, NOW};
+use crate::common::{expect_local_response, family, standard_vm, testkit, TestKey, NOW};
 
 #[test]
 fn missing_scope_gets_403_with_the_required_scope() {
@@ -22,8 +22,11 @@ fn missing_scope_gets_403_with_the_required_scope() {
     );
     let body: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
     assert_eq!(body["error"], "insufficient_scope");
-    assert_eq!(counter(&vm, "tollgate.denied.insufficient_scope"), 1);
-    assert_eq!(counter(&vm, "tollgate.provider.idsvr.denied"), 1);
+    assert_eq!(
+        family(&vm, "denied", &[("reason", "insufficient_scope")]),
+        1
+    );
+    assert_eq!(family(&vm, "denied", &[("provider", "idsvr")]), 1);
 }
 
 #[test]

@@ -4,24 +4,67 @@
 use tollgate_core::ALL_REASONS;
 
 use crate::common::{
-    counter, expect_forwarded, expect_local_response, standard_vm, testkit, TestKey, NOW,
+    counter, expect_forwarded, expect_local_response, family, standard_vm, testkit, TestKey, NOW,
 };
 
 #[test]
-fn every_counter_is_defined_at_zero_when_configured() {
+fn the_fixed_metrics_are_defined_at_zero_when_configured() {
     let vm = standard_vm();
+    let base = "tollgate.prefix.tollgate.";
     let mut expected = vec![
-        "tollgate.allowed".to_string(),
-        "tollgate.denied".to_string(),
+        format!("{base}jwt_cache_hit"),
+        format!("{base}jwt_cache_miss"),
+        format!("{base}signature_path.host.signatures"),
+        format!("{base}signature_path.wasm.signatures"),
     ];
-    expected.extend(ALL_REASONS.iter().map(|r| format!("tollgate.denied.{r}")));
-    for provider in ["idsvr", "partner"] {
-        expected.push(format!("tollgate.provider.{provider}.allowed"));
-        expected.push(format!("tollgate.provider.{provider}.denied"));
+    for provider in ["idsvr", "partner", "none"] {
+        expected.push(format!("{base}provider.{provider}.allowed"));
     }
     for name in &expected {
         assert_eq!(vm.metric(name).unwrap(), Some(0), "{name}");
     }
+    assert_eq!(counter(&vm, &format!("{base}signature_host_algorithms")), 5);
+    assert!(counter(&vm, &format!("{base}vm_memory_bytes")) > 0);
+}
+
+#[test]
+fn denials_are_series_with_provider_and_reason_and_stat_prefix_separates_instances() {
+    let mut cfg = testkit::config();
+    cfg["stat_prefix"] = serde_json::json!("orders-api");
+    let mut vm = crate::common::started_vm(&cfg, NOW);
+    let expired = testkit::token(TestKey::Es256, NOW - 10_000);
+    expect_local_response(&mut vm, &testkit::request("GET", "/orders", Some(&expired)));
+    expect_local_response(&mut vm, &testkit::request("GET", "/orders", None));
+    assert_eq!(
+        counter(
+            &vm,
+            "tollgate.prefix.orders-api.provider.idsvr.reason.expired.denied"
+        ),
+        1
+    );
+    assert_eq!(
+        counter(
+            &vm,
+            "tollgate.prefix.orders-api.provider.none.reason.missing_token.denied"
+        ),
+        1
+    );
+    // Every reason the filter can give is a valid label value.
+    for r in ALL_REASONS {
+        assert!(
+            r.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+            "{r}"
+        );
+    }
+    // A second instance with its own stat_prefix counts apart, in the same process.
+    let mut other =
+        tollgate_abi_tests::FilterVm::in_process(crate::common::module(), vm.process()).unwrap();
+    assert!(other
+        .start(testkit::config().to_string().as_bytes())
+        .unwrap());
+    expect_local_response(&mut other, &testkit::request("GET", "/orders", None));
+    assert_eq!(family(&vm, "denied", &[("stat_prefix", "orders-api")]), 2);
+    assert_eq!(family(&vm, "denied", &[("stat_prefix", "tollgate")]), 1);
 }
 
 #[test]
@@ -46,13 +89,16 @@ fn decisions_are_counted_under_the_tokens_provider() {
     assert_eq!(refused.status / 100, 4);
     expect_forwarded(&mut vm, &testkit::request("GET", "/orders", Some(&idsvr)));
 
-    assert_eq!(counter(&vm, "tollgate.provider.partner.allowed"), 2);
-    assert_eq!(counter(&vm, "tollgate.provider.partner.denied"), 0);
-    assert_eq!(counter(&vm, "tollgate.provider.idsvr.allowed"), 1);
-    assert_eq!(counter(&vm, "tollgate.provider.idsvr.denied"), 1);
-    assert_eq!(counter(&vm, "tollgate.denied.provider_not_allowed"), 1);
-    assert_eq!(counter(&vm, "tollgate.allowed"), 3);
-    assert_eq!(counter(&vm, "tollgate.denied"), 1);
+    assert_eq!(family(&vm, "allowed", &[("provider", "partner")]), 2);
+    assert_eq!(family(&vm, "denied", &[("provider", "partner")]), 0);
+    assert_eq!(family(&vm, "allowed", &[("provider", "idsvr")]), 1);
+    assert_eq!(family(&vm, "denied", &[("provider", "idsvr")]), 1);
+    assert_eq!(
+        family(&vm, "denied", &[("reason", "provider_not_allowed")]),
+        1
+    );
+    assert_eq!(family(&vm, "allowed", &[]), 3);
+    assert_eq!(family(&vm, "denied", &[]), 1);
 }
 
 #[test]
@@ -74,5 +120,5 @@ fn two_vms_of_one_process_add_up_in_the_same_counters() {
         &mut second,
         &testkit::request("GET", "/orders", Some(&token)),
     );
-    assert_eq!(counter(&first, "tollgate.allowed"), 2);
+    assert_eq!(family(&first, "allowed", &[]), 2);
 }

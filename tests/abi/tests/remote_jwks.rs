@@ -6,7 +6,7 @@ use serde_json::json;
 use tollgate_abi_tests::{Action, FilterVm, Process};
 
 use crate::common::{
-    counter, expect_forwarded, expect_local_response, module, send, testkit, TestKey, NOW,
+    expect_forwarded, expect_local_response, family, module, send, testkit, TestKey, NOW,
 };
 
 const JWKS_URL: &str = "https://idp.example.test/keys/jwks.json";
@@ -91,11 +91,12 @@ fn first_fetch_starts_on_the_first_tick_and_its_keys_are_used() {
     answer_pending(&mut vm, &jwks_body());
 
     assert_eq!(
-        counter(&vm, "tollgate.provider.remote.jwks_fetch_success"),
+        family(&vm, "jwks_fetch_success", &[("provider", "remote")]),
         1
     );
     assert_eq!(
-        vm.metric("tollgate.provider.remote.jwks_keys").unwrap(),
+        vm.metric("tollgate.prefix.tollgate.provider.remote.jwks_keys")
+            .unwrap(),
         Some(2)
     );
     let req = expect_forwarded(&mut vm, &orders(TestKey::Es256, NOW));
@@ -104,7 +105,7 @@ fn first_fetch_starts_on_the_first_tick_and_its_keys_are_used() {
         Some("user-1")
     );
     expect_forwarded(&mut vm, &orders(TestKey::EdDsa, NOW));
-    assert_eq!(counter(&vm, "tollgate.provider.remote.allowed"), 2);
+    assert_eq!(family(&vm, "allowed", &[("provider", "remote")]), 2);
     // Nothing more to fetch until the refresh is due.
     vm.tick().unwrap();
     assert!(vm.pending_http_calls().is_empty());
@@ -128,7 +129,7 @@ fn two_workers_share_one_fetch_through_shared_data() {
     expect_forwarded(&mut second, &orders(TestKey::Es256, NOW));
     // Counters are per process: one fetch in all.
     assert_eq!(
-        counter(&second, "tollgate.provider.remote.jwks_fetch_success"),
+        family(&second, "jwks_fetch_success", &[("provider", "remote")]),
         1
     );
 }
@@ -161,7 +162,7 @@ fn keys_are_refreshed_on_the_timer() {
         &testkit::jwks(&[TestKey::Es256]).to_string().into_bytes(),
     );
     assert_eq!(vm.local_response(req).unwrap().unwrap().status, 401);
-    assert_eq!(counter(&vm, "tollgate.denied.unknown_kid"), 1);
+    assert_eq!(family(&vm, "denied", &[("reason", "unknown_kid")]), 1);
 }
 
 /// One way a callout can fail: answers the call with that token.
@@ -217,14 +218,15 @@ fn failed_refreshes_keep_the_last_good_keys() {
         let token = vm.pending_http_calls()[0].token;
         fail(&mut vm, token);
         assert_eq!(
-            counter(&vm, "tollgate.provider.remote.jwks_fetch_failure"),
+            family(&vm, "jwks_fetch_failed", &[("provider", "remote")]),
             i as u64 + 1,
             "{label}"
         );
         expect_forwarded(&mut vm, &orders(TestKey::Es256, now));
     }
     assert_eq!(
-        vm.metric("tollgate.provider.remote.jwks_keys").unwrap(),
+        vm.metric("tollgate.prefix.tollgate.provider.remote.jwks_keys")
+            .unwrap(),
         Some(2)
     );
     assert!(vm.crashed().is_none());
@@ -242,7 +244,7 @@ fn an_unknown_cluster_is_a_failed_fetch() {
     assert_eq!(vm.refused_http_calls(), ["idp"]);
     assert!(vm.pending_http_calls().is_empty());
     assert_eq!(
-        counter(&vm, "tollgate.provider.remote.jwks_fetch_failure"),
+        family(&vm, "jwks_fetch_failed", &[("provider", "remote")]),
         1
     );
     assert_eq!(
@@ -278,7 +280,7 @@ fn discovery_finds_the_jwks_uri_then_fetches_it() {
 
     expect_forwarded(&mut vm, &orders(TestKey::Es256, NOW));
     assert_eq!(
-        counter(&vm, "tollgate.provider.remote.jwks_fetch_success"),
+        family(&vm, "jwks_fetch_success", &[("provider", "remote")]),
         1
     );
 }
@@ -294,7 +296,7 @@ fn discovery_document_of_another_issuer_is_refused() {
         "must not follow the other issuer's jwks_uri"
     );
     assert_eq!(
-        counter(&vm, "tollgate.provider.remote.jwks_fetch_failure"),
+        family(&vm, "jwks_fetch_failed", &[("provider", "remote")]),
         1
     );
 

@@ -4,7 +4,7 @@
 
 use tollgate_abi_tests::{Action, Process};
 
-use crate::common::{counter, expect_local_response, send, testkit, TestKey, NOW};
+use crate::common::{expect_local_response, family, send, testkit, TestKey, NOW};
 use crate::remote_jwks::{answer_pending, jwks_body, orders, remote_config, started, vm_in};
 
 #[test]
@@ -27,7 +27,7 @@ fn first_request_waits_for_the_first_fetch_and_then_passes() {
         vm.request_header(req, "x-user-id").unwrap().as_deref(),
         Some("user-1")
     );
-    assert_eq!(counter(&vm, "tollgate.provider.remote.allowed"), 1);
+    assert_eq!(family(&vm, "allowed", &[("provider", "remote")]), 1);
 }
 
 #[test]
@@ -47,13 +47,13 @@ fn waiting_request_gets_503_retry_after_when_the_fetch_fails() {
     assert!(response.header("retry-after").is_some());
     assert_eq!(response.header("www-authenticate"), None);
     assert!(vm.resumed(req).unwrap().is_empty());
-    assert_eq!(counter(&vm, "tollgate.denied.keys_unavailable"), 1);
+    assert_eq!(family(&vm, "denied", &[("reason", "keys_unavailable")]), 1);
 
     // Right after, a new request retries at once (rate limited): one refetch, then 503.
     let (second, action) = send(&mut vm, &orders(TestKey::Es256, NOW));
     assert_eq!(action, Action::Pause);
     assert_eq!(
-        counter(&vm, "tollgate.provider.remote.jwks_refetch_triggered"),
+        family(&vm, "jwks_refetch_triggered", &[("provider", "remote")]),
         1
     );
     let token = vm.pending_http_calls()[0].token;
@@ -99,7 +99,7 @@ fn unknown_kid_waits_for_one_refetch_and_a_flood_of_forged_kids_fetches_once() {
     let (req, action) = send(&mut vm, &orders(TestKey::EdDsa, NOW));
     assert_eq!(action, Action::Pause);
     assert_eq!(
-        counter(&vm, "tollgate.provider.remote.jwks_refetch_triggered"),
+        family(&vm, "jwks_refetch_triggered", &[("provider", "remote")]),
         1
     );
     answer_pending(&mut vm, &jwks_body());
@@ -113,17 +113,17 @@ fn unknown_kid_waits_for_one_refetch_and_a_flood_of_forged_kids_fetches_once() {
     }
     assert!(vm.pending_http_calls().is_empty());
     assert_eq!(
-        counter(&vm, "tollgate.provider.remote.jwks_refetch_triggered"),
+        family(&vm, "jwks_refetch_triggered", &[("provider", "remote")]),
         1
     );
-    assert_eq!(counter(&vm, "tollgate.denied.unknown_kid"), 50);
+    assert_eq!(family(&vm, "denied", &[("reason", "unknown_kid")]), 50);
 
     // After the interval (30 s) one more refetch is allowed.
     vm.advance_seconds(30).unwrap();
     let (forged, action) = send(&mut vm, &orders(TestKey::Rogue, NOW + 30));
     assert_eq!(action, Action::Pause);
     assert_eq!(
-        counter(&vm, "tollgate.provider.remote.jwks_refetch_triggered"),
+        family(&vm, "jwks_refetch_triggered", &[("provider", "remote")]),
         2
     );
     answer_pending(&mut vm, &jwks_body());
@@ -163,8 +163,8 @@ fn a_request_that_ends_while_waiting_is_forgotten() {
     answer_pending(&mut vm, &jwks_body());
 
     assert!(vm.crashed().is_none());
-    assert_eq!(counter(&vm, "tollgate.allowed"), 0);
-    assert_eq!(counter(&vm, "tollgate.denied"), 0);
+    assert_eq!(family(&vm, "allowed", &[]), 0);
+    assert_eq!(family(&vm, "denied", &[]), 0);
 }
 
 #[test]

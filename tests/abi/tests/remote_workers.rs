@@ -6,7 +6,7 @@
 use serde_json::json;
 use tollgate_abi_tests::{Action, FilterVm, LogLevel, Process};
 
-use crate::common::{counter, expect_forwarded, module, send, testkit, TestKey, NOW};
+use crate::common::{expect_forwarded, family, module, send, testkit, TestKey, NOW};
 use crate::remote_jwks::{answer_pending, jwks_body, orders, remote_config, started, vm_in};
 
 /// A started VM that has not ticked yet.
@@ -58,9 +58,9 @@ fn a_key_another_worker_just_refetched_is_used_at_once() {
     // refetch of its own, but the key is already in shared data, so the request passes.
     expect_forwarded(&mut b, &orders(TestKey::EdDsa, NOW));
     assert!(b.pending_http_calls().is_empty());
-    assert_eq!(counter(&b, "tollgate.denied.unknown_kid"), 0);
+    assert_eq!(family(&b, "denied", &[("reason", "unknown_kid")]), 0);
     assert_eq!(
-        counter(&b, "tollgate.provider.remote.jwks_refetch_triggered"),
+        family(&b, "jwks_refetch_triggered", &[("provider", "remote")]),
         1
     );
 }
@@ -80,18 +80,19 @@ fn unusable_keys_are_skipped_one_by_one_with_a_log_line() {
     answer_pending(&mut vm, body.to_string().as_bytes());
 
     assert_eq!(
-        counter(&vm, "tollgate.provider.remote.jwks_fetch_success"),
+        family(&vm, "jwks_fetch_success", &[("provider", "remote")]),
         1
     );
     assert_eq!(
-        vm.metric("tollgate.provider.remote.jwks_keys").unwrap(),
+        vm.metric("tollgate.prefix.tollgate.provider.remote.jwks_keys")
+            .unwrap(),
         Some(1)
     );
     let warnings = vm.logs_at(LogLevel::Warn);
     for line in [
-        "tollgate: provider remote: JWKS key #1 (kid shared-secret) skipped: unsupported key type (kty)",
-        "tollgate: provider remote: JWKS key #2 (kid encryption-key) skipped: key use is not \"sig\"",
-        "tollgate: provider remote: JWKS key #3 (kid broken) skipped: key material cannot be imported",
+        "provider remote: JWKS key #1 (kid shared-secret) skipped: unsupported key type (kty)",
+        "provider remote: JWKS key #2 (kid encryption-key) skipped: key use is not \"sig\"",
+        "provider remote: JWKS key #3 (kid broken) skipped: key material cannot be imported",
     ] {
         assert!(warnings.iter().any(|w| w == line), "{line}\n{warnings:#?}");
     }

@@ -6,7 +6,7 @@
 use tollgate_abi_tests::{Action, HeaderMutation, MapType};
 
 use crate::common::{
-    counter, expect_forwarded, expect_local_response, standard_vm, testkit, TestKey, NOW,
+    expect_forwarded, expect_local_response, family, standard_vm, testkit, TestKey, NOW,
 };
 
 #[test]
@@ -85,9 +85,9 @@ fn ambiguous_paths_and_methods_get_400_invalid_request() {
             "{method} {path}"
         );
     }
-    assert_eq!(counter(&vm, "tollgate.denied.invalid_path"), 4);
-    assert_eq!(counter(&vm, "tollgate.denied.invalid_method"), 1);
-    assert_eq!(counter(&vm, "tollgate.denied.method_override"), 1);
+    assert_eq!(family(&vm, "denied", &[("reason", "invalid_path")]), 4);
+    assert_eq!(family(&vm, "denied", &[("reason", "invalid_method")]), 1);
+    assert_eq!(family(&vm, "denied", &[("reason", "method_override")]), 1);
 }
 
 #[test]

@@ -8,7 +8,7 @@ use tollgate_abi_tests::{FilterVm, Process};
 use tollgate_core::dpop;
 
 use crate::common::{
-    counter, expect_forwarded, expect_local_response, module, testkit, TestKey, NOW,
+    expect_forwarded, expect_local_response, family, module, testkit, TestKey, NOW,
 };
 
 fn b64(bytes: &[u8]) -> String {
@@ -97,7 +97,7 @@ fn a_proof_replayed_on_another_worker_is_refused() {
         expect_local_response(&mut first, &dpop_request(&token, &[p])).status,
         401
     );
-    assert_eq!(counter(&first, "tollgate.denied.dpop_replayed"), 2);
+    assert_eq!(family(&first, "denied", &[("reason", "dpop_replayed")]), 2);
     // Fresh proofs pass on both; the ES256 proof signature went to the host.
     expect_forwarded(
         &mut second,
@@ -107,7 +107,7 @@ fn a_proof_replayed_on_another_worker_is_refused() {
         &mut first,
         &dpop_request(&token, &[proof(TestKey::Es256, &token, "jti-3", "GET")]),
     );
-    assert!(counter(&first, "tollgate.signature.host") >= 3);
+    assert!(family(&first, "signatures", &[("signature_path", "host")]) >= 3);
 }
 
 #[test]

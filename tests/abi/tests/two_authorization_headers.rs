@@ -1,7 +1,7 @@
 //! Two `Authorization` headers make the request ambiguous: 400 `invalid_request`, even if
 //! both carry valid tokens.
 
-use crate::common::{bearer, counter, expect_local_response, standard_vm, testkit, TestKey, NOW};
+use crate::common::{bearer, expect_local_response, family, standard_vm, testkit, TestKey, NOW};
 
 #[test]
 fn two_authorization_headers_get_400_invalid_request() {
@@ -25,8 +25,12 @@ fn two_authorization_headers_get_400_invalid_request() {
     let body: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
     assert_eq!(body["error"], "invalid_request");
     assert_eq!(
-        counter(&vm, "tollgate.denied.multiple_authorization_headers"),
+        family(
+            &vm,
+            "denied",
+            &[("reason", "multiple_authorization_headers")]
+        ),
         1
     );
-    assert_eq!(counter(&vm, "tollgate.allowed"), 0);
+    assert_eq!(family(&vm, "allowed", &[]), 0);
 }

@@ -93,6 +93,12 @@ pub(super) fn config(raw: RawConfig) -> Result<Config, ConfigError> {
         if claim.is_empty() {
             return Err(ConfigError::new(field, "claim name must not be empty"));
         }
+        if claim.contains('.') && !is_claim_path(&claim) {
+            return Err(ConfigError::new(
+                field,
+                "a dotted claim path needs non-empty names between the dots",
+            ));
+        }
         if !is_header_name(&header) {
             return Err(ConfigError::new(
                 field,
@@ -122,6 +128,41 @@ pub(super) fn config(raw: RawConfig) -> Result<Config, ConfigError> {
         cors_preflight: raw.cors_preflight,
         cache_size: raw.cache_size,
         forward_token: raw.forward_token,
+        stat_prefix: {
+            let ok = !raw.stat_prefix.is_empty()
+                && raw.stat_prefix.len() <= 64
+                && raw
+                    .stat_prefix
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            if !ok {
+                return Err(ConfigError::new(
+                    "stat_prefix",
+                    "must be 1-64 letters, digits, '_' or '-' (it becomes a metric label)",
+                ));
+            }
+            raw.stat_prefix
+        },
+        mode: mode(raw.mode),
+        claims_to_filter_state: {
+            let mut out: Vec<String> = Vec::new();
+            for (j, claim) in raw.claims_to_filter_state.into_iter().enumerate() {
+                if !is_claim_path(&claim) {
+                    return Err(ConfigError::new(
+                        format!("claims_to_filter_state[{j}]"),
+                        "must be a claim name or a dotted path of names (letters, digits, '_', '-', ':', '/', '.')",
+                    ));
+                }
+                if out.contains(&claim) {
+                    return Err(ConfigError::new(
+                        format!("claims_to_filter_state[{j}]"),
+                        format!("\"{claim}\" is listed twice"),
+                    ));
+                }
+                out.push(claim);
+            }
+            out
+        },
         dpop_replay_cache_size: {
             let (lo, hi) = DPOP_REPLAY_CACHE_SIZE_RANGE;
             if !(lo..=hi).contains(&raw.dpop_replay_cache_size) {
@@ -257,7 +298,7 @@ fn check_provider(i: usize, p: RawProvider) -> Result<Provider, ConfigError> {
                     ConfigError::new(
                         field.clone(),
                         format!(
-                            "unsupported algorithm \"{name}\" (supported: ES256, ES384, EdDSA, RS256, RS384, RS512, PS256, PS384, PS512)"
+                            "unsupported algorithm \"{name}\" (supported: ES256, ES384, ES512, EdDSA, RS256, RS384, RS512, PS256, PS384, PS512)"
                         ),
                     )
                 })?;
@@ -345,7 +386,9 @@ fn check_provider(i: usize, p: RawProvider) -> Result<Provider, ConfigError> {
         required_claims.push((claim, values));
     }
     let dpop = check_dpop(&at("dpop"), p.dpop)?;
+    let sources = check_sources(&at("sources"), p.sources)?;
     Ok(Provider {
+        sources,
         binding: binding(p.binding),
         dpop,
         required_claims,
@@ -360,6 +403,132 @@ fn check_provider(i: usize, p: RawProvider) -> Result<Provider, ConfigError> {
         key_source,
         initial_keys,
     })
+}
+
+fn mode(m: RawMode) -> Mode {
+    match m {
+        RawMode::Enforce => Mode::Enforce,
+        RawMode::DryRun => Mode::DryRun,
+    }
+}
+
+/// A claim name, or a dotted path into nested objects (`address.country`).
+pub(crate) fn is_claim_path(c: &str) -> bool {
+    !c.is_empty()
+        && c.split('.').all(|part| !part.is_empty())
+        && c.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b':' | b'/' | b'.'))
+}
+
+fn check_sources(
+    at: &str,
+    sources: Option<Vec<RawSource>>,
+) -> Result<Vec<TokenSource>, ConfigError> {
+    let Some(list) = sources else {
+        return Ok(vec![TokenSource::Authorization {
+            scheme: "Bearer".into(),
+        }]);
+    };
+    if list.is_empty() {
+        return Err(ConfigError::new(
+            at,
+            "must list at least one source (or be left out)",
+        ));
+    }
+    let mut out = Vec::with_capacity(list.len());
+    for (j, s) in list.into_iter().enumerate() {
+        let field = format!("{at}[{j}]");
+        let source = match (s.header, s.cookie, s.query) {
+            (Some(h), None, None) => {
+                if !is_header_name(&h) {
+                    return Err(ConfigError::new(
+                        format!("{field}.header"),
+                        format!("\"{h}\" is not a valid lower-case HTTP header name"),
+                    ));
+                }
+                if h == "authorization" {
+                    if s.prefix.is_some() {
+                        return Err(ConfigError::new(
+                            format!("{field}.prefix"),
+                            "the Authorization header takes a scheme, not a prefix",
+                        ));
+                    }
+                    let scheme = s.scheme.unwrap_or_else(|| "Bearer".into());
+                    if scheme.is_empty()
+                        || !scheme
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                    {
+                        return Err(ConfigError::new(
+                            format!("{field}.scheme"),
+                            "must be an authentication scheme name, e.g. \"Bearer\"",
+                        ));
+                    }
+                    TokenSource::Authorization { scheme }
+                } else {
+                    if s.scheme.is_some() {
+                        return Err(ConfigError::new(
+                            format!("{field}.scheme"),
+                            "only the authorization header has a scheme; use prefix for other headers",
+                        ));
+                    }
+                    if let Some(p) = &s.prefix {
+                        if p.is_empty() || p.chars().any(char::is_control) {
+                            return Err(ConfigError::new(
+                                format!("{field}.prefix"),
+                                "must be non-empty, without control characters",
+                            ));
+                        }
+                    }
+                    TokenSource::Header {
+                        name: h,
+                        prefix: s.prefix,
+                    }
+                }
+            }
+            (None, Some(c), None) if s.scheme.is_none() && s.prefix.is_none() => {
+                if c.is_empty()
+                    || !c
+                        .bytes()
+                        .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b))
+                {
+                    return Err(ConfigError::new(
+                        format!("{field}.cookie"),
+                        "must be a cookie name (an RFC 6265 token)",
+                    ));
+                }
+                TokenSource::Cookie { name: c }
+            }
+            (None, None, Some(q)) if s.scheme.is_none() && s.prefix.is_none() => {
+                if q.is_empty()
+                    || !q
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+                {
+                    return Err(ConfigError::new(
+                        format!("{field}.query"),
+                        "must be a parameter name (letters, digits, '_', '-', '.')",
+                    ));
+                }
+                TokenSource::Query { name: q }
+            }
+            (None, None, None) => {
+                return Err(ConfigError::new(
+                    field,
+                    "needs one of header, cookie or query",
+                ))
+            }
+            _ => return Err(ConfigError::new(
+                field,
+                "give exactly one of header, cookie and query (scheme and prefix go with header)",
+            )),
+        };
+        if out.contains(&source) {
+            return Err(ConfigError::new(field, "this source is listed twice"));
+        }
+        out.push(source);
+    }
+    Ok(out)
 }
 
 fn binding(b: RawBinding) -> Binding {
@@ -401,7 +570,7 @@ fn check_dpop(at: &str, d: RawDpop) -> Result<DpopPolicy, ConfigError> {
         let alg = Algorithm::from_name(name).ok_or_else(|| {
             ConfigError::new(
                 format!("{at}.algorithms[{j}]"),
-                format!("unsupported algorithm \"{name}\" (asymmetric algorithms only: ES256, ES384, EdDSA, RS256, RS384, RS512, PS256, PS384, PS512)"),
+                format!("unsupported algorithm \"{name}\" (asymmetric algorithms only: ES256, ES384, ES512, EdDSA, RS256, RS384, RS512, PS256, PS384, PS512)"),
             )
         })?;
         if !algorithms.contains(&alg) {
@@ -532,8 +701,16 @@ fn check_rule(i: usize, r: RawRule, providers: &[Provider]) -> Result<Rule, Conf
             Some(idx)
         }
     };
+    if r.anonymous && r.allow_missing {
+        return Err(ConfigError::new(
+            at("allow_missing"),
+            "an anonymous rule needs no token anyway",
+        ));
+    }
     Ok(Rule {
         binding: r.binding.map(binding),
+        mode: r.mode.map(mode),
+        allow_missing: r.allow_missing,
         path,
         methods: r.matcher.methods,
         anonymous: r.anonymous,

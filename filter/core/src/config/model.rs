@@ -42,6 +42,14 @@ pub struct Config {
     pub signature_path: SignaturePath,
     /// DPoP proof `jti`s remembered per Envoy process (`dpop_replay_cache_size`).
     pub dpop_replay_cache_size: usize,
+    /// The `stat_prefix` label of this filter instance's metrics (`[A-Za-z0-9_-]+`).
+    pub stat_prefix: String,
+    /// `enforce` (default) or `dry_run`: decide and count, but let every request pass. A
+    /// rule's `mode` overrides it.
+    pub mode: Mode,
+    /// Claims written to Envoy's filter state for the rest of Envoy (RBAC, access logs):
+    /// `wasm.tollgate.claims.<claim>`. Dotted names are paths into objects.
+    pub claims_to_filter_state: Vec<String>,
     /// Providers in config order.
     pub providers: Vec<Provider>,
     /// Rules in config order; the first match wins.
@@ -79,6 +87,8 @@ pub struct Provider {
     pub binding: Binding,
     /// How DPoP proofs are checked (`dpop`).
     pub dpop: DpopPolicy,
+    /// Where this provider's tokens are read from, in order (`sources`).
+    pub sources: Vec<TokenSource>,
     /// Where the keys come from.
     pub key_source: KeySource,
     /// Inline keys (empty for remote/discovery providers until the glue fetches them).
@@ -148,6 +158,17 @@ pub enum PathMatch {
     StringPrefix(String),
 }
 
+impl std::fmt::Display for PathMatch {
+    /// As the configuration spells it, for log lines: `prefix:/orders`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PathMatch::Prefix(p) => write!(f, "prefix:{p}"),
+            PathMatch::Exact(p) => write!(f, "path:{p}"),
+            PathMatch::StringPrefix(p) => write!(f, "string_prefix:{p}"),
+        }
+    }
+}
+
 /// One access rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rule {
@@ -164,6 +185,11 @@ pub struct Rule {
     pub providers: Option<Vec<ProviderId>>,
     /// Overrides the providers' `binding` on this route.
     pub binding: Option<Binding>,
+    /// Overrides the global `mode` on this route.
+    pub mode: Option<Mode>,
+    /// `allow_missing`: a request without any token passes (without claims); a token that
+    /// is present must still be valid.
+    pub allow_missing: bool,
 }
 
 /// Where signatures are checked (`signature_path`). The verdicts are the same on both paths
@@ -204,4 +230,44 @@ pub struct DpopPolicy {
     pub clock_skew_seconds: u64,
     /// Accepted proof algorithms (asymmetric only); also the `algs` of the DPoP challenge.
     pub algorithms: Vec<Algorithm>,
+}
+
+/// Whether decisions are enforced (`mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Denials are answered.
+    #[default]
+    Enforce,
+    /// Denials are counted (`would_deny`) and logged, and the request passes unchanged
+    /// (without claim headers): for rolling out a new policy safely.
+    DryRun,
+}
+
+/// One place a token may come from (provider field `sources`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenSource {
+    /// The `Authorization` header with this scheme (default `Bearer`, case-insensitive); the
+    /// `DPoP` scheme is always read there too.
+    Authorization {
+        /// The bearer scheme.
+        scheme: String,
+    },
+    /// Another request header (lower-case name), optionally after a prefix that is removed.
+    Header {
+        /// Header name.
+        name: String,
+        /// Text before the token, e.g. `"Token "`; compared case-insensitively.
+        prefix: Option<String>,
+    },
+    /// A cookie.
+    Cookie {
+        /// Cookie name (case-sensitive).
+        name: String,
+    },
+    /// A query parameter (only when configured: tokens in URLs end up in logs and
+    /// `Referer` headers).
+    Query {
+        /// Parameter name.
+        name: String,
+    },
 }

@@ -29,6 +29,36 @@ pub(super) struct RawConfig {
     pub(super) signature_path: RawSignaturePath,
     #[serde(default = "default_dpop_replay_cache_size")]
     pub(super) dpop_replay_cache_size: usize,
+    #[serde(default = "default_stat_prefix")]
+    pub(super) stat_prefix: String,
+    #[serde(default)]
+    pub(super) mode: RawMode,
+    #[serde(default)]
+    pub(super) claims_to_filter_state: Vec<String>,
+}
+
+#[derive(Deserialize, Default, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub(super) enum RawMode {
+    #[default]
+    Enforce,
+    DryRun,
+}
+
+/// One place a provider's token may come from.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSource {
+    #[serde(default)]
+    pub(super) header: Option<String>,
+    #[serde(default)]
+    pub(super) scheme: Option<String>,
+    #[serde(default)]
+    pub(super) prefix: Option<String>,
+    #[serde(default)]
+    pub(super) cookie: Option<String>,
+    #[serde(default)]
+    pub(super) query: Option<String>,
 }
 
 #[derive(Deserialize, Default, Clone, Copy)]
@@ -71,6 +101,8 @@ pub(super) struct RawProvider {
     pub(super) binding: RawBinding,
     #[serde(default)]
     pub(super) dpop: RawDpop,
+    #[serde(default)]
+    pub(super) sources: Option<Vec<RawSource>>,
 }
 
 #[derive(Deserialize, Default, Clone, Copy, PartialEq, Eq)]
@@ -149,6 +181,10 @@ pub(super) struct RawRule {
     pub(super) providers: Option<Vec<String>>,
     #[serde(default)]
     pub(super) binding: Option<RawBinding>,
+    #[serde(default)]
+    pub(super) mode: Option<RawMode>,
+    #[serde(default)]
+    pub(super) allow_missing: bool,
 }
 
 #[derive(Deserialize)]
@@ -175,6 +211,9 @@ pub const MAX_TOKEN_BYTES_RANGE: (usize, usize) = (256, 65536);
 pub const DEFAULT_CACHE_SIZE: usize = 5000;
 /// Largest accepted `cache_size`.
 pub const MAX_CACHE_SIZE: usize = 100_000;
+/// Default `stat_prefix`: the `stat_prefix` label of every metric of this filter instance.
+pub const DEFAULT_STAT_PREFIX: &str = "tollgate";
+
 /// Default `dpop.max_age_seconds`: how old a DPoP proof's `iat` may be.
 pub const DEFAULT_DPOP_MAX_AGE_SECONDS: u64 = 300;
 /// Default `dpop.clock_skew_seconds`.
@@ -201,6 +240,9 @@ pub const DEFAULT_REFETCH_INTERVAL_SECONDS: u64 = 30;
 /// Default accepted `typ` values (RFC 9068).
 pub const DEFAULT_TOKEN_TYPES: [&str; 2] = ["at+jwt", "application/at+jwt"];
 
+fn default_stat_prefix() -> String {
+    DEFAULT_STAT_PREFIX.into()
+}
 fn default_dpop_replay_cache_size() -> usize {
     DEFAULT_DPOP_REPLAY_CACHE_SIZE
 }

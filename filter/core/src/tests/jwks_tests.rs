@@ -82,7 +82,7 @@ fn every_skip_reason() {
         SkipReason::KeyOpsExcludeVerify
     );
     assert_eq!(
-        skip_reason(with("crv", json!("P-521"))),
+        skip_reason(with("crv", json!("P-192"))),
         SkipReason::UnsupportedCurve
     );
     assert_eq!(

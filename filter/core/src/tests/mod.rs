@@ -5,6 +5,7 @@ mod config_tests;
 mod engine_tests;
 mod hostile;
 mod jwks_tests;
+mod operator_tests;
 mod path_tests;
 mod response_tests;
 mod signature_tests;
@@ -40,6 +41,7 @@ pub(crate) fn allowed(o: impl Into<Outcome>) -> Allowed {
     match o.into() {
         Outcome::Allow(a) => a,
         Outcome::Deny(d) => panic!("expected Allow, got {d:?}"),
+        Outcome::DryRun(d) => panic!("expected Allow, got a dry-run denial {d:?}"),
     }
 }
 
@@ -47,6 +49,7 @@ pub(crate) fn denied(o: impl Into<Outcome>) -> Denial {
     match o.into() {
         Outcome::Deny(d) => d,
         Outcome::Allow(a) => panic!("expected Deny, got {a:?}"),
+        Outcome::DryRun(d) => panic!("expected Deny, got a dry-run denial {d:?}"),
     }
 }
 

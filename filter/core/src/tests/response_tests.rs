@@ -43,6 +43,7 @@ pub(crate) fn all_token_errors() -> Vec<TokenError> {
         NoClientCertificate,
         CertificateMismatch,
         NotCertificateBound,
+        SourceNotAllowed,
     ]
 }
 
@@ -93,9 +94,8 @@ fn listed(e: TokenError) -> bool {
         | UnknownKeyId | AmbiguousKey | BadSignature | WrongIssuer | WrongAudience | MissingExp
         | Expired | NotYetValid | MissingIssuedAt | IssuedInFuture | LifetimeTooLong
         | BadScopeClaim | ClaimMismatch | BadConfirmation | DpopBoundAsBearer | DpopRequired
-        | NotDpopBound | NoClientCertificate | CertificateMismatch | NotCertificateBound => {
-            all_token_errors().contains(&e)
-        }
+        | NotDpopBound | NoClientCertificate | CertificateMismatch | NotCertificateBound
+        | SourceNotAllowed => all_token_errors().contains(&e),
     }
 }
 
@@ -104,6 +104,7 @@ fn all_request_errors() -> Vec<RequestError> {
     vec![
         MultipleAuthorizationHeaders,
         MalformedAuthorization,
+        MultipleTokens,
         MissingMethod,
         MissingPath,
         InvalidMethod,

@@ -75,9 +75,57 @@ pub fn expect_forwarded(vm: &mut FilterVm, headers: &[(String, String)]) -> u32 
     req
 }
 
-/// Value of counter `name`, which must have been defined.
+/// Value of metric `name` (the full name after Envoy's `wasmcustom.`), which must have
+/// been defined.
 pub fn counter(vm: &FilterVm, name: &str) -> u64 {
     vm.metric(name)
         .unwrap()
-        .unwrap_or_else(|| panic!("counter {name} was never defined"))
+        .unwrap_or_else(|| panic!("metric {name} was never defined"))
+}
+
+/// The labels and the family of a filter metric name, read the way the README's
+/// `stats_tags` read it: `tollgate.prefix.<p>.provider.<prov>.reason.<r>.denied` is family
+/// `denied` with labels stat_prefix, provider and reason.
+pub fn parse_metric(name: &str) -> Option<(Vec<(String, String)>, String)> {
+    let rest = name.strip_prefix("tollgate.")?;
+    let parts: Vec<&str> = rest.split('.').collect();
+    let mut labels = Vec::new();
+    let mut family = Vec::new();
+    let mut i = 0;
+    while i < parts.len() {
+        let label = match parts[i] {
+            "prefix" => Some("stat_prefix"),
+            "provider" | "reason" | "signature_path" => Some(parts[i]),
+            _ => None,
+        };
+        match (label, parts.get(i + 1)) {
+            (Some(l), Some(v)) if i + 1 < parts.len() - 1 => {
+                labels.push((l.to_owned(), (*v).to_owned()));
+                i += 2;
+            }
+            _ => {
+                family.push(parts[i]);
+                i += 1;
+            }
+        }
+    }
+    Some((labels, family.join(".")))
+}
+
+/// Sum of metric family `family` over every series whose labels include `labels`
+/// (e.g. `("provider", "idsvr")`, `("reason", "expired")`).
+pub fn family(vm: &FilterVm, family: &str, labels: &[(&str, &str)]) -> u64 {
+    vm.process()
+        .metrics()
+        .unwrap()
+        .iter()
+        .filter_map(|m| parse_metric(&m.name).map(|p| (p, m.value)))
+        .filter(|((l, f), _)| {
+            f == family
+                && labels
+                    .iter()
+                    .all(|(k, v)| l.iter().any(|(lk, lv)| lk == k && lv == v))
+        })
+        .map(|(_, v)| v)
+        .sum()
 }
