@@ -138,6 +138,9 @@ describe('certificate-bound tokens through the real Envoy (example envoy/example
     const h1 = await call({ token: tokenA, cert: pki.a });
     assertAllowed(h1);
     assert.equal(h1.tls.alpnProtocol, 'http/1.1');
+    // Envoy's digest of the connection's certificate (hex) and the token's cnf.x5t#S256 (base64url) are the same bytes
+    assert.equal(h1.headers['x-seen-peer-sha256'], pki.a.hex);
+    assert.equal(Buffer.from(jwtPayload(tokenA).cnf['x5t#S256'], 'base64url').toString('hex'), pki.a.hex);
     const h2 = await call({ token: tokenA, cert: pki.a, h2: true });
     assertAllowed(h2);
     assert.equal(h2.tls.alpnProtocol, 'h2');
@@ -157,9 +160,10 @@ describe('certificate-bound tokens through the real Envoy (example envoy/example
   test('without a certificate: the TLS handshake fails on the example listener; no_client_certificate where it is optional', async () => {
     const refused = await call({ token: tokenA });
     assert.equal(refused.status, 0, `expected no HTTP answer, got ${refused.status}`);
-    assert.ok(refused.reset, 'the connection was refused');
+    assert.equal(refused.reset, 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED');
     const untrusted = await call({ token: tokenA, cert: pki.other });
     assert.equal(untrusted.status, 0, `a certificate from another CA got an HTTP answer: ${untrusted.status}`);
+    assert.equal(untrusted.reset, 'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA');
     await expectRefused('no_client_certificate', { token: tokenA, listener: 'optional' });
     await expectRefused('no_client_certificate', { token: tokenA, listener: 'optional', h2: true });
   });

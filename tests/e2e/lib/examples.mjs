@@ -40,7 +40,7 @@ export function exampleConfig(rel, { authPort, certsDir } = {}) {
  */
 export async function runReadmeBlock(readmeRel, marker, ports, { replace = [], timeoutMs = 30_000 } = {}) {
   const readme = readFileSync(path.join(REPO, readmeRel), 'utf8');
-  const block = readme.split('```sh\n').map((b) => b.split('```')[0]).find((b) => b.includes(marker));
+  const block = readme.split('```sh\n').slice(1).map((b) => b.split('```')[0]).find((b) => b.includes(marker));
   assert.ok(block, `${readmeRel} has a sh block with ${marker}`);
   const sub = (line) => {
     let out = line;
