@@ -304,10 +304,10 @@ describe('DPoP through the real Envoy (example envoy/examples/dpop, two workers)
       await expectProofRefused('dpop_issued_in_future', { token, proofs: await proofFor(key, { token, iat: now() + 60 }) });
     });
 
-    test('wrong ath: the hash of another token, and no ath at all', async () => {
+    test('wrong ath: the hash of another token; no ath at all is an incomplete proof', async () => {
       const other = await serviceToken({ key });
       await expectProofRefused('dpop_wrong_ath', { token, proofs: await proofFor(key, { token: other }) });
-      await expectProofRefused('dpop_wrong_ath', { token, proofs: await proofFor(key, {}) });
+      await expectProofRefused('dpop_bad_payload', { token, proofs: await proofFor(key, {}) });
     });
 
     test('mismatched jkt: a valid proof (right ath) by a key other than the token is bound to', async () => {

@@ -191,7 +191,7 @@ describe('certificate-bound tokens through the real Envoy (example envoy/example
     assertAllowed(await call({ token: t, cert: pki.a }));
   });
 
-  test('cnf.x5t#S256 encodings: the hex digest, or padded base64, is not the base64url thumbprint', async () => {
+  test('cnf.x5t#S256 encodings: only base64url of the 32 digest bytes; hex, padded base64 or a number are malformed', async () => {
     const now = Math.floor(Date.now() / 1000);
     const claims = {
       iss: as.issuer, aud: as.resource, sub: 'x', client_id: as.clients.serviceMtls.clientId, scope: 'orders:read', iat: now, exp: now + 300,
@@ -199,7 +199,9 @@ describe('certificate-bound tokens through the real Envoy (example envoy/example
     const sign = (cnf) => as.signToken({ ...claims, cnf, jti: randomBytes(8).toString('hex') });
     // the right value, signed by the server's key: accepted (the check is the thumbprint, not who minted it)
     assertAllowed(await call({ token: await sign({ 'x5t#S256': pki.a.x5tS256 }), cert: pki.a }));
-    await expectRefused('certificate_mismatch', { token: await sign({ 'x5t#S256': pki.a.hex }), cert: pki.a });
+    await expectRefused('bad_confirmation', { token: await sign({ 'x5t#S256': pki.a.hex }), cert: pki.a });
+    // a well-formed thumbprint of another certificate is a mismatch, not a malformed claim
+    await expectRefused('certificate_mismatch', { token: await sign({ 'x5t#S256': pki.b.x5tS256 }), cert: pki.a });
     const padded = Buffer.from(pki.a.hex, 'hex').toString('base64');
     await expectRefused('bad_confirmation', { token: await sign({ 'x5t#S256': padded }), cert: pki.a });
     await expectRefused('bad_confirmation', { token: await sign({ 'x5t#S256': 42 }), cert: pki.a });
