@@ -325,10 +325,17 @@ describe('DPoP through the real Envoy (example envoy/examples/dpop, two workers)
       await expectProofRefused('dpop_bad_signature', { token, proofs: forged });
     });
 
-    test('alg none, HMAC (HS256), and an asymmetric alg not in the allow-list (ES384; the dpop package\'s "Ed25519")', async () => {
+    test('alg none, as an unsecured JWS is written (header.payload. with an empty signature)', async () => {
+      const header = { typ: 'dpop+jwt', jwk: await publicJwk(key) };
+      const claims = proofClaims({ htm: 'GET', htu: `${origin()}/orders`, accessToken: token });
+      await expectProofRefused('dpop_algorithm_not_allowed', { token, proofs: unsignedProof({ header, claims }) });
+    });
+
+    test('alg none with something in the signature segment, HMAC (HS256), and asymmetric algs not in the allow-list (ES384; the dpop package\'s "Ed25519")', async () => {
       const header = { typ: 'dpop+jwt', jwk: await publicJwk(key) };
       const claims = () => proofClaims({ htm: 'GET', htu: `${origin()}/orders`, accessToken: token });
-      await expectProofRefused('dpop_algorithm_not_allowed', { token, proofs: unsignedProof({ header, claims: claims() }) });
+      const none = `${unsignedProof({ header, claims: claims() })}${randomBytes(64).toString('base64url')}`;
+      await expectProofRefused('dpop_algorithm_not_allowed', { token, proofs: none });
       const hmac = await craftProof({ header: { ...header, alg: 'HS256' }, claims: claims(), signer: randomBytes(32) });
       await expectProofRefused('dpop_algorithm_not_allowed', { token, proofs: hmac });
 
@@ -382,9 +389,12 @@ describe('DPoP through the real Envoy (example envoy/examples/dpop, two workers)
   });
 
   describe('token binding', () => {
-    test('a DPoP-bound token sent as Bearer: refused on the dpop route and on the route that takes bearer tokens', async () => {
+    test('a DPoP-bound token sent as Bearer on the dpop route: dpop_bound_token_as_bearer, DPoP challenge', async () => {
       const res = await deniedFor('dpop_bound_token_as_bearer', () => send({ token, scheme: 'Bearer' }));
       assertTokenRefused(res, 'dpop_bound_token_as_bearer', { challenge: 'DPoP' });
+    });
+
+    test('a DPoP-bound token sent as Bearer on the binding "any" route: refused too, with the Bearer challenge (neither the request nor the route uses DPoP)', async () => {
       const legacy = await deniedFor('dpop_bound_token_as_bearer', () => send({ path: '/legacy', token, scheme: 'Bearer' }));
       assertTokenRefused(legacy, 'dpop_bound_token_as_bearer', { challenge: 'Bearer' });
     });
