@@ -14,8 +14,8 @@ setup:  ## only install what is missing
 build:  ## only build the filter and the site
 	bash scripts/setup.sh && bash scripts/build.sh
 
-bench:  ## filter throughput and page size, printed as figures
-	bash scripts/bench.sh
+bench:  ## filter benchmark (table + chart in target/bench/) and page size; BENCH_ARGS="--quick" for a short run
+	bash scripts/bench.sh $(BENCH_ARGS)
 
 oci:    ## the filter as OCI images (target/dist/oci); prints the digest the manifests pin
 	bash scripts/setup.sh && bash scripts/build.sh && node scripts/oci-image.mjs --out target/dist/oci

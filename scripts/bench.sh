@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Benchmarks that print figures (never pass/fail on timing): filter throughput
-# against Envoy without auth and with native jwt_authn, measured in one run,
-# and the redirect page's transfer size.
+# Benchmarks that print figures (never pass/fail on timing): the token filter against Envoy without auth, native
+# jwt_authn (several ways) and the floor filter, under three token mixes, in one run (tests/e2e/bench/filter-bench.mjs
+# writes target/bench/filter-bench.{md,svg,json}); and the redirect page's transfer size.
+# Arguments go to filter-bench.mjs, e.g. `scripts/bench.sh --quick` or `make bench BENCH_ARGS="--alg RS256"`.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 bash scripts/setup.sh
 bash scripts/build.sh
 step "redirect page size (gzipped transfer)"
 "$ROOT/target/debug/tollgate-site" size --dir "$TOLLGATE_SITE_DIR"
-step "filter throughput (wrk, loopback, one Envoy worker)"
+step "filter benchmark (real Envoy, one worker; wrk, loopback)"
 node tests/e2e/bench/filter-bench.mjs "$@"

@@ -2,7 +2,10 @@
 //! short-lived token for minutes. A signature check costs tens of microseconds on the host
 //! path and hundreds in Wasm; a hit costs one hash of the token and a table look-up.
 //!
-//! - Key: SHA-256 of the token bytes (the token itself is never stored).
+//! - Key: SipHash-2-4 with a 128-bit output of the token bytes, keyed with a secret the glue
+//!   draws at random for each VM ([`CacheSecret`]); the token itself is never stored. Keyed,
+//!   the hash is a pseudo-random function: without the secret an attacker cannot make a token
+//!   whose key equals another token's (2^-128 per try), and it costs a fraction of a SHA-256.
 //! - Value: what a request decision needs: provider, `exp`/`nbf`, scopes and the claim
 //!   headers to forward. **Only tokens that passed every check are stored**, so a flood of
 //!   forged or garbled tokens never displaces a good entry.
@@ -18,8 +21,42 @@
 //! - `cache_size = 0` disables the cache.
 
 use std::collections::HashMap;
+use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use siphasher::sip128::SipHasher24;
 
 use crate::config::ProviderId;
+use crate::token::Confirmation;
+
+/// The secret key of the cache's token hash. Draw it at random once per VM and never log it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct CacheSecret(pub [u64; 2]);
+
+impl fmt::Debug for CacheSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CacheSecret(<redacted>)")
+    }
+}
+
+/// The cache index is keyed by values that are already uniformly random (a keyed hash), so
+/// the table hashes them by taking 64 of their bits instead of hashing them again.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8) | u64::from(*b);
+        }
+    }
+    fn write_u128(&mut self, v: u128) {
+        self.0 = v as u64;
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
 
 /// What is remembered about a verified token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,15 +66,13 @@ pub(crate) struct CachedToken {
     /// `exp` plus the provider's clock skew: after this the entry is useless.
     pub valid_until: u64,
     pub nbf: Option<u64>,
+    /// What the token is bound to: checked on every hit, never skipped.
+    pub confirmation: Confirmation,
     pub scopes: Vec<String>,
     pub headers: Vec<(String, String)>,
 }
 
-pub(crate) type TokenHash = [u8; 32];
-
-pub(crate) fn hash_token(token: &str) -> TokenHash {
-    hmac_sha256::Hash::hash(token.as_bytes())
-}
+pub(crate) type TokenHash = u128;
 
 #[derive(Debug)]
 struct Slot {
@@ -46,10 +81,11 @@ struct Slot {
     referenced: bool,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct TokenCache {
     capacity: usize,
-    index: HashMap<TokenHash, usize>,
+    hasher: SipHasher24,
+    index: HashMap<TokenHash, usize, BuildHasherDefault<Prehashed>>,
     slots: Vec<Option<Slot>>,
     free: Vec<usize>,
     hand: usize,
@@ -58,12 +94,22 @@ pub(crate) struct TokenCache {
 }
 
 impl TokenCache {
-    pub fn new(capacity: usize) -> TokenCache {
+    pub fn new(capacity: usize, secret: CacheSecret) -> TokenCache {
         TokenCache {
             capacity,
-            index: HashMap::with_capacity(capacity.min(1 << 16)),
-            ..TokenCache::default()
+            hasher: SipHasher24::new_with_keys(secret.0[0], secret.0[1]),
+            index: HashMap::with_capacity_and_hasher(capacity.min(1 << 16), Default::default()),
+            slots: Vec::new(),
+            free: Vec::new(),
+            hand: 0,
+            hits: 0,
+            misses: 0,
         }
+    }
+
+    /// The cache key of `token`.
+    pub fn key(&self, token: &str) -> TokenHash {
+        self.hasher.hash(token.as_bytes()).as_u128()
     }
 
     pub fn len(&self) -> usize {
@@ -179,18 +225,31 @@ mod tests {
             exp: valid_until,
             valid_until,
             nbf: None,
+            confirmation: Confirmation::default(),
             scopes: vec![],
             headers: vec![],
         }
     }
 
+    const SECRET: CacheSecret = CacheSecret([1, 2]);
+
     fn h(s: &str) -> TokenHash {
-        hash_token(s)
+        TokenCache::new(0, SECRET).key(s)
+    }
+
+    #[test]
+    fn keys_depend_on_the_secret() {
+        let a = TokenCache::new(1, SECRET).key("token");
+        let b = TokenCache::new(1, CacheSecret([1, 3])).key("token");
+        assert_ne!(a, b);
+        assert_eq!(a, TokenCache::new(9, SECRET).key("token"));
+        assert_ne!(a, TokenCache::new(1, SECRET).key("token2"));
+        assert_eq!(format!("{SECRET:?}"), "CacheSecret(<redacted>)");
     }
 
     #[test]
     fn bounded_and_a_hit_keeps_an_entry() {
-        let mut c = TokenCache::new(3);
+        let mut c = TokenCache::new(3, SECRET);
         for t in ["a", "b", "c"] {
             c.insert(h(t), entry(0, 100), 0);
         }
@@ -206,7 +265,7 @@ mod tests {
 
     #[test]
     fn hot_entries_survive_a_stream_of_one_time_tokens() {
-        let mut c = TokenCache::new(100);
+        let mut c = TokenCache::new(100, SECRET);
         let hot: Vec<String> = (0..50).map(|i| format!("hot-{i}")).collect();
         for t in &hot {
             c.insert(h(t), entry(0, 1000), 0);
@@ -226,7 +285,7 @@ mod tests {
 
     #[test]
     fn entries_end_with_their_token() {
-        let mut c = TokenCache::new(2);
+        let mut c = TokenCache::new(2, SECRET);
         c.insert(h("short"), entry(0, 10), 0);
         c.insert(h("long"), entry(0, 1000), 0);
         assert!(c.get(&h("short"), 9).is_some());
@@ -241,7 +300,7 @@ mod tests {
 
     #[test]
     fn zero_capacity_disables() {
-        let mut c = TokenCache::new(0);
+        let mut c = TokenCache::new(0, SECRET);
         c.insert(h("a"), entry(0, 100), 0);
         assert_eq!(c.len(), 0);
         assert!(c.get(&h("a"), 0).is_none());
@@ -249,7 +308,7 @@ mod tests {
 
     #[test]
     fn remove_provider_only_drops_that_provider() {
-        let mut c = TokenCache::new(10);
+        let mut c = TokenCache::new(10, SECRET);
         c.insert(h("a"), entry(0, 100), 0);
         c.insert(h("b"), entry(1, 100), 0);
         c.remove_provider(ProviderId(0));
@@ -262,7 +321,7 @@ mod tests {
 
     #[test]
     fn reinsert_replaces_in_place() {
-        let mut c = TokenCache::new(2);
+        let mut c = TokenCache::new(2, SECRET);
         for _ in 0..5 {
             c.insert(h("a"), entry(0, 100), 0);
         }
@@ -273,7 +332,7 @@ mod tests {
 
     #[test]
     fn churn_keeps_index_and_slots_consistent() {
-        let mut c = TokenCache::new(64);
+        let mut c = TokenCache::new(64, SECRET);
         for i in 0..10_000u64 {
             let t = format!("t{}", i % 200);
             if c.get(&h(&t), i / 10).is_none() {

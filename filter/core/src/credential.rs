@@ -1,9 +1,10 @@
-//! The request's credential, read in one place: which scheme, which token.
+//! The request's credential, read in one place: which scheme, which token, which proof.
 //!
 //! Exactly one `Authorization` header is read (two → 400, RFC 6750 §3.1: "more than one
-//! method"); the scheme is compared case-insensitively (RFC 9110 §11.1). A header with
-//! another scheme (e.g. `Basic`) counts as no credential. The token must be a single
-//! token68 value. The query string and cookies are never read.
+//! method"); the scheme is compared case-insensitively (RFC 9110 §11.1): `Bearer` (RFC 6750)
+//! or `DPoP` (RFC 9449, with the proof in the `DPoP` header). A header with another scheme
+//! (e.g. `Basic`) counts as no credential. The token must be a single token68 value. The
+//! query string and cookies are never read.
 
 use crate::request::RequestError;
 
@@ -14,6 +15,49 @@ pub enum Credential<'a> {
     None,
     /// `Authorization: Bearer <token>` (RFC 6750).
     Bearer(&'a str),
+    /// `Authorization: DPoP <token>` (RFC 9449) and what the `DPoP` header holds.
+    Dpop {
+        /// The access token.
+        token: &'a str,
+        /// The proof.
+        proof: Proof<'a>,
+    },
+}
+
+/// The `DPoP` request header(s).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proof<'a> {
+    /// No `DPoP` header.
+    Missing,
+    /// Exactly one.
+    One(&'a str),
+    /// More than one (RFC 9449 §4.3: refused).
+    Several,
+}
+
+impl<'a> Proof<'a> {
+    /// The `DPoP` header(s) of a request.
+    pub fn from_headers(headers: &'a [(String, String)]) -> Proof<'a> {
+        let mut values = headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("dpop"))
+            .map(|(_, v)| v.as_str());
+        match (values.next(), values.next()) {
+            (None, _) => Proof::Missing,
+            (Some(v), None) => Proof::One(v),
+            (Some(_), Some(_)) => Proof::Several,
+        }
+    }
+}
+
+impl Credential<'_> {
+    /// The access token, if any.
+    pub fn token(&self) -> Option<&str> {
+        match self {
+            Credential::None => None,
+            Credential::Bearer(t) | Credential::Dpop { token: t, .. } => Some(t),
+        }
+    }
 }
 
 impl<'a> Credential<'a> {
@@ -34,12 +78,19 @@ impl<'a> Credential<'a> {
             Some(i) => (value.get(..i).unwrap_or(""), value.get(i..).unwrap_or("")),
             None => (value, ""),
         };
-        if !scheme.eq_ignore_ascii_case("bearer") {
+        let dpop = scheme.eq_ignore_ascii_case("dpop");
+        if !dpop && !scheme.eq_ignore_ascii_case("bearer") {
             return Ok(Credential::None);
         }
         let token = rest.trim_start_matches([' ', '\t']);
         if token.is_empty() || !is_token68(token) {
             return Err(RequestError::MalformedAuthorization);
+        }
+        if dpop {
+            return Ok(Credential::Dpop {
+                token,
+                proof: Proof::from_headers(headers),
+            });
         }
         Ok(Credential::Bearer(token))
     }

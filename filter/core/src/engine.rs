@@ -37,18 +37,20 @@
 
 use serde_json::{Map, Value};
 
-use crate::cache::{hash_token, CachedToken, TokenCache};
-use crate::config::{Config, ConfigError, KeySource, Provider, ProviderId, Rule};
-use crate::credential::Credential;
+use crate::cache::{CacheSecret, CachedToken, TokenCache};
+use crate::config::{Binding, Config, ConfigError, KeySource, Provider, ProviderId, Rule};
+use crate::credential::{Credential, Proof};
+use crate::dpop::{self, ProofError, ProofRequest};
+use crate::environment::{Environment, Plain, RememberError};
 use crate::jwks::KeySet;
 use crate::path;
 use crate::remote::WaitReason;
 use crate::request::{self, RequestError};
-use crate::response::{Denial, DenialKind};
+use crate::response::{Challenge, Denial, DenialKind};
 use crate::rules;
 use crate::scopes;
 use crate::signature::{Path, Verifiers};
-use crate::token::{self, Failure, ProviderView, TokenError};
+use crate::token::{self, Confirmation, Failure, ProviderView, TokenError};
 
 /// Largest header value produced from a claim; longer values are not forwarded.
 pub const MAX_CLAIM_HEADER_BYTES: usize = 4096;
@@ -79,8 +81,10 @@ pub struct Evaluation {
     pub outcome: Outcome,
     /// The cache look-up, if the request got that far (`None`: no token work).
     pub cache: Option<CacheLookup>,
-    /// The path that checked a signature, if one was checked.
+    /// The path that checked the token's signature, if it was checked (not on a cache hit).
     pub signature: Option<Path>,
+    /// The path that checked a DPoP proof's signature, if one was checked.
+    pub proof_signature: Option<Path>,
     /// A provider with fetched keys (remote or discovery) that had no keys, or did not know
     /// the token's `kid`: fetching its keys could change the outcome (the glue may wait).
     pub keys: Option<KeysNeeded>,
@@ -164,18 +168,20 @@ pub fn is_claim_header(claim_headers: &[String], name: &str) -> bool {
 struct Trace {
     cache: Option<CacheLookup>,
     signature: Option<Path>,
+    proof_signature: Option<Path>,
     keys: Option<KeysNeeded>,
 }
 
 impl Engine {
     /// Parse and fully check the plugin configuration JSON (serde, `deny_unknown_fields`).
-    /// `Err` names the field.
-    pub fn from_json(config: &[u8]) -> Result<Engine, ConfigError> {
-        Ok(Engine::new(Config::from_json(config)?))
+    /// `Err` names the field. `cache_secret` keys the verified-token cache's hash: draw it
+    /// at random for each VM.
+    pub fn from_json(config: &[u8], cache_secret: CacheSecret) -> Result<Engine, ConfigError> {
+        Ok(Engine::new(Config::from_json(config)?, cache_secret))
     }
 
     /// Build from an already checked configuration.
-    pub fn new(config: Config) -> Engine {
+    pub fn new(config: Config, cache_secret: CacheSecret) -> Engine {
         let keys = config
             .providers
             .iter()
@@ -186,7 +192,7 @@ impl Engine {
             .iter()
             .map(|(_, h)| h.clone())
             .collect();
-        let cache = TokenCache::new(config.cache_size);
+        let cache = TokenCache::new(config.cache_size, cache_secret);
         Engine {
             config,
             keys,
@@ -271,11 +277,24 @@ impl Engine {
         (self.cache.hits, self.cache.misses, self.cache.len())
     }
 
-    /// Decide one request. `headers` are ALL request headers as (lower-case name, value),
-    /// including pseudo headers `:method`, `:path`, `:authority`. `now` is unix seconds.
+    /// Decide one request without TLS client certificate or DPoP replay store
+    /// ([`Plain`]): see [`Engine::evaluate_in`].
     pub fn evaluate(&mut self, headers: &[(String, String)], now: u64) -> Evaluation {
+        self.evaluate_in(headers, &mut Plain, now)
+    }
+
+    /// Decide one request. `headers` are ALL request headers as (lower-case name, value),
+    /// including pseudo headers `:method`, `:path`, `:authority`, `:scheme`. `env` answers
+    /// what the headers cannot (the client certificate, the DPoP replay store); it is asked
+    /// only when a token or route needs it. `now` is unix seconds.
+    pub fn evaluate_in(
+        &mut self,
+        headers: &[(String, String)],
+        env: &mut dyn Environment,
+        now: u64,
+    ) -> Evaluation {
         let mut trace = Trace::default();
-        let outcome = match self.decide(headers, now, &mut trace) {
+        let outcome = match self.decide(headers, env, now, &mut trace) {
             Ok(a) => Outcome::Allow(a),
             Err(d) => Outcome::Deny(d),
         };
@@ -283,6 +302,7 @@ impl Engine {
             outcome,
             cache: trace.cache,
             signature: trace.signature,
+            proof_signature: trace.proof_signature,
             keys: trace.keys,
         }
     }
@@ -290,13 +310,11 @@ impl Engine {
     fn decide(
         &mut self,
         headers: &[(String, String)],
+        env: &mut dyn Environment,
         now: u64,
         trace: &mut Trace,
     ) -> Result<Allowed, Denial> {
-        let deny = |kind: DenialKind| Denial {
-            kind,
-            provider: None,
-        };
+        let deny = Denial::new;
         let bad_request = |e: RequestError| deny(DenialKind::InvalidRequest(e));
         // 1-3. The request itself: method, canonical path, no method override.
         let method =
@@ -327,34 +345,62 @@ impl Engine {
             return Ok(Allowed::without_token(target.rewritten()));
         }
         // 6. The credential.
-        let token = match Credential::from_headers(headers).map_err(bad_request)? {
-            Credential::None => return Err(deny(DenialKind::MissingToken)),
-            Credential::Bearer(t) => t,
+        let credential = Credential::from_headers(headers).map_err(bad_request)?;
+        let challenge = route_challenge(&self.config.providers, rule, &credential, None);
+        let Some(token) = credential.token() else {
+            return Err(Denial {
+                kind: DenialKind::MissingToken,
+                provider: None,
+                challenge,
+            });
         };
         // 7. The token: size cap, cache, full validation.
         if token.len() > self.config.max_token_bytes {
-            return Err(deny(DenialKind::InvalidToken(TokenError::TooLarge)));
+            return Err(Denial {
+                kind: DenialKind::InvalidToken(TokenError::TooLarge),
+                provider: None,
+                challenge,
+            });
         }
-        let hash = hash_token(token);
+        let binding = Bound {
+            config: &self.config,
+            verifiers: &self.verifiers,
+            rule,
+            credential: &credential,
+            headers,
+            method,
+            path: target.path(),
+            now,
+        };
+        let hash = self.cache.key(token);
         let allowed_providers = rule.providers.as_deref();
         let forward_token = self.config.forward_token;
         let providers = &self.config.providers;
         trace.cache = Some(CacheLookup::Miss);
-        // A hit is checked in place (no copy of the entry): time, then the route.
+        // A hit is checked in place (no copy of the entry): time, the route, the binding.
         if let Some(hit) = self.cache.get(&hash, now) {
             trace.cache = Some(CacheLookup::Hit);
+            let provider = hit.provider;
             let fail = |e: TokenError| Denial {
                 kind: DenialKind::InvalidToken(e),
-                provider: Some(hit.provider),
+                provider: Some(provider),
+                challenge: route_challenge(providers, rule, &credential, Some(provider)),
             };
-            if allowed_providers.is_some_and(|a| !a.contains(&hit.provider)) {
+            if allowed_providers.is_some_and(|a| !a.contains(&provider)) {
                 return Err(fail(TokenError::ProviderNotAllowed));
             }
             let skew = providers
-                .get(hit.provider.0)
+                .get(provider.0)
                 .map_or(0, |p| p.clock_skew_seconds);
             token::check_time(skew, Some(hit.exp), hit.nbf, now).map_err(fail)?;
-            return grant(rule, hit, forward_token, target.rewritten());
+            trace.proof_signature = binding.enforce(provider, &hit.confirmation, env)?;
+            return grant(
+                rule,
+                hit,
+                forward_token,
+                target.rewritten(),
+                binding.challenge(provider),
+            );
         }
         let view = ProviderView {
             providers,
@@ -378,10 +424,23 @@ impl Engine {
                     exp: v.exp,
                     valid_until: v.exp.saturating_add(skew),
                     nbf: v.nbf,
+                    confirmation: v.confirmation,
                     scopes: v.scopes,
                     headers: claim_headers(&self.config.claims_to_headers, &v.claims),
                 };
-                let decision = grant(rule, &entry, forward_token, target.rewritten());
+                // The token itself is good: it is cached whatever the binding says, and the
+                // binding is checked on this and every later request.
+                let bound = binding.enforce(entry.provider, &entry.confirmation, env);
+                let decision = bound.and_then(|proof_path| {
+                    trace.proof_signature = proof_path;
+                    grant(
+                        rule,
+                        &entry,
+                        forward_token,
+                        target.rewritten(),
+                        binding.challenge(entry.provider),
+                    )
+                });
                 self.cache.insert(hash, entry, now);
                 decision
             }
@@ -408,10 +467,153 @@ impl Engine {
                 Err(Denial {
                     kind,
                     provider: r.provider,
+                    challenge: route_challenge(providers, rule, &credential, r.provider),
                 })
             }
         }
     }
+}
+
+/// What the binding step needs about the request.
+struct Bound<'a> {
+    config: &'a Config,
+    verifiers: &'a Verifiers,
+    rule: &'a Rule,
+    credential: &'a Credential<'a>,
+    headers: &'a [(String, String)],
+    method: &'a str,
+    path: &'a str,
+    now: u64,
+}
+
+impl Bound<'_> {
+    fn challenge(&self, provider: ProviderId) -> Challenge {
+        route_challenge(
+            &self.config.providers,
+            self.rule,
+            self.credential,
+            Some(provider),
+        )
+    }
+
+    /// The token's confirmation and the route's binding, on every request (cached or not):
+    /// a certificate-bound token needs the connection's certificate, a DPoP-bound token the
+    /// DPoP scheme and a valid proof by its key; `binding: mtls` / `dpop` require the
+    /// binding. Returns the path that checked a proof signature, if one was checked.
+    fn enforce(
+        &self,
+        provider: ProviderId,
+        confirmation: &Confirmation,
+        env: &mut dyn Environment,
+    ) -> Result<Option<Path>, Denial> {
+        let Some(p) = self.config.providers.get(provider.0) else {
+            return Err(Denial::new(DenialKind::NoMatchingRule));
+        };
+        let binding = self.rule.binding.unwrap_or(p.binding);
+        let fail = |kind: DenialKind| Denial {
+            kind,
+            provider: Some(provider),
+            challenge: self.challenge(provider),
+        };
+        // A DPoP problem always challenges with DPoP: that is what the client must use.
+        let dpop_fail = |e: TokenError| Denial {
+            kind: DenialKind::InvalidToken(e),
+            provider: Some(provider),
+            challenge: Challenge::Dpop {
+                algs: p.dpop.algorithms.clone(),
+            },
+        };
+        let token_error = |e: TokenError| fail(DenialKind::InvalidToken(e));
+        // RFC 8705: the certificate.
+        match (confirmation.x5t_s256, binding) {
+            (Some(bound), _) => match env.client_certificate_sha256() {
+                None => return Err(token_error(TokenError::NoClientCertificate)),
+                Some(presented) if presented != bound => {
+                    return Err(token_error(TokenError::CertificateMismatch))
+                }
+                Some(_) => {}
+            },
+            (None, Binding::Mtls) => return Err(token_error(TokenError::NotCertificateBound)),
+            (None, _) => {}
+        }
+        // RFC 9449: the proof.
+        match self.credential {
+            Credential::None => Err(fail(DenialKind::MissingToken)),
+            Credential::Bearer(_) if confirmation.jkt.is_some() => {
+                Err(dpop_fail(TokenError::DpopBoundAsBearer))
+            }
+            Credential::Bearer(_) if binding == Binding::Dpop => {
+                Err(dpop_fail(TokenError::DpopRequired))
+            }
+            Credential::Bearer(_) => Ok(None),
+            Credential::Dpop { token, proof } => {
+                let proof_error = |e: ProofError| fail(DenialKind::InvalidDpopProof(e));
+                let proof = match proof {
+                    Proof::Missing => return Err(proof_error(ProofError::MissingProof)),
+                    Proof::Several => return Err(proof_error(ProofError::MultipleProofs)),
+                    Proof::One(proof) => proof,
+                };
+                let req = ProofRequest {
+                    method: self.method,
+                    scheme: request::header(self.headers, ":scheme").unwrap_or(""),
+                    authority: request::header(self.headers, ":authority").unwrap_or(""),
+                    path: self.path,
+                    path_parameters: self.config.path_parameters,
+                    access_token: token,
+                };
+                let verified = dpop::check(proof, &p.dpop, self.verifiers, &req, self.now)
+                    .map_err(proof_error)?;
+                match confirmation.jkt {
+                    Some(jkt) if jkt != verified.thumbprint => {
+                        return Err(proof_error(ProofError::KeyMismatch))
+                    }
+                    None if binding == Binding::Dpop => {
+                        return Err(dpop_fail(TokenError::NotDpopBound))
+                    }
+                    _ => {}
+                }
+                match env.remember_proof(&verified.replay_key, verified.remember_until, self.now) {
+                    Ok(()) => Ok(Some(verified.path)),
+                    Err(RememberError::Replayed) => Err(proof_error(ProofError::Replayed)),
+                    Err(RememberError::Unavailable) => {
+                        Err(fail(DenialKind::ReplayCacheUnavailable))
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The challenge of a denial on `rule`: DPoP when the request used the DPoP scheme, or the
+/// route requires DPoP (its `binding`, else the binding of every provider it accepts); then
+/// `algs` are the proof algorithms of `provider` (or of all the route's providers).
+fn route_challenge(
+    providers: &[Provider],
+    rule: &Rule,
+    credential: &Credential<'_>,
+    provider: Option<ProviderId>,
+) -> Challenge {
+    let accepted: Vec<&Provider> = match (provider, &rule.providers) {
+        (Some(id), _) => providers.get(id.0).into_iter().collect(),
+        (None, Some(ids)) => ids.iter().filter_map(|id| providers.get(id.0)).collect(),
+        (None, None) => providers.iter().collect(),
+    };
+    let requires_dpop = match rule.binding {
+        Some(b) => b == Binding::Dpop,
+        None => !accepted.is_empty() && accepted.iter().all(|p| p.binding == Binding::Dpop),
+    };
+    if !requires_dpop && !matches!(credential, Credential::Dpop { .. }) {
+        return Challenge::Bearer;
+    }
+    let mut algs = Vec::new();
+    for p in accepted {
+        for a in &p.dpop.algorithms {
+            if !algs.contains(a) {
+                algs.push(*a);
+            }
+        }
+    }
+    Challenge::Dpop { algs }
 }
 
 /// The route's scope check on a verified (or cached) token, then the allow decision.
@@ -420,6 +622,7 @@ fn grant(
     entry: &CachedToken,
     forward_token: bool,
     path: Option<String>,
+    challenge: Challenge,
 ) -> Result<Allowed, Denial> {
     if !scopes::has_all(&entry.scopes, &rule.scopes) {
         return Err(Denial {
@@ -427,6 +630,7 @@ fn grant(
                 required: rule.scopes.clone(),
             },
             provider: Some(entry.provider),
+            challenge,
         });
     }
     Ok(Allowed {

@@ -414,6 +414,40 @@ fn import_key(jwk: &Value, set: &KeySet) -> Result<Key, SkipReason> {
     Ok(Key { kid, alg, material })
 }
 
+/// Why a JWK cannot be used with a given algorithm (the key of a DPoP proof).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmbeddedKeyError {
+    /// The key contains private members (`d`, `p`, `q`, …).
+    PrivateKeyMaterial,
+    /// Missing, of another type or curve than `alg` needs, or its material does not import.
+    Unusable,
+}
+
+/// Import a public JWK for use with exactly `alg` (a key that arrives with the message it
+/// verifies, like the `jwk` header of a DPoP proof): `kty`/`crv` must fit `alg`, no private
+/// members, and the material must import as for a key set.
+pub fn import_embedded_key(
+    jwk: &Map<String, Value>,
+    alg: Algorithm,
+) -> Result<KeyMaterial, EmbeddedKeyError> {
+    if PRIVATE_MEMBERS.iter().any(|m| jwk.contains_key(*m)) {
+        return Err(EmbeddedKeyError::PrivateKeyMaterial);
+    }
+    let kty = jwk.get("kty").and_then(Value::as_str);
+    let crv = jwk.get("crv").and_then(Value::as_str);
+    let fits = match (kty, crv) {
+        (Some("EC"), Some("P-256")) => alg == Algorithm::ES256,
+        (Some("EC"), Some("P-384")) => alg == Algorithm::ES384,
+        (Some("OKP"), Some("Ed25519")) => alg == Algorithm::EdDSA,
+        (Some("RSA"), _) => alg.is_rsa(),
+        _ => false,
+    };
+    if !fits {
+        return Err(EmbeddedKeyError::Unusable);
+    }
+    import_material(jwk, kty.unwrap_or(""), alg).ok_or(EmbeddedKeyError::Unusable)
+}
+
 /// Import the public members only (`x5c` chains and other metadata never influence the
 /// import). `kid` is not part of it: selection by `kid` is done here.
 fn import_material(obj: &Map<String, Value>, kty: &str, alg: Algorithm) -> Option<KeyMaterial> {

@@ -8,11 +8,14 @@
 
 pub mod config;
 pub mod credential;
+pub mod dpop;
 pub mod engine;
+pub mod environment;
 pub mod host_verify;
 pub mod jwks;
 pub mod path;
 pub mod remote;
+pub mod replay;
 pub mod request;
 pub mod response;
 pub mod scopes;
@@ -28,6 +31,7 @@ mod rules;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 
+pub use cache::CacheSecret;
 pub use config::{ConfigError, ProviderId};
 pub use engine::{is_claim_header, Allowed, CacheLookup, Engine, Evaluation, KeysNeeded, Outcome};
 pub use jwks::KeySet;

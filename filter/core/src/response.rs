@@ -8,6 +8,11 @@
 //! | [`DenialKind::InvalidRequest`] | 400 | `Bearer realm="…", error="invalid_request", error_description="…"` | `invalid_request` |
 //! | [`DenialKind::NoMatchingRule`] | 403 | none (no token could help) | `access_denied` |
 //! | [`DenialKind::KeysUnavailable`] | 503 | `Retry-After: 5` (a server-side failure is never a 401) | `temporarily_unavailable` |
+//! | [`DenialKind::InvalidDpopProof`] | 401 | `DPoP realm="…", error="invalid_dpop_proof", error_description="…", algs="ES256 …"` | `invalid_dpop_proof` |
+//! | [`DenialKind::ReplayCacheUnavailable`] | 503 | `Retry-After: 5` | `temporarily_unavailable` |
+//!
+//! With [`Challenge::Dpop`] (the request used the DPoP scheme, or the route requires DPoP)
+//! every challenge is `DPoP realm="…", …, algs="…"` instead of `Bearer realm="…", …`.
 //!
 //! *RFC 6750 sends no `error` attribute when the request carried no token; the JSON body
 //! still needs an `error` member, so it says `"missing_token"` there only.
@@ -17,6 +22,8 @@
 //! particular never the token) is echoed: descriptions are fixed texts.
 
 use crate::config::ProviderId;
+use crate::dpop::ProofError;
+use crate::jwks::Algorithm;
 use crate::request::RequestError;
 use crate::token::TokenError;
 
@@ -47,6 +54,24 @@ pub enum DenialKind {
     /// The token's provider has no keys yet (remote JWKS / discovery not fetched yet, or
     /// every fetch so far failed). A server-side condition: 503 with `Retry-After`, never 401.
     KeysUnavailable,
+    /// The DPoP proof is not acceptable. 401 `invalid_dpop_proof` (RFC 9449 §7.1).
+    InvalidDpopProof(ProofError),
+    /// The DPoP replay store could not be consulted: 503, never a pass.
+    ReplayCacheUnavailable,
+}
+
+/// The authentication scheme a 401 (or 400/403) challenges with.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Challenge {
+    /// `WWW-Authenticate: Bearer realm="…", …` (RFC 6750).
+    #[default]
+    Bearer,
+    /// `WWW-Authenticate: DPoP realm="…", …, algs="…"` (RFC 9449 §7.1): the request used the
+    /// DPoP scheme, or the route requires DPoP-bound tokens.
+    Dpop {
+        /// The proof algorithms accepted.
+        algs: Vec<Algorithm>,
+    },
 }
 
 /// A refused request: what went wrong and, when known, which provider's token it was.
@@ -56,6 +81,19 @@ pub struct Denial {
     pub kind: DenialKind,
     /// The provider the token was attributed to (by its unverified `iss`), if any.
     pub provider: Option<ProviderId>,
+    /// The scheme of the `WWW-Authenticate` challenge.
+    pub challenge: Challenge,
+}
+
+impl Denial {
+    /// A denial with no provider and the `Bearer` challenge.
+    pub fn new(kind: DenialKind) -> Denial {
+        Denial {
+            kind,
+            provider: None,
+            challenge: Challenge::Bearer,
+        }
+    }
 }
 
 /// A complete local response for the glue to send (`send_http_response`).
@@ -108,6 +146,33 @@ pub const ALL_REASONS: &[&str] = &[
     "lifetime_too_long",
     "bad_scope_claim",
     "claim_mismatch",
+    "bad_confirmation",
+    "dpop_bound_token_as_bearer",
+    "dpop_required",
+    "not_dpop_bound",
+    "no_client_certificate",
+    "certificate_mismatch",
+    "not_certificate_bound",
+    // ProofError (invalid_dpop_proof)
+    "dpop_missing_proof",
+    "dpop_multiple_proofs",
+    "dpop_too_large",
+    "dpop_malformed",
+    "dpop_bad_header",
+    "dpop_wrong_type",
+    "dpop_algorithm_not_allowed",
+    "dpop_private_key",
+    "dpop_bad_key",
+    "dpop_bad_signature",
+    "dpop_bad_payload",
+    "dpop_wrong_method",
+    "dpop_wrong_uri",
+    "dpop_stale",
+    "dpop_issued_in_future",
+    "dpop_wrong_ath",
+    "dpop_key_mismatch",
+    "dpop_replayed",
+    "replay_cache_unavailable",
 ];
 
 impl Denial {
@@ -121,6 +186,8 @@ impl Denial {
             DenialKind::InvalidRequest(e) => e.reason(),
             DenialKind::NoMatchingRule => "no_matching_rule",
             DenialKind::KeysUnavailable => "keys_unavailable",
+            DenialKind::InvalidDpopProof(e) => e.reason(),
+            DenialKind::ReplayCacheUnavailable => "replay_cache_unavailable",
         }
     }
 
@@ -128,11 +195,21 @@ impl Denial {
     /// applies, `content-type: application/json`, `cache-control: no-store`) and JSON body.
     /// Never echoes the token.
     pub fn response(&self, realm: &str) -> LocalResponse {
-        let realm_attr = format!("Bearer realm=\"{}\"", quote_escape(realm));
+        let (scheme, algs) = match &self.challenge {
+            Challenge::Bearer => ("Bearer", String::new()),
+            Challenge::Dpop { algs } => (
+                "DPoP",
+                format!(
+                    ", algs=\"{}\"",
+                    algs.iter().map(|a| a.name()).collect::<Vec<_>>().join(" ")
+                ),
+            ),
+        };
+        let realm_attr = format!("{scheme} realm=\"{}\"", quote_escape(realm));
         let mut headers: Vec<(String, String)> = Vec::new();
         let (status, error, description): (u32, &str, String) = match &self.kind {
             DenialKind::MissingToken => {
-                headers.push(("www-authenticate".into(), realm_attr));
+                headers.push(("www-authenticate".into(), format!("{realm_attr}{algs}")));
                 (
                     401,
                     "missing_token",
@@ -144,11 +221,30 @@ impl Denial {
                 headers.push((
                     "www-authenticate".into(),
                     format!(
-                        "{realm_attr}, error=\"invalid_token\", error_description=\"{}\"",
+                        "{realm_attr}, error=\"invalid_token\", error_description=\"{}\"{algs}",
                         quote_escape(&d)
                     ),
                 ));
                 (401, "invalid_token", d)
+            }
+            DenialKind::InvalidDpopProof(e) => {
+                let d = e.to_string();
+                headers.push((
+                    "www-authenticate".into(),
+                    format!(
+                        "{realm_attr}, error=\"invalid_dpop_proof\", error_description=\"{}\"{algs}",
+                        quote_escape(&d)
+                    ),
+                ));
+                (401, "invalid_dpop_proof", d)
+            }
+            DenialKind::ReplayCacheUnavailable => {
+                headers.push(("retry-after".into(), RETRY_AFTER_SECONDS.to_string()));
+                (
+                    503,
+                    "temporarily_unavailable",
+                    "the DPoP replay store is not available; retry later".into(),
+                )
             }
             DenialKind::InsufficientScope { required } => {
                 let d = "the token lacks a scope this resource requires".to_string();
@@ -156,7 +252,7 @@ impl Denial {
                 headers.push((
                     "www-authenticate".into(),
                     format!(
-                        "{realm_attr}, error=\"insufficient_scope\", error_description=\"{}\", scope=\"{}\"",
+                        "{realm_attr}, error=\"insufficient_scope\", error_description=\"{}\", scope=\"{}\"{algs}",
                         quote_escape(&d),
                         quote_escape(&scope)
                     ),
@@ -168,7 +264,7 @@ impl Denial {
                 headers.push((
                     "www-authenticate".into(),
                     format!(
-                        "{realm_attr}, error=\"invalid_request\", error_description=\"{}\"",
+                        "{realm_attr}, error=\"invalid_request\", error_description=\"{}\"{algs}",
                         quote_escape(&d)
                     ),
                 ));

@@ -39,6 +39,7 @@ mod tests {
             anonymous: false,
             scopes: vec![],
             providers: None,
+            binding: None,
         }
     }
 

@@ -40,7 +40,9 @@
 //!     ([`TokenError::MissingIssuedAt`] — needed for the lifetime cap) and `iat ≤ now + skew`
 //!     ([`TokenError::IssuedInFuture`]); `exp − iat ≤ max_lifetime_seconds`
 //!     ([`TokenError::LifetimeTooLong`]); every `required_claims` entry matches
-//!     ([`TokenError::ClaimMismatch`]).
+//!     ([`TokenError::ClaimMismatch`]); `cnf`, if present, holds only `jkt` and/or
+//!     `x5t#S256` ([`TokenError::BadConfirmation`]) — what it binds the token to is enforced
+//!     by the engine on every request, cached or not.
 //! 13. **Scopes** — `scope` (space-delimited string) and/or `scp` (array of strings or
 //!     space-delimited string); any other type → [`TokenError::BadScopeClaim`]. Route scopes
 //!     are matched exactly, token by token (`admin` never matches `superadmin`).
@@ -112,6 +114,22 @@ pub enum TokenError {
     /// A claim listed in the provider's `required_claims` is missing or has none of the
     /// required values.
     ClaimMismatch,
+    /// `cnf` is not an object holding `jkt` and/or `x5t#S256` as base64url SHA-256 values
+    /// (a confirmation method tollgate cannot enforce is refused, never ignored).
+    BadConfirmation,
+    /// A DPoP-bound token (`cnf.jkt`) came with the `Bearer` scheme (RFC 9449 §7.1).
+    DpopBoundAsBearer,
+    /// The route (or provider) requires DPoP and the token came with the `Bearer` scheme.
+    DpopRequired,
+    /// The route requires a DPoP-bound token and this one has no `cnf.jkt`.
+    NotDpopBound,
+    /// The token is certificate-bound (`cnf.x5t#S256`) and the connection has no client
+    /// certificate.
+    NoClientCertificate,
+    /// The token is bound to another client certificate than the connection's.
+    CertificateMismatch,
+    /// The route requires a certificate-bound token and this one has no `cnf.x5t#S256`.
+    NotCertificateBound,
 }
 
 impl TokenError {
@@ -142,6 +160,13 @@ impl TokenError {
             TokenError::LifetimeTooLong => "lifetime_too_long",
             TokenError::BadScopeClaim => "bad_scope_claim",
             TokenError::ClaimMismatch => "claim_mismatch",
+            TokenError::BadConfirmation => "bad_confirmation",
+            TokenError::DpopBoundAsBearer => "dpop_bound_token_as_bearer",
+            TokenError::DpopRequired => "dpop_required",
+            TokenError::NotDpopBound => "not_dpop_bound",
+            TokenError::NoClientCertificate => "no_client_certificate",
+            TokenError::CertificateMismatch => "certificate_mismatch",
+            TokenError::NotCertificateBound => "not_certificate_bound",
         }
     }
 }
@@ -173,6 +198,17 @@ impl fmt::Display for TokenError {
             TokenError::LifetimeTooLong => "the token lifetime is too long",
             TokenError::BadScopeClaim => "the token scope claim is malformed",
             TokenError::ClaimMismatch => "a required token claim is missing or does not match",
+            TokenError::BadConfirmation => "the token confirmation claim (cnf) is malformed",
+            TokenError::DpopBoundAsBearer => {
+                "the token is bound to a DPoP key and must be sent with the DPoP scheme"
+            }
+            TokenError::DpopRequired => "this resource requires a DPoP-bound token",
+            TokenError::NotDpopBound => "the token is not bound to a DPoP key",
+            TokenError::NoClientCertificate => {
+                "the token is bound to a client certificate the connection did not present"
+            }
+            TokenError::CertificateMismatch => "the token is bound to another client certificate",
+            TokenError::NotCertificateBound => "the token is not bound to a client certificate",
         })
     }
 }
@@ -220,6 +256,53 @@ pub struct Verified {
     pub claims: Map<String, Value>,
     /// Which path verified the signature.
     pub path: Path,
+    /// What the token is bound to (`cnf`).
+    pub confirmation: Confirmation,
+}
+
+/// A token's confirmation (`cnf`, RFC 7800): the keys it is bound to. Empty for a plain
+/// bearer token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Confirmation {
+    /// `cnf.jkt`: the RFC 7638 SHA-256 thumbprint of the DPoP key (RFC 9449 §6).
+    pub jkt: Option<[u8; 32]>,
+    /// `cnf.x5t#S256`: the SHA-256 of the client certificate (RFC 8705 §3.1).
+    pub x5t_s256: Option<[u8; 32]>,
+}
+
+impl Confirmation {
+    /// True for a plain bearer token.
+    pub fn is_empty(&self) -> bool {
+        self.jkt.is_none() && self.x5t_s256.is_none()
+    }
+}
+
+/// Step 12 (`cnf`): absent, or an object with only `jkt` and/or `x5t#S256`, each the
+/// base64url encoding of 32 bytes.
+fn confirmation(c: &Map<String, Value>) -> Result<Confirmation, TokenError> {
+    let Some(cnf) = c.get("cnf") else {
+        return Ok(Confirmation::default());
+    };
+    let cnf = cnf.as_object().ok_or(TokenError::BadConfirmation)?;
+    let digest = |name: &str| -> Result<Option<[u8; 32]>, TokenError> {
+        match cnf.get(name) {
+            None => Ok(None),
+            Some(Value::String(s)) => Base64UrlSafeNoPadding::decode_to_vec(s, None)
+                .ok()
+                .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                .map(Some)
+                .ok_or(TokenError::BadConfirmation),
+            Some(_) => Err(TokenError::BadConfirmation),
+        }
+    };
+    let out = Confirmation {
+        jkt: digest("jkt")?,
+        x5t_s256: digest("x5t#S256")?,
+    };
+    if out.is_empty() || cnf.keys().any(|k| k != "jkt" && k != "x5t#S256") {
+        return Err(TokenError::BadConfirmation);
+    }
+    Ok(out)
 }
 
 /// What validation needs to know about the providers: config and current keys, by index,
@@ -346,6 +429,7 @@ pub fn validate(
     }
     // 12. claims
     check_claims(provider, &claims, &dates, now).map_err(signed)?;
+    let confirmation = confirmation(&claims).map_err(signed)?;
     // 13. scopes
     let scopes = scopes::of_claims(&claims).map_err(signed)?;
     let exp = dates.exp.unwrap_or(0);
@@ -356,6 +440,7 @@ pub fn validate(
         scopes,
         claims,
         path,
+        confirmation,
     })
 }
 

@@ -8,6 +8,7 @@ use proxy_wasm::types::{Action, LogLevel};
 use tollgate_core::remote::{Action as FetchAction, WaitReason, Waiter};
 use tollgate_core::{is_claim_header, Allowed, Denial, KeysNeeded, Outcome};
 
+use crate::environment::EnvoyRequest;
 use crate::host;
 use crate::shared::Shared;
 
@@ -36,11 +37,12 @@ pub fn run(shared: &mut Shared, context_id: u32, pass: Pass) -> Action {
     //    (e.g. the refetch for a rotated key): install them and decide again before waiting
     //    or triggering a fetch of our own. Only denials get here: not the hot path.
     let now = host::now_seconds();
-    let mut evaluation = shared.engine.evaluate(&headers, now);
+    let mut env = EnvoyRequest::new(shared.engine.config().dpop_replay_cache_size);
+    let mut evaluation = shared.engine.evaluate_in(&headers, &mut env, now);
     if let Some(need) = evaluation.keys {
         let Shared { engine, remote, .. } = &mut *shared;
         if remote.adopt(engine, need.provider, now) {
-            evaluation = engine.evaluate(&headers, now);
+            evaluation = engine.evaluate_in(&headers, &mut env, now);
         }
     }
     shared.metrics.count_evaluation(&evaluation);

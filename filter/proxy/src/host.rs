@@ -106,6 +106,12 @@ pub fn set_tick_period_ms(ms: u64) -> Result<(), Status> {
     hostcalls::set_tick_period(std::time::Duration::from_millis(ms))
 }
 
+/// A property of the stream or connection (e.g. `connection.sha256_peer_certificate_digest`);
+/// None when Envoy has no value for it.
+pub fn property(path: &[&str]) -> Option<Vec<u8>> {
+    hostcalls::get_property(path.to_vec()).ok().flatten()
+}
+
 /// Shared data (all VMs of the process): value and compare-and-swap token.
 pub fn shared_data(key: &str) -> Result<(Option<Vec<u8>>, Option<u32>), Status> {
     hostcalls::get_shared_data(key)

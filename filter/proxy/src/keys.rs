@@ -81,8 +81,18 @@ fn log(level: LogLevel, message: &str) {
 /// A random worker id: std seeds `RandomState` from the host's randomness (WASI
 /// `random_get`), which is all this needs (uniqueness among the VMs of one process).
 pub fn worker_id() -> u64 {
+    random_u64(0)
+}
+
+/// A fresh secret for the verified-token cache's keyed hash (see `tollgate_core::CacheSecret`),
+/// from the same source of randomness.
+pub fn cache_secret() -> tollgate_core::CacheSecret {
+    tollgate_core::CacheSecret([random_u64(1), random_u64(2)])
+}
+
+fn random_u64(tag: u8) -> u64 {
     let mut hasher = RandomState::new().build_hasher();
-    hasher.write_u8(0);
+    hasher.write_u8(tag);
     hasher.finish().max(1)
 }
 

@@ -13,6 +13,7 @@
 //! context; [`signatures`] wires Envoy's `verify_signature` in; [`host`] wraps every host
 //! call so that none can panic.
 
+mod environment;
 mod flow;
 mod host;
 mod http;

@@ -80,10 +80,12 @@ impl Metrics {
             Some(CacheLookup::Miss) => host::increment(self.cache_miss),
             None => {}
         }
-        match evaluation.signature {
-            Some(Path::Host) => host::increment(self.signature_host),
-            Some(Path::Wasm) => host::increment(self.signature_wasm),
-            None => {}
+        for path in [evaluation.signature, evaluation.proof_signature] {
+            match path {
+                Some(Path::Host) => host::increment(self.signature_host),
+                Some(Path::Wasm) => host::increment(self.signature_wasm),
+                None => {}
+            }
         }
     }
 

@@ -33,7 +33,7 @@ impl TollgateRoot {
     /// Build the engine, counters and signature path from `config`; the error is the log
     /// line. Returns the shared state and the line saying which signature path is used.
     fn configure(config: &[u8]) -> Result<(Shared, String), String> {
-        let mut engine = Engine::from_json(config)
+        let mut engine = Engine::from_json(config, keys::cache_secret())
             .map_err(|e| format!("tollgate: invalid configuration: {e}"))?;
         let (verifiers, signature_line) = signatures::choose(engine.config().signature_path)?;
         let metrics = Metrics::define(&engine.provider_names(), verifiers.host_algorithms().len())

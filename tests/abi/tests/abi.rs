@@ -39,6 +39,8 @@ mod remote_workers;
 #[cfg(test)]
 mod request_canonicalisation;
 #[cfg(test)]
+mod sender_constrained;
+#[cfg(test)]
 mod signature_paths;
 #[cfg(test)]
 mod stream_reset_during_fetch;

@@ -1,64 +1,201 @@
 #!/usr/bin/env node
-// Filter benchmark (not part of the test suite): in ONE run, on loopback, Envoy with one worker, wrk with one thread
-// and 16 connections, the same direct-response API behind
-//   1. no auth                                  envoy/bench/no-auth.yaml
-//   2. Wasm floor: tollgate, anonymous route    envoy/bench/tollgate-anonymous.yaml (the filter runs and reads the
-//                                               headers, the same token is sent but ignored: no token work; the
-//                                               bound for 3)
-//   3. tollgate, one token repeated             envoy/bench/tollgate.yaml (every request a verified-token cache hit)
-//   4. native jwt_authn, one token repeated     envoy/bench/jwt-authn.yaml (jwt_cache_size 1000)
-//   5. tollgate, 2000 distinct tokens           (wrk Lua script rotating through pre-minted tokens: cache misses)
-//   6. native jwt_authn, 2000 distinct tokens   (for comparison with 5)
-// and prints requests/s, p50, p99, the ratio against no auth and against jwt_authn in the same situation, Envoy's CPU
-// time per request (user + system of the whole process from /proc, divided by the requests wrk completed: on a
-// machine shared with other work this moves much less than requests/s), plus the size of the filter .wasm.
-// Figures from shared machines vary run to run: compare only ratios from the same run.
+// Filter benchmark (`make bench`; figures, never pass/fail on timing). In ONE run, on loopback, the real Envoy with one
+// worker behind wrk (one thread, 16 connections), the same direct-response route, these setups (envoy/bench/*.yaml):
 //
-// --wasm-before PATH adds the tollgate cases (2, 3, 5) once more with another build of the filter (e.g. the previous
-// commit's, copied aside), each right next to its counterpart, so a change is measured within one run.
+//   no-auth               no auth filter                                              no-auth.yaml
+//   floor                 the floor filter: the host calls of tollgate's cached       floor.yaml (filter/bench-floor)
+//                         allow path and nothing else
+//   tollgate-anonymous    tollgate on an anonymous route (runs, no token work)        tollgate-anonymous.yaml
+//   jwt_authn-no-cache    native jwt_authn, no verified-token cache                   jwt-authn-no-cache.yaml
+//   jwt_authn-cache-1000  native jwt_authn, jwt_cache_size 1000                       jwt-authn.yaml
+//   jwt_authn-same-work   jwt_authn doing tollgate's work: 3 claims to headers,       jwt-authn-same-work.yaml
+//                         token forwarded, cache 1000
+//   tollgate              tollgate, cache_size left at the filter's default            tollgate.yaml
+//   tollgate-cache-1000   tollgate with cache_size 1000 (equal to jwt_authn's)          tollgate-cache-1000.yaml
 //
-// --only REGEX runs just the cases whose label matches (no auth always runs: it is the baseline).
-// --rounds N runs the whole sequence N times and reports each figure's median: on a shared machine one round can be
-// off by 10 % either way, so a before/after claim wants --rounds 3 (with --only to stay within a few minutes).
+// under three token mixes: `one` (one token repeated), `5000` (5 000 distinct tokens in rotation) and `new` (every
+// token new: a pool of pre-minted unique tokens, each sent once; if a case outlasts the pool, the reuse is printed).
+// Token-checking setups run every mix; no-auth runs every mix too (the baseline of each); the floor and the anonymous
+// route run the one-token mix; tollgate-cache-1000 the 5 000-token mix.
 //
-//   node tests/e2e/bench/filter-bench.mjs [--duration 8] [--connections 16] [--wasm-before /tmp/tollgate_before.wasm]
-//                                         [--only 'floor|cached'] [--rounds 3]
-import { existsSync, readFileSync, statSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+// For every case: requests/s, p50 and p99 (wrk --latency), Envoy's CPU time per request (user + system of the whole
+// process from /proc/<pid>/stat during the measurement ÷ requests completed) and the verified-token cache hit share;
+// each figure the median of --rounds rounds. Then the ratios (tollgate vs no auth and vs the matching jwt_authn setup;
+// tollgate − floor in µs per request), the .wasm sizes, and Envoy's RSS at start and after --memory-requests requests
+// on tollgate with one token and with 5 000 tokens (plus the filter's memory gauge, when the filter has one).
+// Writes target/bench/filter-bench.md, .svg and .json (or --out DIR) and prints the Markdown.
+//
+//   node tests/e2e/bench/filter-bench.mjs [--rounds 3] [--duration 8] [--alg ES256|RS256|PS256|EdDSA] [--only REGEX]
+//        [--quick] [--connections 16] [--warmup 1] [--memory-requests 100000] [--new-tokens N]
+//        [--wasm-before OLD.wasm] [--out DIR]
+//
+// --only REGEX selects cases by `<setup>/<mix>` (e.g. 'floor|tollgate/one', '/new$'); no-auth of each selected mix
+// always runs. --quick: 1 round of 3 s and 10 000 requests for the memory figures (a smoke test of the harness); an
+// explicit --rounds / --duration / --memory-requests still wins. --warmup: seconds of the same traffic before each
+// measurement (0: none). --new-tokens N: size of the every-token-new pool (default: 1.5 × the fastest
+// signature-bound request rate measured so far × --duration, at least 50 000). --wasm-before adds every tollgate setup once more with
+// another build (e.g. the previous commit's), right before its counterpart.
+// --alg PS256 adds one key entry to the configs' JWKS (the fixture RSA key as PS256; tokens.mjs).
+// Figures from a shared machine vary run to run: compare ratios from the same run; the report says when the load
+// average at start marked the machine as loaded.
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { REPO, requireEnvoy, requireWasm } from '../lib/paths.mjs';
+import { REPO, envoyBin, requireEnvoy, requireWasm } from '../lib/paths.mjs';
 import { render, startEnvoy } from '../lib/envoy.mjs';
 import { request } from '../lib/http.mjs';
 import { runToCompletion } from '../lib/proc.mjs';
-import { mint } from '../fixtures/tokens.mjs';
+import { buildFloor } from './floor.mjs';
+import { ALGORITHMS, TOKEN_LIFETIME_SECONDS, ps256Jwk, writeTokens } from './tokens.mjs';
+import { FILTER_MEMORY_GAUGE, summarize, markdown, rows } from './report.mjs';
+import { chart } from './svg.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const { values } = parseArgs({
-  options: {
-    duration: { type: 'string', default: '8' },
-    connections: { type: 'string', default: '16' },
-    'wasm-before': { type: 'string' },
-    only: { type: 'string' },
-    rounds: { type: 'string', default: '1' },
+const LUA = path.join(HERE, 'tokens.lua');
+
+/** Distinct tokens of the rotation mix. */
+const ROTATION = 5000;
+/** Requests per second assumed for sizing the every-token-new pool before any signature-bound case was measured. */
+const NEW_POOL_RPS_GUESS = 30_000;
+/** The pool holds this many times the expected requests of one case, and at least NEW_POOL_MIN tokens (so that a
+ *  reused token, should a case outlast the pool, is long gone from any cache of the usual sizes). */
+const NEW_POOL_MARGIN = 1.5;
+const NEW_POOL_MIN = 50_000;
+/** USER_HZ: the unit of /proc/<pid>/stat times on Linux. */
+const CLOCK_TICKS_PER_SECOND = 100;
+/** Load average (1 min) per CPU at start above which the report calls the machine loaded. */
+const LOADED_PER_CPU = 0.3;
+
+const MIXES = {
+  one: { id: 'one', label: 'one token repeated' },
+  5000: { id: '5000', label: '5 000 distinct tokens in rotation' },
+  new: { id: 'new', label: 'every token new' },
+};
+const ALL_MIXES = ['one', '5000', 'new'];
+
+// `cache`: the verified-token cache size, when it is known (null: the filter's default); it says which cases verify
+// a signature on every request, whose request rates size the every-token-new pool.
+const SETUPS = [
+  { id: 'no-auth', label: 'no auth', short: 'no auth', config: 'no-auth.yaml', family: 'none', mixes: ALL_MIXES },
+  { id: 'floor', label: 'floor filter (host calls only)', short: 'floor', config: 'floor.yaml', family: 'floor', mixes: ['one'] },
+  {
+    id: 'tollgate-anonymous', label: 'tollgate, anonymous route', short: 'anonymous', config: 'tollgate-anonymous.yaml',
+    family: 'tollgate', wasm: true, mixes: ['one'],
   },
+  {
+    id: 'jwt_authn-no-cache', label: 'jwt_authn, no cache', short: 'no cache', config: 'jwt-authn-no-cache.yaml',
+    family: 'jwt', checksTokens: true, cache: 0, mixes: ALL_MIXES,
+  },
+  {
+    id: 'jwt_authn-cache-1000', label: 'jwt_authn, cache 1000', short: 'cache 1000', config: 'jwt-authn.yaml',
+    family: 'jwt', checksTokens: true, cache: 1000, mixes: ALL_MIXES,
+  },
+  {
+    id: 'jwt_authn-same-work', label: 'jwt_authn, cache 1000, same work', short: 'same work', config: 'jwt-authn-same-work.yaml',
+    family: 'jwt', checksTokens: true, cache: 1000, mixes: ALL_MIXES,
+  },
+  {
+    id: 'tollgate', label: 'tollgate (default cache)', short: 'tollgate', config: 'tollgate.yaml',
+    family: 'tollgate', wasm: true, checksTokens: true, cache: null, mixes: ALL_MIXES,
+    versus: { one: 'jwt_authn-same-work', 5000: 'jwt_authn-cache-1000', new: 'jwt_authn-no-cache' },
+  },
+  {
+    id: 'tollgate-cache-1000', label: 'tollgate, cache 1000', short: 'cache 1000', config: 'tollgate-cache-1000.yaml',
+    family: 'tollgate', wasm: true, checksTokens: true, cache: 1000, mixes: ['5000'],
+    versus: { 5000: 'jwt_authn-cache-1000' },
+  },
+];
+
+/** Does this case verify a signature on (nearly) every request? */
+const signatureBound = (setup, mixId) => setup.checksTokens
+  && (mixId === 'new' || setup.cache === 0 || (mixId === '5000' && setup.cache !== null && setup.cache < ROTATION));
+
+function fail(message) {
+  process.stderr.write(`filter-bench: ${message}\n`);
+  process.exit(2);
+}
+
+function positiveInteger(name, text, { zero = false } = {}) {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < (zero ? 0 : 1)) {
+    fail(`--${name} must be a ${zero ? 'non-negative' : 'positive'} integer (got ${text})`);
+  }
+  return n;
+}
+
+let parsed;
+try {
+  parsed = parseArgs({
+    options: {
+      rounds: { type: 'string' },
+      duration: { type: 'string' },
+      connections: { type: 'string', default: '16' },
+      warmup: { type: 'string', default: '1' },
+      alg: { type: 'string', default: 'ES256' },
+      only: { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      'memory-requests': { type: 'string' },
+      'new-tokens': { type: 'string' },
+      'wasm-before': { type: 'string' },
+      out: { type: 'string' },
+    },
+    strict: true,
+  });
+} catch (err) {
+  fail(err.message);
+}
+const values = parsed.values;
+const QUICK = values.quick;
+const ROUNDS = positiveInteger('rounds', values.rounds ?? (QUICK ? '1' : '3'));
+const DURATION = positiveInteger('duration', values.duration ?? (QUICK ? '3' : '8'));
+const CONNECTIONS = positiveInteger('connections', values.connections);
+const WARMUP = positiveInteger('warmup', values.warmup, { zero: true });
+const MEMORY_REQUESTS = positiveInteger('memory-requests', values['memory-requests'] ?? (QUICK ? '10000' : '100000'), {
+  zero: true,
 });
-const DURATION = Number(values.duration);
-const ROUNDS = Number(values.rounds);
-if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error('--rounds must be a positive integer');
-const CONNECTIONS = Number(values.connections);
-const DISTINCT = 2000;
+const NEW_TOKENS = values['new-tokens'] === undefined ? null : positiveInteger('new-tokens', values['new-tokens']);
+const ALG = values.alg;
+if (!(ALG in ALGORITHMS)) fail(`--alg must be one of ${Object.keys(ALGORITHMS).join(', ')} (got ${ALG})`);
+let ONLY = null;
+if (values.only !== undefined) {
+  try {
+    ONLY = new RegExp(values.only);
+  } catch (err) {
+    fail(`--only ${values.only}: not a regular expression (${err.message})`);
+  }
+}
+const OUT = path.resolve(values.out ?? path.join(REPO, 'target', 'bench'));
+const WASM_BEFORE = values['wasm-before'] ? path.resolve(values['wasm-before']) : null;
+if (WASM_BEFORE && !existsSync(WASM_BEFORE)) fail(`--wasm-before: ${WASM_BEFORE} does not exist`);
 const WRK = process.env.WRK_BIN || '/usr/bin/wrk';
+if (!existsSync(WRK)) fail(`wrk not found at ${WRK}: run scripts/setup.sh (Debian package wrk) or set WRK_BIN`);
 
-requireEnvoy();
-const wasm = requireWasm();
-const wasmBefore = values['wasm-before'] ? path.resolve(values['wasm-before']) : null;
-if (wasmBefore && !existsSync(wasmBefore)) throw new Error(`--wasm-before: ${wasmBefore} does not exist`);
-if (!existsSync(WRK)) throw new Error(`wrk not found at ${WRK}: run scripts/setup.sh (Debian package wrk) or set WRK_BIN`);
-const work = mkdtempSync(path.join(os.tmpdir(), 'tollgate-bench-'));
+// With --wasm-before, every tollgate setup gets a "[before]" twin right before it.
+const setups = SETUPS.flatMap((s) => (WASM_BEFORE && s.wasm
+  ? [{ ...s, id: `${s.id}@before`, label: `${s.label} [before]`, short: `${s.short} [before]`, wasmFile: WASM_BEFORE }, s]
+  : [s]));
 
-const CLOCK_TICKS_PER_SECOND = 100; // USER_HZ: the unit of /proc/<pid>/stat times on Linux
+/** Cases of one round, in run order: mix by mix (so each mix's cases run close together), setups in table order. */
+function plan() {
+  const cases = [];
+  const known = [];
+  for (const mixId of ALL_MIXES) {
+    const selected = setups.filter((s) => s.mixes.includes(mixId) && s.id !== 'no-auth'
+      && (!ONLY || ONLY.test(`${s.id}/${mixId}`)));
+    for (const s of setups) if (s.mixes.includes(mixId)) known.push(`${s.id}/${mixId}`);
+    if (selected.length === 0) continue;
+    const base = setups.find((s) => s.id === 'no-auth');
+    for (const s of [base, ...selected]) cases.push({ setup: s, mix: MIXES[mixId] });
+  }
+  if (cases.length === 0) fail(`--only ${values.only} matches no case; the cases are:\n  ${known.join('\n  ')}`);
+  return cases;
+}
+
+const now = () => Math.floor(Date.now() / 1000);
+const log = (line) => process.stdout.write(`${line}\n`);
 
 /** CPU seconds (user + system, all threads) process `pid` has used so far. */
 function cpuSeconds(pid) {
@@ -68,49 +205,227 @@ function cpuSeconds(pid) {
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
 }
 
-/** wrk's "1.23ms" / "512.00us" / "1.01s" in milliseconds. */
+/** Resident set size of `pid` in bytes (VmRSS of /proc/<pid>/status). */
+function rssBytes(pid) {
+  const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!m) throw new Error(`no VmRSS in /proc/${pid}/status`);
+  return Number(m[1]) * 1024;
+}
+
+/** wrk's "1.23ms" / "512.00us" / "1.01s" / "2.00m" in milliseconds. */
 function ms(text) {
-  const m = /^([\d.]+)(us|ms|s)$/.exec(text);
+  const m = /^([\d.]+)(us|ms|s|m)$/.exec(text);
   if (!m) return NaN;
-  return Number(m[1]) * { us: 0.001, ms: 1, s: 1000 }[m[2]];
+  return Number(m[1]) * { us: 0.001, ms: 1, s: 1000, m: 60_000 }[m[2]];
 }
 
+/** The figures of a wrk run with --latency (and our Lua script's done() line, when it ran). */
 function parseWrk(output) {
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(output)?.[1]);
-  const p50 = ms(/^\s+50%\s+(\S+)$/m.exec(output)?.[1] ?? '');
-  const p99 = ms(/^\s+99%\s+(\S+)$/m.exec(output)?.[1] ?? '');
-  const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(output)?.[1] ?? 0);
-  const socketErrors = /Socket errors:.*/.exec(output)?.[0] ?? '';
   const requests = Number(/(\d+) requests in/.exec(output)?.[1]);
-  return { rps, p50, p99, non2xx, socketErrors, requests };
+  const tokens = /bench-tokens: mode=(\w+) issued=(\d+) restarts=(\d+)/.exec(output);
+  return {
+    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(output)?.[1]),
+    p50: ms(/^\s+50%\s+(\S+)$/m.exec(output)?.[1] ?? ''),
+    p99: ms(/^\s+99%\s+(\S+)$/m.exec(output)?.[1] ?? ''),
+    non2xx: Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(output)?.[1] ?? 0),
+    socketErrors: /Socket errors:.*/.exec(output)?.[0] ?? '',
+    requests,
+    issued: tokens ? Number(tokens[2]) : null,
+  };
 }
 
-async function wrk(port, { headers = [], script, env = {}, duration }) {
+/**
+ * Run wrk against `port` for `duration` seconds with `source` ({ header } or { file, mode }); `stopWhen` (async,
+ * polled every 100 ms) ends it early with SIGINT, after which wrk prints its figures as usual.
+ */
+function wrk(port, source, duration, { stopWhen } = {}) {
   const args = ['-t1', `-c${CONNECTIONS}`, `-d${duration}s`, '--latency', '--timeout', '5s'];
-  for (const h of headers) args.push('-H', h);
-  if (script) args.push('-s', script);
+  const env = { ...process.env };
+  if (source.header) args.push('-H', `Authorization: Bearer ${source.header}`);
+  else {
+    args.push('-s', LUA);
+    env.TOKENS_FILE = source.file;
+    env.TOKENS_MODE = source.mode;
+    env.TOKENS_START = String(source.start ?? 0);
+  }
   args.push(`http://127.0.0.1:${port}/`);
-  const { code, output } = await runToCompletion(WRK, args, { timeoutMs: (duration + 20) * 1000, env: { ...process.env, ...env } });
-  if (code !== 0) throw new Error(`wrk failed (${code}):\n${output}`);
-  return parseWrk(output);
+  return new Promise((resolve, reject) => {
+    const child = spawn(WRK, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    let polling = true;
+    const poll = async () => {
+      while (polling && stopWhen) {
+        await new Promise((r) => setTimeout(r, 100));
+        if (polling && (await stopWhen().catch(() => false))) {
+          child.kill('SIGINT');
+          return;
+        }
+      }
+    };
+    poll();
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`wrk ${args.join(' ')} did not finish within ${duration + 30} s\n${output}`));
+    }, (duration + 30) * 1000);
+    child.once('error', (err) => {
+      polling = false;
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.once('close', (code) => {
+      polling = false;
+      clearTimeout(timer);
+      if (code !== 0) reject(new Error(`wrk failed (exit ${code}):\n${output}`));
+      else resolve(parseWrk(output));
+    });
+  });
 }
 
-async function runCase({ label, config, token, tokensFile, wasmFile = wasm }) {
-  const text = render(readFileSync(path.join(REPO, 'envoy', 'bench', config), 'utf8'), { LISTEN_PORT: 0, ADMIN_PORT: 0, WASM_PATH: wasmFile });
-  // warn level: no per-request logging in the measurement.
-  const envoy = await startEnvoy(text, { name: `bench-${config.replace('.yaml', '')}`, logLevel: 'warn', componentLogLevel: '' });
+// ---- tokens ----------------------------------------------------------------------------------------------------
+
+const work = mkdtempSync(path.join(os.tmpdir(), 'tollgate-bench-'));
+
+/** The three token sources, minted on demand and again before they would expire during a case. */
+const tokens = {
+  one: null,
+  rotation: null,
+  pool: null,
+  /** Seconds a case needs its tokens to stay valid (start, warm-up, measurement, slack). */
+  caseSeconds: () => WARMUP + DURATION + 60,
+  fresh(entry, seconds = tokens.caseSeconds()) {
+    // tollgate allows 30 s of clock skew, jwt_authn 60 s; neither is counted on here.
+    return entry && entry.exp - now() > seconds;
+  },
+  async oneToken(seconds) {
+    if (!tokens.fresh(tokens.one, seconds)) {
+      const file = path.join(work, 'one.txt');
+      const { exp } = await writeTokens(file, 1, ALG, { prefix: 'user-one' });
+      tokens.one = { token: readFileSync(file, 'utf8').trim(), exp };
+    }
+    return tokens.one.token;
+  },
+  async rotationFile(seconds) {
+    if (!tokens.fresh(tokens.rotation, seconds)) {
+      const file = path.join(work, 'rotation.txt');
+      const started = Date.now();
+      const { exp } = await writeTokens(file, ROTATION, ALG, { prefix: 'user-rot' });
+      tokens.rotation = { file, exp };
+      log(`  minted ${ROTATION} ${ALG} tokens for the rotation in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    }
+    return tokens.rotation.file;
+  },
+  async poolFile(count, seconds) {
+    if (!tokens.fresh(tokens.pool, seconds) || tokens.pool.count < count) {
+      const file = path.join(work, 'pool.txt');
+      const started = Date.now();
+      const { exp } = await writeTokens(file, count, ALG, {
+        prefix: 'user-new',
+        onProgress: (n) => n % 50_000 === 0 && log(`  … ${n} of ${count}`),
+      });
+      tokens.pool = { file, exp, count };
+      log(`  minted ${count} unique ${ALG} tokens for the every-token-new mix in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    }
+    return tokens.pool;
+  },
+};
+
+// ---- one case --------------------------------------------------------------------------------------------------
+
+const tollgateWasm = requireWasm();
+requireEnvoy();
+
+function renderConfig(setup, floorWasm) {
+  const text = render(readFileSync(path.join(REPO, 'envoy', 'bench', setup.config), 'utf8'), {
+    LISTEN_PORT: 0,
+    ADMIN_PORT: 0,
+    WASM_PATH: setup.wasmFile ?? tollgateWasm,
+    FLOOR_WASM_PATH: floorWasm,
+  });
+  if (ALG !== 'PS256' || !setup.checksTokens) return text;
+  // PS256 tokens name a key entry the shipped configs do not have: add it to every JWKS of the config.
+  const jwk = JSON.stringify(ps256Jwk());
+  let added = 0;
+  const out = text.replace(/("jwks": \{"inline": \{"keys":\[|inline_string: '\{"keys":\[)/g, (m) => {
+    added++;
+    return `${m}${jwk},`;
+  });
+  if (added === 0) throw new Error(`envoy/bench/${setup.config}: found no JWKS to add the PS256 key to`);
+  return out;
+}
+
+/** Cache counters of the setup's own verified-token cache ({ hits, misses }), or null if it has none. */
+async function cacheCounters(envoy, setup) {
+  let names;
+  if (setup.family === 'tollgate' && setup.checksTokens) names = ['wasmcustom.tollgate.cache.hit', 'wasmcustom.tollgate.cache.miss'];
+  else if (setup.family === 'jwt' && setup.cache) names = ['http.bench.jwt_authn.jwt_cache_hit', 'http.bench.jwt_authn.jwt_cache_miss'];
+  else return null;
+  const stats = await envoy.stats('cache');
+  return { hits: stats.get(names[0]) ?? 0, misses: stats.get(names[1]) ?? 0 };
+}
+
+/** Start the setup's Envoy and check it answers as it should: 200 with a token, 401 without (token setups). */
+async function startSetup(setup, floorWasm, oneToken) {
+  const envoy = await startEnvoy(renderConfig(setup, floorWasm), { name: `bench-${setup.id.replace('@', '-')}`, logLevel: 'warn', componentLogLevel: '' });
   try {
     const port = envoy.listenerPort('bench');
-    const probe = await request(port, { path: '/', headers: token ? { authorization: `Bearer ${token}` } : {} });
-    if (probe.status !== 200) throw new Error(`${label}: probe answered ${probe.status} ${probe.body}`);
-    const opts = tokensFile
-      ? { script: path.join(HERE, 'rotate-tokens.lua'), env: { TOKENS_FILE: tokensFile } }
-      : { headers: token ? [`Authorization: Bearer ${token}`] : [] };
-    await wrk(port, { ...opts, duration: 1 }); // warm-up (JIT, connections, caches)
-    const cpuBefore = cpuSeconds(envoy.proc.child.pid);
-    const result = await wrk(port, { ...opts, duration: DURATION });
-    const cpuUsPerRequest = ((cpuSeconds(envoy.proc.child.pid) - cpuBefore) * 1e6) / result.requests;
-    return { label, ...result, cpuUsPerRequest };
+    const ok = await request(port, { path: '/', headers: { authorization: `Bearer ${oneToken}` } });
+    if (ok.status !== 200) throw new Error(`${setup.id}: a valid ${ALG} token was answered ${ok.status} ${ok.body}`);
+    if (setup.checksTokens) {
+      const none = await request(port, { path: '/' });
+      if (none.status !== 401) throw new Error(`${setup.id}: a request without a token was answered ${none.status}, not 401`);
+    }
+    return { envoy, port };
+  } catch (err) {
+    envoy.markFailed();
+    await envoy.stop();
+    throw err;
+  }
+}
+
+/** Estimated requests per second of a signature-bound case, from the cases measured so far. */
+function signatureBoundRps(done) {
+  const seen = done.filter((d) => signatureBound(d.setup, d.mix.id)).map((d) => d.rps).filter(Number.isFinite);
+  return seen.length ? Math.max(...seen) : NEW_POOL_RPS_GUESS;
+}
+
+async function source(mixId, done, seconds) {
+  if (mixId === 'one') return { header: await tokens.oneToken(seconds) };
+  if (mixId === '5000') return { file: await tokens.rotationFile(seconds), mode: 'rotate' };
+  const count = NEW_TOKENS ?? Math.max(NEW_POOL_MIN, Math.ceil(DURATION * signatureBoundRps(done) * NEW_POOL_MARGIN));
+  const pool = await tokens.poolFile(count, seconds);
+  return { file: pool.file, mode: 'once', count: pool.count };
+}
+
+async function runCase({ setup, mix }, floorWasm, done) {
+  const measured = await source(mix.id, done);
+  // Warm-up (connections, V8 tiers, caches) with the same kind of traffic; for every-token-new with the rotation
+  // tokens, so the measured requests still see only tokens the Envoy has never seen.
+  const warm = mix.id === 'new' ? { file: await tokens.rotationFile(), mode: 'rotate' } : measured;
+  const { envoy } = await startSetup(setup, floorWasm, await tokens.oneToken());
+  try {
+    const port = envoy.listenerPort('bench');
+    // The rotation goes on where the warm-up left it: otherwise its first tokens would be cache hits that a steady
+    // rotation never has.
+    const warmed = WARMUP > 0 ? await wrk(port, warm, WARMUP) : null;
+    if (warmed && warm === measured && measured.mode === 'rotate') measured.start = warmed.issued ?? 0;
+    const pid = envoy.proc.child.pid;
+    const cacheBefore = await cacheCounters(envoy, setup);
+    const cpuBefore = cpuSeconds(pid);
+    const result = await wrk(port, measured, DURATION);
+    const cpu = cpuSeconds(pid) - cpuBefore;
+    const cacheAfter = await cacheCounters(envoy, setup);
+    // A setup that ignores tokens (no auth, floor) is not affected by a token sent twice: not counted.
+    const reused = measured.mode === 'once' && setup.checksTokens ? Math.max(0, (result.issued ?? 0) - measured.count) : 0;
+    return {
+      ...result,
+      cpuUs: (cpu * 1e6) / result.requests,
+      reused,
+      poolSize: measured.count,
+      cacheHits: cacheAfter ? cacheAfter.hits - cacheBefore.hits : null,
+      cacheMisses: cacheAfter ? cacheAfter.misses - cacheBefore.misses : null,
+    };
   } catch (err) {
     envoy.markFailed();
     throw err;
@@ -119,70 +434,147 @@ async function runCase({ label, config, token, tokensFile, wasmFile = wasm }) {
   }
 }
 
-const started = Date.now();
-try {
-  const token = await mint({ iat: -5, exp: 600 });
-  const many = [];
-  for (let i = 0; i < DISTINCT; i++) many.push(await mint({ iat: -5, exp: 600, sub: `user-${i}` }));
-  const tokensFile = path.join(work, 'tokens.txt');
-  writeFileSync(tokensFile, `${many.join('\n')}\n`);
+/** RSS at start and after MEMORY_REQUESTS requests, and the filter's memory gauge, for one tollgate case. */
+async function memoryCase({ setup, mix }, floorWasm, done) {
+  const maxSeconds = 180;
+  const measured = await source(mix.id, done, maxSeconds + 60);
+  const { envoy } = await startSetup(setup, floorWasm, await tokens.oneToken(maxSeconds + 60));
+  try {
+    const port = envoy.listenerPort('bench');
+    const pid = envoy.proc.child.pid;
+    const gauge = () => envoy.counter(FILTER_MEMORY_GAUGE); // counters and gauges alike; undefined when absent
+    const completed = async () => (await envoy.stats('downstream_rq_completed')).get('http.bench.downstream_rq_completed') ?? 0;
+    const atStart = { rss: rssBytes(pid), gauge: await gauge() };
+    await wrk(port, measured, maxSeconds, { stopWhen: async () => (await completed()) >= MEMORY_REQUESTS });
+    const requests = await completed();
+    return { setup, mix, atStart, after: { rss: rssBytes(pid), gauge: await gauge() }, requests };
+  } catch (err) {
+    envoy.markFailed();
+    throw err;
+  } finally {
+    await envoy.stop();
+  }
+}
 
-  const size = (file) => {
-    const bytes = statSync(file).size;
-    return `${bytes} bytes (${(bytes / 1024).toFixed(1)} KiB)`;
+// ---- run -------------------------------------------------------------------------------------------------------
+
+function machine() {
+  const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
+  return {
+    nproc: os.availableParallelism ? os.availableParallelism() : os.cpus().length,
+    cpuModel: /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1].trim() ?? 'unknown CPU',
   };
-  process.stdout.write(`tollgate filter: ${path.relative(REPO, wasm)} ${size(wasm)}\n`);
-  if (wasmBefore) process.stdout.write(`tollgate filter "before": ${wasmBefore} ${size(wasmBefore)}\n`);
-  process.stdout.write(`wrk: 1 thread, ${CONNECTIONS} connections, ${DURATION} s per case; Envoy --concurrency 1; ES256 tokens; loopback\n\n`);
+}
+const loadAverage = () => readFileSync('/proc/loadavg', 'utf8').trim().split(/\s+/).slice(0, 3);
 
-  // `versus`: the jwt_authn case the row is compared with (same token pattern).
-  const tollgate = (c) => (wasmBefore ? [{ ...c, label: `${c.label} [before]`, wasmFile: wasmBefore }, c] : [c]);
-  const cases = [
-    { label: 'no auth', config: 'no-auth.yaml' },
-    // The floor carries the same Authorization header as the cached case (the anonymous rule ignores it), so the two
-    // differ only in the token work.
-    ...tollgate({ label: 'Wasm floor (tollgate, anonymous route)', config: 'tollgate-anonymous.yaml', token }),
-    ...tollgate({ label: 'tollgate, 1 token (cached)', config: 'tollgate.yaml', token, versus: 'jwt1' }),
-    { id: 'jwt1', label: 'jwt_authn (cache 1000), 1 token', config: 'jwt-authn.yaml', token },
-    ...tollgate({ label: `tollgate, ${DISTINCT} distinct tokens`, config: 'tollgate.yaml', token, tokensFile, versus: 'jwtN' }),
-    { id: 'jwtN', label: `jwt_authn (cache 1000), ${DISTINCT} distinct`, config: 'jwt-authn.yaml', token, tokensFile },
-  ];
-  const only = values.only ? new RegExp(values.only) : null;
-  const selected = cases.filter((k, i) => i === 0 || !only || only.test(k.label));
-  const runs = selected.map(() => []);
+async function envoyVersion() {
+  const { output } = await runToCompletion(envoyBin(), ['--version'], { timeoutMs: 30_000 });
+  return /\/(\d+\.\d+\.\d+)\//.exec(output)?.[1] ?? output.trim();
+}
+
+const mib = (bytes) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+const size = (file) => {
+  const bytes = statSync(file).size;
+  return `${bytes.toLocaleString('en-US').replaceAll(',', ' ')} bytes (${(bytes / 1024).toFixed(1)} KiB)`;
+};
+
+async function main() {
+  const started = Date.now();
+  const cases = plan();
+  const meta = {
+    date: `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
+    machine: machine(),
+    loadStart: loadAverage(),
+    envoyVersion: await envoyVersion(),
+    connections: CONNECTIONS,
+    duration: DURATION,
+    rounds: ROUNDS,
+    alg: ALG,
+    command: `node tests/e2e/bench/filter-bench.mjs ${process.argv.slice(2).join(' ')}`.trim(),
+  };
+  meta.loaded = Number(meta.loadStart[0]) > LOADED_PER_CPU * meta.machine.nproc;
+  const memoryCases = MEMORY_REQUESTS > 0
+    ? cases.filter((c) => c.setup.id === 'tollgate' && (c.mix.id === 'one' || c.mix.id === '5000'))
+    : [];
+  const estimate = cases.length * ROUNDS * (WARMUP + DURATION + 3) + memoryCases.length * 20;
+  log(`filter benchmark: ${cases.length} cases × ${ROUNDS} round(s) of ${DURATION} s, ${ALG} tokens, about ${Math.ceil(estimate / 60)} min`);
+  log(`load average at start: ${meta.loadStart.join(' ')} (${meta.machine.nproc} CPUs)${meta.loaded ? ' — a loaded machine' : ''}`);
+  const floorWasm = cases.some((c) => c.setup.id === 'floor') ? await buildFloor() : 'floor-not-built';
+
+  const runs = cases.map(() => []);
+  const done = [];
   for (let round = 1; round <= ROUNDS; round++) {
-    for (const [i, c] of selected.entries()) {
-      process.stdout.write(`running${ROUNDS > 1 ? ` (round ${round}/${ROUNDS})` : ''}: ${c.label}...\n`);
-      runs[i].push(await runCase(c));
+    for (const [i, c] of cases.entries()) {
+      log(`round ${round}/${ROUNDS}: ${c.setup.id}/${c.mix.id} (${c.setup.label}, ${c.mix.label})`);
+      const r = await runCase(c, floorWasm, done);
+      runs[i].push({ ...r, round });
+      done.push({ ...c, rps: r.rps });
+      log(`  ${Math.round(r.rps)} req/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, ${r.cpuUs.toFixed(1)} µs CPU/req` +
+        `${r.non2xx ? `, ${r.non2xx} non-2xx` : ''}${r.reused ? `, ${r.reused} requests reused a token` : ''}`);
     }
   }
-  const median = (xs) => {
-    const sorted = [...xs].sort((a, b) => a - b);
-    const mid = Math.floor(sorted.length / 2);
-    return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-  };
-  const results = selected.map((c, i) => {
-    const r = runs[i];
-    const m = (key) => median(r.map((x) => x[key]));
-    const socketErrors = r.map((x) => x.socketErrors).filter(Boolean).join('; ');
-    return { ...c, rps: m('rps'), p50: m('p50'), p99: m('p99'), cpuUsPerRequest: m('cpuUsPerRequest'), non2xx: r.reduce((n, x) => n + x.non2xx, 0), socketErrors };
-  });
-  if (ROUNDS > 1) process.stdout.write(`\nmedians of ${ROUNDS} rounds (non-2xx: total)\n`);
 
-  const base = results[0].rps;
-  const byId = Object.fromEntries(results.filter((r) => r.id).map((r) => [r.id, r]));
-  const pct = (a, b) => `${((a / b) * 100).toFixed(1)} %`;
-  const rows = [['setup', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'vs no auth', 'vs jwt_authn', 'Envoy CPU µs/req']];
-  for (const r of results) {
-    const versus = r.versus && byId[r.versus] ? pct(r.rps, byId[r.versus].rps) : '';
-    rows.push([r.label, r.rps.toFixed(0), r.p50.toFixed(2), r.p99.toFixed(2), String(r.non2xx), pct(r.rps, base), versus, r.cpuUsPerRequest.toFixed(1)]);
+  const memory = [];
+  for (const c of memoryCases) {
+    log(`memory: ${c.setup.id}/${c.mix.id}, RSS at start and after ${MEMORY_REQUESTS} requests`);
+    memory.push(await memoryCase(c, floorWasm, done));
   }
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
-  const line = (row) => `| ${row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join(' | ')} |`;
-  process.stdout.write(`\n${line(rows[0])}\n|${widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|\n`);
-  for (const row of rows.slice(1)) process.stdout.write(`${line(row)}\n`);
-  for (const r of results) if (r.socketErrors) process.stdout.write(`${r.label}: ${r.socketErrors}\n`);
-  process.stdout.write(`\nbench took ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+  meta.loadEnd = loadAverage();
+  meta.elapsed = `${Math.round((Date.now() - started) / 1000)} s`;
+
+  const results = cases.map((c, i) => ({ ...c, figures: summarize(runs[i]) }));
+  const notes = [];
+  for (const [i, c] of cases.entries()) {
+    for (const r of runs[i]) {
+      if (r.reused) notes.push(`${c.setup.id}/${c.mix.id}, round ${r.round}: ${r.reused} of ${r.issued} requests reused a token (the pool had ${r.poolSize} unique tokens)`);
+      if (r.non2xx) notes.push(`${c.setup.id}/${c.mix.id}, round ${r.round}: ${r.non2xx} non-2xx answers: this figure is not valid`);
+      if (r.socketErrors) notes.push(`${c.setup.id}/${c.mix.id}, round ${r.round}: ${r.socketErrors}`);
+    }
+  }
+  const poolSizes = runs.flat().filter((r) => r.poolSize).map((r) => r.poolSize);
+  if (poolSizes.length && !runs.flat().some((r) => r.reused)) {
+    notes.push(`every token new: no token was sent twice (pools of ${[...new Set(poolSizes)].join(', ')} unique tokens)`);
+  }
+  notes.push(`load average at the end: ${meta.loadEnd.join(' ')}`);
+  const sizes = [`tollgate filter: ${path.relative(REPO, tollgateWasm) || tollgateWasm} ${size(tollgateWasm)}`];
+  if (existsSync(floorWasm)) sizes.push(`floor filter: ${path.relative(REPO, floorWasm)} ${size(floorWasm)}`);
+  if (WASM_BEFORE) sizes.push(`tollgate filter [before]: ${WASM_BEFORE} ${size(WASM_BEFORE)}`);
+  const memoryLines = memory.map((m) => {
+    const gauge = m.atStart.gauge === undefined && m.after.gauge === undefined
+      ? `filter memory gauge ${FILTER_MEMORY_GAUGE}: absent`
+      : `${FILTER_MEMORY_GAUGE}: ${m.atStart.gauge ?? 'absent'} → ${m.after.gauge ?? 'absent'} bytes`;
+    return `Envoy RSS, ${m.setup.label}, ${m.mix.label}: ${mib(m.atStart.rss)} at start, ${mib(m.after.rss)} after ` +
+      `${m.requests.toLocaleString('en-US').replaceAll(',', ' ')} requests (${gauge})` +
+      `${m.requests < MEMORY_REQUESTS ? ` — stopped after 180 s, short of ${MEMORY_REQUESTS}` : ''}`;
+  });
+  if (MEMORY_REQUESTS === 0) memoryLines.push('memory figures skipped (--memory-requests 0)');
+
+  const report = markdown(meta, results, { sizes, memory: memoryLines, notes });
+  mkdirSync(OUT, { recursive: true });
+  writeFileSync(path.join(OUT, 'filter-bench.md'), report);
+  writeFileSync(path.join(OUT, 'filter-bench.svg'), chart(meta, results));
+  const json = {
+    meta,
+    results: rows(results).map((r, i) => ({
+      setup: r.setup.id, mix: r.mix.id, ...r.figures, vsNoAuth: r.vsNoAuth, vsJwt: r.vsJwt, cpuVsJwt: r.cpuVsJwt,
+      versus: r.versus?.setup.id ?? null, measurements: runs[i],
+    })),
+    memory: memory.map((m) => ({ setup: m.setup.id, mix: m.mix.id, atStart: m.atStart, after: m.after, requests: m.requests })),
+    sizes,
+    notes,
+  };
+  writeFileSync(path.join(OUT, 'filter-bench.json'), `${JSON.stringify(json, null, 2)}\n`);
+  log(`\n${report}`);
+  log(`written: ${['md', 'svg', 'json'].map((e) => path.relative(process.cwd(), path.join(OUT, `filter-bench.${e}`))).join(', ')}`);
+  const invalid = results.filter((r) => r.figures.non2xx > 0);
+  if (invalid.length) {
+    process.stderr.write(`filter-bench: non-2xx answers in ${invalid.map((r) => `${r.setup.id}/${r.mix.id}`).join(', ')}: those figures are not valid\n`);
+    process.exitCode = 1;
+  }
+}
+
+try {
+  await main();
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

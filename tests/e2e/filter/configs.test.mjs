@@ -12,6 +12,7 @@ import { runToCompletion } from '../lib/proc.mjs';
 import { startEchoUpstream } from '../lib/upstream.mjs';
 import { makeTestPki } from '../lib/certs.mjs';
 import { mint, PARTNER_ISSUER, KID } from '../fixtures/tokens.mjs';
+import { buildFloorSync } from '../bench/floor.mjs';
 
 const ENVOY_DIR = path.join(REPO, 'envoy');
 const SHIPPED_WASM_PATH = 'target/wasm32-wasip1/release/tollgate_filter.wasm';
@@ -37,10 +38,14 @@ const CERTS_AT_RUN_TIME = new Map([['envoy/examples/mtls/envoy.yaml', 'envoy/exa
 // their schemas and runs their plugin configurations in the real Envoy.
 const isMeshManifest = (rel) => /^envoy\/(istio|gateway)\/[^/]+\.ya?ml$/.test(rel);
 
-/** Templates (demo, bench): every placeholder rendered; ports 0 so the kernel picks free ones. */
+/** Templates (demo, bench): every placeholder rendered; ports 0 so the kernel picks free ones. The benchmark's floor
+ *  filter is built when a template needs it (it is not a shipped artefact, so scripts/build.sh does not build it). */
 function renderTemplate(rel, vars = {}) {
   const text = read(rel);
-  return render(text, { LISTEN_PORT: 0, ADMIN_PORT: 0, UPSTREAM_PORT: 9, WASM_PATH: usesWasm(text) ? requireWasm() : 'unused', ...vars });
+  const floor = text.includes('{{FLOOR_WASM_PATH}}') ? buildFloorSync() : 'unused';
+  return render(text, {
+    LISTEN_PORT: 0, ADMIN_PORT: 0, UPSTREAM_PORT: 9, WASM_PATH: usesWasm(text) ? requireWasm() : 'unused', FLOOR_WASM_PATH: floor, ...vars,
+  });
 }
 
 /** Examples are runnable as they are (fixed ports 10000 / 9901, .wasm path relative to the repo root);
@@ -121,9 +126,13 @@ describe('every Envoy config under envoy/ is loaded by a test', () => {
     assert.ok(configs.filter(isExample).length >= 1);
     for (const rel of SENDER_CONSTRAINED_EXAMPLES) assert.ok(configs.includes(rel), rel);
     assert.deepEqual(configs.filter(isBench), [
+      'envoy/bench/floor.yaml',
+      'envoy/bench/jwt-authn-no-cache.yaml',
+      'envoy/bench/jwt-authn-same-work.yaml',
       'envoy/bench/jwt-authn.yaml',
       'envoy/bench/no-auth.yaml',
       'envoy/bench/tollgate-anonymous.yaml',
+      'envoy/bench/tollgate-cache-1000.yaml',
       'envoy/bench/tollgate.yaml',
     ]);
   });

@@ -122,6 +122,16 @@ pub(super) fn config(raw: RawConfig) -> Result<Config, ConfigError> {
         cors_preflight: raw.cors_preflight,
         cache_size: raw.cache_size,
         forward_token: raw.forward_token,
+        dpop_replay_cache_size: {
+            let (lo, hi) = DPOP_REPLAY_CACHE_SIZE_RANGE;
+            if !(lo..=hi).contains(&raw.dpop_replay_cache_size) {
+                return Err(ConfigError::new(
+                    "dpop_replay_cache_size",
+                    format!("must be between {lo} and {hi}"),
+                ));
+            }
+            raw.dpop_replay_cache_size
+        },
         signature_path: match raw.signature_path {
             RawSignaturePath::Auto => SignaturePath::Auto,
             RawSignaturePath::Host => SignaturePath::Host,
@@ -334,7 +344,10 @@ fn check_provider(i: usize, p: RawProvider) -> Result<Provider, ConfigError> {
         };
         required_claims.push((claim, values));
     }
+    let dpop = check_dpop(&at("dpop"), p.dpop)?;
     Ok(Provider {
+        binding: binding(p.binding),
+        dpop,
         required_claims,
         name: p.name,
         issuer: p.issuer,
@@ -346,6 +359,59 @@ fn check_provider(i: usize, p: RawProvider) -> Result<Provider, ConfigError> {
         clock_skew_seconds: p.clock_skew_seconds,
         key_source,
         initial_keys,
+    })
+}
+
+fn binding(b: RawBinding) -> Binding {
+    match b {
+        RawBinding::Any => Binding::Any,
+        RawBinding::Mtls => Binding::Mtls,
+        RawBinding::Dpop => Binding::Dpop,
+    }
+}
+
+fn check_dpop(at: &str, d: RawDpop) -> Result<DpopPolicy, ConfigError> {
+    if d.max_age_seconds == 0 || d.max_age_seconds > 3600 {
+        return Err(ConfigError::new(
+            format!("{at}.max_age_seconds"),
+            "must be between 1 and 3600",
+        ));
+    }
+    if d.clock_skew_seconds > MAX_CLOCK_SKEW_SECONDS {
+        return Err(ConfigError::new(
+            format!("{at}.clock_skew_seconds"),
+            format!("must be at most {MAX_CLOCK_SKEW_SECONDS}"),
+        ));
+    }
+    let names: Vec<String> = match d.algorithms {
+        None => DEFAULT_DPOP_ALGORITHMS
+            .iter()
+            .map(|a| (*a).to_owned())
+            .collect(),
+        Some(list) if list.is_empty() => {
+            return Err(ConfigError::new(
+                format!("{at}.algorithms"),
+                "must list at least one algorithm (or be left out)",
+            ))
+        }
+        Some(list) => list,
+    };
+    let mut algorithms = Vec::with_capacity(names.len());
+    for (j, name) in names.iter().enumerate() {
+        let alg = Algorithm::from_name(name).ok_or_else(|| {
+            ConfigError::new(
+                format!("{at}.algorithms[{j}]"),
+                format!("unsupported algorithm \"{name}\" (asymmetric algorithms only: ES256, ES384, EdDSA, RS256, RS384, RS512, PS256, PS384, PS512)"),
+            )
+        })?;
+        if !algorithms.contains(&alg) {
+            algorithms.push(alg);
+        }
+    }
+    Ok(DpopPolicy {
+        max_age_seconds: d.max_age_seconds,
+        clock_skew_seconds: d.clock_skew_seconds,
+        algorithms,
     })
 }
 
@@ -467,6 +533,7 @@ fn check_rule(i: usize, r: RawRule, providers: &[Provider]) -> Result<Rule, Conf
         }
     };
     Ok(Rule {
+        binding: r.binding.map(binding),
         path,
         methods: r.matcher.methods,
         anonymous: r.anonymous,

@@ -8,7 +8,7 @@
 //!   "realm": "tollgate",                 // WWW-Authenticate realm (default "tollgate")
 //!   "max_token_bytes": 8192,             // bearer tokens longer than this are rejected
 //!   "cors_preflight": false,             // true: OPTIONS + Origin + Access-Control-Request-Method pass
-//!   "cache_size": 1000,                  // verified-token cache entries per VM, 0 disables
+//!   "cache_size": 5000,                  // verified-token cache entries per VM, 0 disables
 //!   "forward_token": true,               // false: Authorization removed once the token is accepted
 //!   "providers": [{
 //!     "name": "idsvr", "issuer": "https://login.example.com", "audiences": ["api.example.com"],
@@ -41,6 +41,10 @@ pub use raw::{
     DEFAULT_MAX_LIFETIME_SECONDS, DEFAULT_MAX_TOKEN_BYTES, DEFAULT_REALM,
     DEFAULT_REFETCH_INTERVAL_SECONDS, DEFAULT_TIMEOUT_MS, DEFAULT_TOKEN_TYPES, MAX_CACHE_SIZE,
     MAX_CLOCK_SKEW_SECONDS, MAX_TOKEN_BYTES_RANGE,
+};
+pub use raw::{
+    DEFAULT_DPOP_ALGORITHMS, DEFAULT_DPOP_CLOCK_SKEW_SECONDS, DEFAULT_DPOP_MAX_AGE_SECONDS,
+    DEFAULT_DPOP_REPLAY_CACHE_SIZE, DPOP_REPLAY_CACHE_SIZE_RANGE,
 };
 
 /// A configuration problem: which field, and what is wrong with it.

@@ -40,6 +40,8 @@ pub struct Config {
     pub path_parameters: PathParameters,
     /// Where signatures are checked (`signature_path`).
     pub signature_path: SignaturePath,
+    /// DPoP proof `jti`s remembered per Envoy process (`dpop_replay_cache_size`).
+    pub dpop_replay_cache_size: usize,
     /// Providers in config order.
     pub providers: Vec<Provider>,
     /// Rules in config order; the first match wins.
@@ -73,6 +75,10 @@ pub struct Provider {
     /// string claim), or an array containing one of them. Registered claims checked
     /// elsewhere (`iss`, `aud`, `exp`, `nbf`, `iat`) cannot be listed.
     pub required_claims: Vec<(String, Vec<String>)>,
+    /// What a token of this provider must be bound to (`binding`; a rule may override it).
+    pub binding: Binding,
+    /// How DPoP proofs are checked (`dpop`).
+    pub dpop: DpopPolicy,
     /// Where the keys come from.
     pub key_source: KeySource,
     /// Inline keys (empty for remote/discovery providers until the glue fetches them).
@@ -156,6 +162,8 @@ pub struct Rule {
     pub scopes: Vec<String>,
     /// The providers whose tokens are accepted; `None` = all.
     pub providers: Option<Vec<ProviderId>>,
+    /// Overrides the providers' `binding` on this route.
+    pub binding: Option<Binding>,
 }
 
 /// Where signatures are checked (`signature_path`). The verdicts are the same on both paths
@@ -171,4 +179,29 @@ pub enum SignaturePath {
     Host,
     /// Always pure Rust in the VM.
     Wasm,
+}
+
+/// What an access token must be bound to (RFC 8705 certificate binding, RFC 9449 DPoP).
+/// Whatever the value, a token that carries a confirmation (`cnf`) is always held to it: a
+/// bound token is never accepted as a plain bearer token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Binding {
+    /// Bearer tokens are accepted; bound tokens must satisfy their `cnf`.
+    #[default]
+    Any,
+    /// The token must carry `cnf.x5t#S256` matching the connection's client certificate.
+    Mtls,
+    /// The token must carry `cnf.jkt` and come with the DPoP scheme and a valid proof.
+    Dpop,
+}
+
+/// How DPoP proofs are checked (provider field `dpop`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DpopPolicy {
+    /// A proof's `iat` may be at most this old (seconds).
+    pub max_age_seconds: u64,
+    /// Tolerated clock difference for the proof's `iat`.
+    pub clock_skew_seconds: u64,
+    /// Accepted proof algorithms (asymmetric only); also the `algs` of the DPoP challenge.
+    pub algorithms: Vec<Algorithm>,
 }

@@ -27,6 +27,8 @@ pub(super) struct RawConfig {
     pub(super) path_parameters: RawPathParameters,
     #[serde(default)]
     pub(super) signature_path: RawSignaturePath,
+    #[serde(default = "default_dpop_replay_cache_size")]
+    pub(super) dpop_replay_cache_size: usize,
 }
 
 #[derive(Deserialize, Default, Clone, Copy)]
@@ -65,6 +67,40 @@ pub(super) struct RawProvider {
     pub(super) clock_skew_seconds: u64,
     #[serde(default)]
     pub(super) required_claims: BTreeMap<String, Value>,
+    #[serde(default)]
+    pub(super) binding: RawBinding,
+    #[serde(default)]
+    pub(super) dpop: RawDpop,
+}
+
+#[derive(Deserialize, Default, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum RawBinding {
+    #[default]
+    Any,
+    Mtls,
+    Dpop,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDpop {
+    #[serde(default = "default_dpop_max_age")]
+    pub(super) max_age_seconds: u64,
+    #[serde(default = "default_dpop_skew")]
+    pub(super) clock_skew_seconds: u64,
+    #[serde(default)]
+    pub(super) algorithms: Option<Vec<String>>,
+}
+
+impl Default for RawDpop {
+    fn default() -> RawDpop {
+        RawDpop {
+            max_age_seconds: DEFAULT_DPOP_MAX_AGE_SECONDS,
+            clock_skew_seconds: DEFAULT_DPOP_CLOCK_SKEW_SECONDS,
+            algorithms: None,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -111,6 +147,8 @@ pub(super) struct RawRule {
     pub(super) scopes: Vec<String>,
     #[serde(default)]
     pub(super) providers: Option<Vec<String>>,
+    #[serde(default)]
+    pub(super) binding: Option<RawBinding>,
 }
 
 #[derive(Deserialize)]
@@ -132,10 +170,22 @@ pub const DEFAULT_REALM: &str = "tollgate";
 pub const DEFAULT_MAX_TOKEN_BYTES: usize = 8192;
 /// Allowed range of `max_token_bytes`.
 pub const MAX_TOKEN_BYTES_RANGE: (usize, usize) = (256, 65536);
-/// Default `cache_size` (verified-token cache entries per VM).
-pub const DEFAULT_CACHE_SIZE: usize = 1000;
+/// Default `cache_size` (verified-token cache entries per VM): room for 5 000 users each
+/// reusing one short-lived token, on every worker.
+pub const DEFAULT_CACHE_SIZE: usize = 5000;
 /// Largest accepted `cache_size`.
 pub const MAX_CACHE_SIZE: usize = 100_000;
+/// Default `dpop.max_age_seconds`: how old a DPoP proof's `iat` may be.
+pub const DEFAULT_DPOP_MAX_AGE_SECONDS: u64 = 300;
+/// Default `dpop.clock_skew_seconds`.
+pub const DEFAULT_DPOP_CLOCK_SKEW_SECONDS: u64 = 5;
+/// Default `dpop.algorithms`.
+pub const DEFAULT_DPOP_ALGORITHMS: [&str; 4] = ["ES256", "EdDSA", "RS256", "PS256"];
+/// Default `dpop_replay_cache_size` (proof `jti`s remembered per Envoy process).
+pub const DEFAULT_DPOP_REPLAY_CACHE_SIZE: usize = 65_536;
+/// Allowed range of `dpop_replay_cache_size`.
+pub const DPOP_REPLAY_CACHE_SIZE_RANGE: (usize, usize) = (64, 1 << 22);
+
 /// Default `max_lifetime_seconds` (`exp − iat`).
 pub const DEFAULT_MAX_LIFETIME_SECONDS: u64 = 900;
 /// Default `clock_skew_seconds`.
@@ -151,6 +201,15 @@ pub const DEFAULT_REFETCH_INTERVAL_SECONDS: u64 = 30;
 /// Default accepted `typ` values (RFC 9068).
 pub const DEFAULT_TOKEN_TYPES: [&str; 2] = ["at+jwt", "application/at+jwt"];
 
+fn default_dpop_replay_cache_size() -> usize {
+    DEFAULT_DPOP_REPLAY_CACHE_SIZE
+}
+fn default_dpop_max_age() -> u64 {
+    DEFAULT_DPOP_MAX_AGE_SECONDS
+}
+fn default_dpop_skew() -> u64 {
+    DEFAULT_DPOP_CLOCK_SKEW_SECONDS
+}
 fn default_realm() -> String {
     DEFAULT_REALM.into()
 }

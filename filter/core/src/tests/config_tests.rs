@@ -26,7 +26,7 @@ fn standard_config_and_defaults() {
     let c = Config::from_json(base().to_string().as_bytes()).unwrap();
     assert_eq!(c.realm, "tollgate-test");
     assert_eq!(c.max_token_bytes, 8192);
-    assert_eq!(c.cache_size, 1000);
+    assert_eq!(c.cache_size, 5000);
     assert!(!c.cors_preflight);
     assert!(
         c.forward_token,

@@ -1,5 +1,6 @@
 //! Native unit tests of the core. Negative tests assert the exact variant.
 
+mod binding_tests;
 mod config_tests;
 mod engine_tests;
 mod hostile;
@@ -20,7 +21,7 @@ pub(crate) fn engine() -> Engine {
 }
 
 pub(crate) fn engine_with(config: Value) -> Engine {
-    Engine::from_json(config.to_string().as_bytes()).unwrap()
+    Engine::from_json(config.to_string().as_bytes(), crate::CacheSecret([7, 7])).unwrap()
 }
 
 /// Evaluate `method path` with an optional bearer token at `now`.

@@ -513,20 +513,21 @@ fn rule_paths_must_be_canonical() {
     ] {
         let mut cfg = testkit::config();
         cfg["rules"] = json!([{"match": {field: path}}]);
-        let err = crate::Engine::from_json(cfg.to_string().as_bytes()).unwrap_err();
+        let err = crate::Engine::from_json(cfg.to_string().as_bytes(), crate::CacheSecret([7, 7])).unwrap_err();
         assert_eq!(err.field, format!("rules[0].match.{field}"), "{path}");
         assert_eq!(err.message, message, "{path}");
     }
     let mut cfg = testkit::config();
     cfg["rules"] = json!([{"match": {"prefix": "/a", "path": "/b"}}]);
     assert_eq!(
-        crate::Engine::from_json(cfg.to_string().as_bytes())
+        crate::Engine::from_json(cfg.to_string().as_bytes(), crate::CacheSecret([7, 7]))
             .unwrap_err()
             .to_string(),
         "rules[0].match: give only one of prefix, path and string_prefix"
     );
     let mut cfg = testkit::config();
     cfg["path_parameters"] = json!("keep");
-    let err = crate::Engine::from_json(cfg.to_string().as_bytes()).unwrap_err();
+    let err = crate::Engine::from_json(cfg.to_string().as_bytes(), crate::CacheSecret([7, 7]))
+        .unwrap_err();
     assert_eq!(err.field, "path_parameters");
 }

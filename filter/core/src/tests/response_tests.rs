@@ -4,6 +4,7 @@ use std::collections::HashSet;
 
 use serde_json::Value;
 
+use crate::dpop::ProofError;
 use crate::request::RequestError;
 use crate::response::quote_escape;
 use crate::{Denial, DenialKind, TokenError, ALL_REASONS};
@@ -35,7 +36,51 @@ pub(crate) fn all_token_errors() -> Vec<TokenError> {
         LifetimeTooLong,
         BadScopeClaim,
         ClaimMismatch,
+        BadConfirmation,
+        DpopBoundAsBearer,
+        DpopRequired,
+        NotDpopBound,
+        NoClientCertificate,
+        CertificateMismatch,
+        NotCertificateBound,
     ]
+}
+
+pub(crate) fn all_proof_errors() -> Vec<ProofError> {
+    use ProofError::*;
+    vec![
+        MissingProof,
+        MultipleProofs,
+        TooLarge,
+        Malformed,
+        BadHeader,
+        WrongType,
+        AlgorithmNotAllowed,
+        PrivateKey,
+        BadKey,
+        BadSignature,
+        BadPayload,
+        WrongMethod,
+        WrongUri,
+        Stale,
+        IssuedInFuture,
+        WrongTokenHash,
+        KeyMismatch,
+        Replayed,
+    ]
+}
+
+/// Compile-time guard for ProofError, as for TokenError below.
+#[allow(dead_code)]
+fn proof_listed(e: ProofError) -> bool {
+    use ProofError::*;
+    match e {
+        MissingProof | MultipleProofs | TooLarge | Malformed | BadHeader | WrongType
+        | AlgorithmNotAllowed | PrivateKey | BadKey | BadSignature | BadPayload | WrongMethod
+        | WrongUri | Stale | IssuedInFuture | WrongTokenHash | KeyMismatch | Replayed => {
+            all_proof_errors().contains(&e)
+        }
+    }
 }
 
 /// Compile-time guard: adding a TokenError variant without listing it above fails here.
@@ -47,7 +92,10 @@ fn listed(e: TokenError) -> bool {
         | AlgorithmNotAllowed | BadPayload | InvalidDate | UnknownIssuer | ProviderNotAllowed
         | UnknownKeyId | AmbiguousKey | BadSignature | WrongIssuer | WrongAudience | MissingExp
         | Expired | NotYetValid | MissingIssuedAt | IssuedInFuture | LifetimeTooLong
-        | BadScopeClaim | ClaimMismatch => all_token_errors().contains(&e),
+        | BadScopeClaim | ClaimMismatch | BadConfirmation | DpopBoundAsBearer | DpopRequired
+        | NotDpopBound | NoClientCertificate | CertificateMismatch | NotCertificateBound => {
+            all_token_errors().contains(&e)
+        }
     }
 }
 
@@ -72,7 +120,13 @@ fn all_kinds() -> Vec<DenialKind> {
         },
         DenialKind::NoMatchingRule,
         DenialKind::KeysUnavailable,
+        DenialKind::ReplayCacheUnavailable,
     ];
+    v.extend(
+        all_proof_errors()
+            .into_iter()
+            .map(DenialKind::InvalidDpopProof),
+    );
     v.extend(all_token_errors().into_iter().map(DenialKind::InvalidToken));
     v.extend(
         all_request_errors()
@@ -83,10 +137,42 @@ fn all_kinds() -> Vec<DenialKind> {
 }
 
 fn deny(kind: DenialKind) -> Denial {
-    Denial {
+    Denial::new(kind)
+}
+
+#[test]
+fn dpop_challenges_carry_the_scheme_and_algs() {
+    use crate::jwks::Algorithm;
+    use crate::response::Challenge;
+    let dpop = |kind: DenialKind| Denial {
         kind,
         provider: None,
-    }
+        challenge: Challenge::Dpop {
+            algs: vec![Algorithm::ES256, Algorithm::EdDSA],
+        },
+    };
+    let r = dpop(DenialKind::InvalidDpopProof(ProofError::Replayed)).response("api");
+    assert_eq!(r.status, 401);
+    assert_eq!(
+        header(&r, "www-authenticate"),
+        Some("DPoP realm=\"api\", error=\"invalid_dpop_proof\", error_description=\"the DPoP proof was used before\", algs=\"ES256 EdDSA\"")
+    );
+    assert_eq!(
+        r.body,
+        r#"{"error":"invalid_dpop_proof","error_description":"the DPoP proof was used before"}"#
+    );
+    let r = dpop(DenialKind::MissingToken).response("api");
+    assert_eq!(
+        header(&r, "www-authenticate"),
+        Some("DPoP realm=\"api\", algs=\"ES256 EdDSA\"")
+    );
+    let r = dpop(DenialKind::InvalidToken(TokenError::DpopBoundAsBearer)).response("api");
+    assert_eq!(
+        header(&r, "www-authenticate"),
+        Some("DPoP realm=\"api\", error=\"invalid_token\", error_description=\"the token is bound to a DPoP key and must be sent with the DPoP scheme\", algs=\"ES256 EdDSA\"")
+    );
+    let r = deny(DenialKind::ReplayCacheUnavailable).response("api");
+    assert_eq!((r.status, header(&r, "retry-after")), (503, Some("5")));
 }
 
 fn header<'a>(r: &'a crate::LocalResponse, name: &str) -> Option<&'a str> {

@@ -1,0 +1,98 @@
+//! The host side of a request for the core ([`tollgate_core::environment::Environment`]):
+//! the TLS client certificate from Envoy's connection properties, and the DPoP replay store
+//! in proxy-wasm shared data, shared by every worker VM of the Envoy process.
+
+use proxy_wasm::types::{LogLevel, Status};
+use tollgate_core::environment::{Environment, RememberError};
+use tollgate_core::replay;
+
+use crate::host;
+
+/// Compare-and-swap attempts before a replay bucket update is given up (the request then
+/// gets 503: a proof is never let through unremembered).
+const CAS_ATTEMPTS: usize = 8;
+
+/// One request's view of the host. The certificate property is read at most once, and only
+/// if a token or route needs it.
+pub struct EnvoyRequest {
+    buckets: usize,
+    certificate: Option<Option<[u8; 32]>>,
+}
+
+impl EnvoyRequest {
+    /// For a configuration whose replay store holds `replay_entries` proofs.
+    pub fn new(replay_entries: usize) -> EnvoyRequest {
+        EnvoyRequest {
+            buckets: replay::bucket_count(replay_entries),
+            certificate: None,
+        }
+    }
+}
+
+/// `connection.sha256_peer_certificate_digest`: Envoy gives the SHA-256 of the DER client
+/// certificate as 64 hex digits.
+fn parse_hex_digest(text: &[u8]) -> Option<[u8; 32]> {
+    if text.len() != 64 {
+        return None;
+    }
+    let nibble = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = nibble(*text.get(2 * i)?)? << 4 | nibble(*text.get(2 * i + 1)?)?;
+    }
+    Some(out)
+}
+
+impl Environment for EnvoyRequest {
+    fn client_certificate_sha256(&mut self) -> Option<[u8; 32]> {
+        *self.certificate.get_or_insert_with(|| {
+            host::property(&["connection", "sha256_peer_certificate_digest"])
+                .and_then(|v| parse_hex_digest(v.trim_ascii()))
+        })
+    }
+
+    fn remember_proof(
+        &mut self,
+        key: &[u8; 16],
+        remember_until: u64,
+        now: u64,
+    ) -> Result<(), RememberError> {
+        let name = format!(
+            "tollgate.dpop.replay.{}",
+            replay::bucket_of(key, self.buckets)
+        );
+        for _ in 0..CAS_ATTEMPTS {
+            let (record, cas) = host::shared_data(&name).map_err(|_| RememberError::Unavailable)?;
+            let next = replay::remember(record.as_deref(), key, remember_until, now)?;
+            match host::set_shared_data(&name, &next, cas) {
+                Ok(()) => return Ok(()),
+                Err(Status::CasMismatch) => continue,
+                Err(status) => {
+                    host::log(
+                        LogLevel::Error,
+                        &format!("tollgate: cannot write the DPoP replay store: {status:?}"),
+                    );
+                    return Err(RememberError::Unavailable);
+                }
+            }
+        }
+        Err(RememberError::Unavailable)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digests_are_64_hex_digits() {
+        let hex = "a1".repeat(32);
+        assert_eq!(parse_hex_digest(hex.as_bytes()), Some([0xa1; 32]));
+        assert_eq!(
+            parse_hex_digest("A1".repeat(32).as_bytes()),
+            Some([0xa1; 32])
+        );
+        assert_eq!(parse_hex_digest(b"a1"), None);
+        assert_eq!(parse_hex_digest("zz".repeat(32).as_bytes()), None);
+    }
+}
