@@ -231,15 +231,24 @@ describe('mobile flow with DPoP: the app holds a key, the code exchange and refr
     }
   });
 
-  test('a stolen access token is refused: sent as Bearer, or with a proof by the thief\'s key', async () => {
+  test('a stolen access token sent as Bearer is refused (the route takes bearer tokens: binding "any")', async () => {
     assert.ok(run.tokens, 'previous step');
     const seen = stack.upstream.seen.length;
     const asBearer = await thief.callApi('/orders', { accessToken: run.tokens.access_token, scheme: 'Bearer' });
     assert.equal(asBearer.status, 401, summary(asBearer));
+    assert.deepEqual(asBearer.json, {
+      error: 'invalid_token', error_description: 'the token is bound to a DPoP key and must be sent with the DPoP scheme',
+    });
+    assert.equal(stack.upstream.seen.length, seen, 'a refused request must not reach the API');
     assert.equal(
       asBearer.wwwAuthenticate,
       `Bearer realm="${REALM}", error="invalid_token", error_description="the token is bound to a DPoP key and must be sent with the DPoP scheme"`,
     );
+  });
+
+  test('a stolen access token with a proof by the thief\'s key is refused', async () => {
+    assert.ok(run.tokens, 'previous step');
+    const seen = stack.upstream.seen.length;
     const otherKey = await thief.callApi('/orders', { accessToken: run.tokens.access_token });
     assert.equal(otherKey.status, 401, summary(otherKey));
     assert.equal(
