@@ -69,7 +69,7 @@ pub(crate) struct CachedToken {
     /// What the token is bound to: checked on every hit, never skipped.
     pub confirmation: Confirmation,
     pub scopes: Vec<String>,
-    pub headers: Vec<(String, String)>,
+    pub headers: std::sync::Arc<[(String, String)]>,
 }
 
 pub(crate) type TokenHash = u128;
@@ -227,7 +227,7 @@ mod tests {
             nbf: None,
             confirmation: Confirmation::default(),
             scopes: vec![],
-            headers: vec![],
+            headers: std::sync::Arc::from([]),
         }
     }
 

@@ -35,11 +35,13 @@
 //! by [`ProviderId`]. `evaluate` changes nothing but the cache, so the glue may evaluate the
 //! same request again once keys arrive.
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value};
 
 use crate::cache::{CacheSecret, CachedToken, TokenCache};
 use crate::config::{Binding, Config, ConfigError, KeySource, Provider, ProviderId, Rule};
-use crate::credential::{Credential, Proof};
+use crate::credential::{self, Credential, Proof};
 use crate::dpop::{self, ProofError, ProofRequest};
 use crate::environment::{Environment, Plain, RememberError};
 use crate::jwks::KeySet;
@@ -118,8 +120,8 @@ pub enum Outcome {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Allowed {
     /// Headers to add to the upstream request (already-stripped names are in
-    /// [`Engine::claim_header_names`]).
-    pub set_headers: Vec<(String, String)>,
+    /// [`Engine::claim_header_names`]); shared with the cache entry, not copied.
+    pub set_headers: Arc<[(String, String)]>,
     /// The provider whose token was accepted; `None` for anonymous routes / CORS preflight.
     pub provider: Option<ProviderId>,
     /// Remove the `Authorization` header before forwarding: a token was accepted and the
@@ -135,7 +137,7 @@ impl Allowed {
     /// A request that passes without any token work (anonymous rule, CORS preflight).
     fn without_token(path: Option<String>) -> Allowed {
         Allowed {
-            set_headers: Vec::new(),
+            set_headers: Arc::from([]),
             provider: None,
             remove_authorization: false,
             path,
@@ -317,11 +319,11 @@ impl Engine {
         let deny = Denial::new;
         let bad_request = |e: RequestError| deny(DenialKind::InvalidRequest(e));
         // 1-3. The request itself: method, canonical path, no method override.
-        let method =
-            request::header(headers, ":method").ok_or(bad_request(RequestError::MissingMethod))?;
+        let method = request::header(headers, ":method")
+            .ok_or_else(|| bad_request(RequestError::MissingMethod))?;
         request::check_method(method).map_err(bad_request)?;
-        let raw_path =
-            request::header(headers, ":path").ok_or(bad_request(RequestError::MissingPath))?;
+        let raw_path = request::header(headers, ":path")
+            .ok_or_else(|| bad_request(RequestError::MissingPath))?;
         let target = path::canonicalize(raw_path, self.config.path_parameters)
             .map_err(|e| bad_request(RequestError::InvalidPath(e)))?;
         if request::asks_method_override(headers, target.query()) {
@@ -337,7 +339,7 @@ impl Engine {
         }
         // 5. The rule.
         let rule_index = rules::first_match(&self.config.rules, method, target.path())
-            .ok_or(deny(DenialKind::NoMatchingRule))?;
+            .ok_or_else(|| deny(DenialKind::NoMatchingRule))?;
         let Some(rule) = self.config.rules.get(rule_index) else {
             return Err(deny(DenialKind::NoMatchingRule));
         };
@@ -346,21 +348,17 @@ impl Engine {
         }
         // 6. The credential.
         let credential = Credential::from_headers(headers).map_err(bad_request)?;
-        let challenge = route_challenge(&self.config.providers, rule, &credential, None);
+        let unattributed = |kind: DenialKind| Denial {
+            kind,
+            provider: None,
+            challenge: route_challenge(&self.config.providers, rule, &credential, None),
+        };
         let Some(token) = credential.token() else {
-            return Err(Denial {
-                kind: DenialKind::MissingToken,
-                provider: None,
-                challenge,
-            });
+            return Err(unattributed(DenialKind::MissingToken));
         };
         // 7. The token: size cap, cache, full validation.
         if token.len() > self.config.max_token_bytes {
-            return Err(Denial {
-                kind: DenialKind::InvalidToken(TokenError::TooLarge),
-                provider: None,
-                challenge,
-            });
+            return Err(unattributed(DenialKind::InvalidToken(TokenError::TooLarge)));
         }
         let binding = Bound {
             config: &self.config,
@@ -394,13 +392,14 @@ impl Engine {
                 .map_or(0, |p| p.clock_skew_seconds);
             token::check_time(skew, Some(hit.exp), hit.nbf, now).map_err(fail)?;
             trace.proof_signature = binding.enforce(provider, &hit.confirmation, env)?;
-            return grant(
-                rule,
-                hit,
-                forward_token,
-                target.rewritten(),
-                binding.challenge(provider),
-            );
+            return grant(rule, hit, forward_token, target.rewritten(), || {
+                binding.challenge(provider)
+            });
+        }
+        if !credential::is_token68(token) {
+            return Err(unattributed(DenialKind::InvalidRequest(
+                RequestError::MalformedAuthorization,
+            )));
         }
         let view = ProviderView {
             providers,
@@ -426,20 +425,16 @@ impl Engine {
                     nbf: v.nbf,
                     confirmation: v.confirmation,
                     scopes: v.scopes,
-                    headers: claim_headers(&self.config.claims_to_headers, &v.claims),
+                    headers: claim_headers(&self.config.claims_to_headers, &v.claims).into(),
                 };
                 // The token itself is good: it is cached whatever the binding says, and the
                 // binding is checked on this and every later request.
                 let bound = binding.enforce(entry.provider, &entry.confirmation, env);
                 let decision = bound.and_then(|proof_path| {
                     trace.proof_signature = proof_path;
-                    grant(
-                        rule,
-                        &entry,
-                        forward_token,
-                        target.rewritten(),
-                        binding.challenge(entry.provider),
-                    )
+                    grant(rule, &entry, forward_token, target.rewritten(), || {
+                        binding.challenge(entry.provider)
+                    })
                 });
                 self.cache.insert(hash, entry, now);
                 decision
@@ -622,7 +617,7 @@ fn grant(
     entry: &CachedToken,
     forward_token: bool,
     path: Option<String>,
-    challenge: Challenge,
+    challenge: impl FnOnce() -> Challenge,
 ) -> Result<Allowed, Denial> {
     if !scopes::has_all(&entry.scopes, &rule.scopes) {
         return Err(Denial {
@@ -630,11 +625,11 @@ fn grant(
                 required: rule.scopes.clone(),
             },
             provider: Some(entry.provider),
-            challenge,
+            challenge: challenge(),
         });
     }
     Ok(Allowed {
-        set_headers: entry.headers.clone(),
+        set_headers: Arc::clone(&entry.headers),
         provider: Some(entry.provider),
         remove_authorization: !forward_token,
         path,

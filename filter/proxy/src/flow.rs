@@ -148,7 +148,7 @@ fn allow(shared: &Shared, context_id: u32, allowed: &Allowed, pass: Pass) -> Act
             return fail_closed(context_id, &format!("cannot rewrite :path: {status:?}"));
         }
     }
-    for (name, value) in &allowed.set_headers {
+    for (name, value) in allowed.set_headers.iter() {
         if let Err(status) = host::set_request_header(name, value) {
             return fail_closed(context_id, &format!("cannot set header {name}: {status:?}"));
         }

@@ -22,7 +22,7 @@ fn forwards_configured_claims() {
     });
     let a = allowed(check(&t));
     assert_eq!(
-        a.set_headers,
+        a.set_headers.to_vec(),
         vec![
             ("x-client-id".to_owned(), "app-1".to_owned()),
             (
