@@ -4,6 +4,7 @@
 // screens with Chromium instead.
 
 import { createHash, randomBytes } from 'node:crypto';
+import { proof } from '../lib/dpop.mjs';
 
 /** Minimal cookie jar for one user agent talking to one host (paths ignored on purpose). */
 export class CookieJar {
@@ -147,38 +148,65 @@ async function tokenRequest(as, form, headers = {}) {
     headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
     body: new URLSearchParams(form).toString(),
   });
-  return { status: res.status, body: await res.json() };
+  return { status: res.status, body: await res.json(), headers: res.headers };
 }
 
-/** Play the app: exchange an authorization code (public client, PKCE verifier). */
-export function exchangeCode(as, { code, verifier, redirectUri = as.clients.mobile.redirectUris[0] }) {
+/**
+ * Sender-constraint headers of a token request: `dpop` is a DPoP key pair (lib/dpop.mjs; a fresh proof for
+ * POST <token endpoint> is made by the `dpop` package) or a ready proof string; `certificate` is the PEM client
+ * certificate the TLS-terminating proxy in front of the server verified (the test plays that proxy and passes it
+ * URL-encoded in the server's client-certificate header).
+ */
+export async function senderConstraintHeaders(as, { dpop, certificate } = {}) {
+  const headers = {};
+  if (dpop !== undefined) {
+    headers.dpop = typeof dpop === 'string' ? dpop : await proof(dpop, { htm: 'POST', htu: as.tokenUrl });
+  }
+  if (certificate !== undefined) headers[as.clientCertificateHeader] = encodeURIComponent(certificate);
+  return headers;
+}
+
+/** Play the app: exchange an authorization code (public client, PKCE verifier; `dpop`: see senderConstraintHeaders). */
+export async function exchangeCode(as, {
+  code, verifier, redirectUri = as.clients.mobile.redirectUris[0], clientId = as.clients.mobile.clientId, dpop,
+}) {
   return tokenRequest(as, {
     grant_type: 'authorization_code',
-    client_id: as.clients.mobile.clientId,
+    client_id: clientId,
     code,
     redirect_uri: redirectUri,
     ...(verifier === undefined ? {} : { code_verifier: verifier }),
-  });
+  }, await senderConstraintHeaders(as, { dpop }));
 }
 
-/** Play the app: refresh (public client). */
-export function refresh(as, refreshToken) {
+/** Play the app: refresh (public client; `dpop`: see senderConstraintHeaders). */
+export async function refresh(as, refreshToken, { clientId = as.clients.mobile.clientId, dpop } = {}) {
   return tokenRequest(as, {
     grant_type: 'refresh_token',
-    client_id: as.clients.mobile.clientId,
+    client_id: clientId,
     refresh_token: refreshToken,
-  });
+  }, await senderConstraintHeaders(as, { dpop }));
 }
 
-/** Service-to-service token: client_credentials with a resource indicator (RFC 8707). */
-export function clientCredentials(as, { scope = as.resourceScopes.join(' '), resource = as.resource } = {}) {
-  const { clientId, clientSecret } = as.clients.service;
+/**
+ * Service-to-service token: client_credentials with a resource indicator (RFC 8707). `client` (default the service
+ * client) is { clientId, clientSecret }; `dpop` / `certificate` bind the token (see senderConstraintHeaders).
+ */
+export async function clientCredentials(as, {
+  scope = as.resourceScopes.join(' '), resource = as.resource, client = as.clients.service, dpop, certificate,
+} = {}) {
+  const { clientId, clientSecret } = client;
   const basic = Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(clientSecret)}`).toString('base64');
   return tokenRequest(as, {
     grant_type: 'client_credentials',
     ...(scope ? { scope } : {}),
     ...(resource ? { resource } : {}),
-  }, { authorization: `Basic ${basic}` });
+  }, { authorization: `Basic ${basic}`, ...(await senderConstraintHeaders(as, { dpop, certificate })) });
+}
+
+/** Decode a JWT's payload (no verification: for assertions only). */
+export function jwtPayload(token) {
+  return JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString('utf8'));
 }
 
 /** Decode a JWT's header (no verification: for assertions on kid/alg/typ only). */

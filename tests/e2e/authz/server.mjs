@@ -20,6 +20,10 @@ const KEY_FILE = fileURLToPath(new URL('./keys/TEST-ONLY-signing-keys.json', imp
 /** Algorithms whose keys are published; any of them can sign access tokens. */
 export const SIGNING_ALGS = ['ES256', 'EdDSA', 'RS256'];
 
+/** DPoP proof algorithms the server accepts at its token endpoint (`Ed25519` is RFC 9864's name for EdDSA over
+ *  Ed25519, which the `dpop` npm package puts in its proofs). */
+export const DPOP_ALGS = ['ES256', 'Ed25519', 'EdDSA', 'RS256', 'PS256'];
+
 export const DEFAULTS = Object.freeze({
   host: '127.0.0.1',
   keepAlive: false,
@@ -34,6 +38,18 @@ export const DEFAULTS = Object.freeze({
     client_secret: 'TEST-ONLY-tollgate-service-secret-0123456789',
   },
   mobileClientId: 'tollgate-mobile',
+  // A public client whose every token request must carry a DPoP proof (RFC 9449 `dpop_bound_access_tokens`).
+  mobileDpopClientId: 'tollgate-mobile-dpop',
+  // A confidential client whose access tokens are bound to its TLS client certificate (RFC 8705 §3).
+  serviceMtlsClient: {
+    client_id: 'tollgate-service-mtls',
+    // TEST ONLY client secret.
+    client_secret: 'TEST-ONLY-tollgate-service-mtls-secret-0123456789',
+  },
+  // The header a TLS-terminating proxy in front of the server sets to the client certificate it verified:
+  // URL-encoded PEM, like nginx's $ssl_client_escaped_cert (and the Cert= element of Envoy's
+  // x-forwarded-client-cert). The proxy must remove any value the client sent itself.
+  clientCertificateHeader: 'x-ssl-client-cert',
   // The claimed-HTTPS redirect URI of a real deployment: our intermediate page.
   redirectUris: ['https://www.tollgate.test/app/callback'],
 });
@@ -221,6 +237,9 @@ function parseOptions(options) {
   if (!Array.isArray(opts.redirectUris) || opts.redirectUris.length === 0) {
     throw new Error('redirectUris must be a non-empty array');
   }
+  if (typeof opts.clientCertificateHeader !== 'string' || !/^[a-z0-9-]+$/.test(opts.clientCertificateHeader)) {
+    throw new Error('clientCertificateHeader must be a lower-case header name');
+  }
   return opts;
 }
 
@@ -243,6 +262,7 @@ export async function startAuthServer(options = {}) {
   const requests = emptyCounters();
   const requestLog = [];
   const serverErrors = [];
+  const grantErrors = []; // { time, error, detail } of refused token requests: reason only, never a token
   const faults = new Map(); // route name -> { status, body, contentType, delayMs }
 
   const state = {
@@ -276,12 +296,41 @@ export async function startAuthServer(options = {}) {
     redirect_uris: opts.redirectUris,
     id_token_signed_response_alg: 'ES256',
   };
+  // The same app, registered so that the server refuses every token request without a DPoP proof: the code
+  // exchange and each refresh are bound to the app's key (RFC 9449 §5; for a public client the refresh token is
+  // bound to it too), and its access tokens carry cnf.jkt.
+  const mobileDpopClient = {
+    ...mobileClient,
+    client_id: opts.mobileDpopClientId,
+    dpop_bound_access_tokens: true,
+  };
+  // A service whose tokens are certificate-bound (cnf.x5t#S256 = SHA-256 thumbprint of the client certificate
+  // the TLS-terminating proxy passed in `clientCertificateHeader`). It still authenticates with its secret.
+  const serviceMtlsClient = {
+    ...serviceClient,
+    client_id: opts.serviceMtlsClient.client_id,
+    client_secret: opts.serviceMtlsClient.client_secret,
+    tls_client_certificate_bound_access_tokens: true,
+  };
+
+  /** The PEM certificate the proxy verified, or undefined (oidc-provider then refuses a bound client's request). */
+  function clientCertificate(ctx) {
+    const value = ctx.get(opts.clientCertificateHeader);
+    if (!value) return undefined;
+    let pem;
+    try {
+      pem = decodeURIComponent(value);
+    } catch {
+      return undefined;
+    }
+    return /^-----BEGIN CERTIFICATE-----\n[A-Za-z0-9+/=\n]+-----END CERTIFICATE-----\n?$/.test(pem) ? pem : undefined;
+  }
 
   function buildProvider(issuer) {
     const keys = state.published.flatMap(keysOfGeneration);
     const provider = new Provider(issuer, {
       adapter: Adapter,
-      clients: [serviceClient, mobileClient],
+      clients: [serviceClient, mobileClient, mobileDpopClient, serviceMtlsClient],
       jwks: { keys },
       // TEST ONLY cookie signing keys, fixed so sessions survive restarts.
       cookies: { keys: ['TEST-ONLY-tollgate-cookie-key-1'] },
@@ -321,7 +370,18 @@ export async function startAuthServer(options = {}) {
         },
         clientCredentials: { enabled: true },
         revocation: { enabled: true },
+        // RFC 9449: a token request with a valid DPoP proof gets an access token bound to the proof's key
+        // (JWT claim cnf.jkt, token_type DPoP). No server nonces.
+        dPoP: { enabled: true },
+        // RFC 8705 §3: certificate-bound access tokens (cnf.x5t#S256) for clients registered with
+        // tls_client_certificate_bound_access_tokens; the certificate comes from the TLS-terminating proxy.
+        mTLS: {
+          enabled: true,
+          certificateBoundAccessTokens: true,
+          getCertificate: clientCertificate,
+        },
       },
+      enabledJWA: { dPoPSigningAlgValues: DPOP_ALGS },
       // Mobile apps get a refresh token without asking for offline_access (oidc-provider
       // would drop offline_access unless prompt=consent), and it is rotated on every use.
       issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
@@ -370,6 +430,12 @@ export async function startAuthServer(options = {}) {
       }
     });
 
+    // oidc-provider answers most refused grants with a generic error_description ("grant request is invalid")
+    // and keeps the reason in error_detail; tests read it here to tell one refusal from another.
+    provider.on('grant.error', (_ctx, err) => {
+      grantErrors.push({ time: Date.now(), error: err.error, detail: err.error_detail ?? err.error_description });
+      if (grantErrors.length > 100) grantErrors.shift();
+    });
     provider.on('server_error', (_ctx, err) => {
       serverErrors.push(err);
       console.error('authz server error:', err);
@@ -440,11 +506,23 @@ export async function startAuthServer(options = {}) {
     clients: {
       service: { clientId: serviceClient.client_id, clientSecret: serviceClient.client_secret },
       mobile: { clientId: mobileClient.client_id, redirectUris: [...mobileClient.redirect_uris] },
+      mobileDpop: { clientId: mobileDpopClient.client_id, redirectUris: [...mobileDpopClient.redirect_uris] },
+      serviceMtls: { clientId: serviceMtlsClient.client_id, clientSecret: serviceMtlsClient.client_secret },
     },
+    /** Name of the header through which the TLS-terminating proxy passes the client certificate (URL-encoded PEM). */
+    clientCertificateHeader: opts.clientCertificateHeader,
     /** Live counters of requests by endpoint (GET only for jwks and discovery). */
     requests,
     /** Last 1000 requests: method, path (never the query), route, status. No tokens. */
     requestLog,
+    /** Refused token requests, newest last: { time, error, detail } (detail: oidc-provider's error_detail, the
+     *  specific reason behind a generic error_description). */
+    grantErrors,
+    /** The newest refused token request's { error, detail }, or undefined. */
+    lastGrantError() {
+      const last = grantErrors.at(-1);
+      return last && { error: last.error, detail: last.detail };
+    },
     /** Errors oidc-provider reported as server_error (a test should expect none). */
     serverErrors,
     /** oidc-provider's own start-up notices (kept out of the test output). */

@@ -1,12 +1,16 @@
 // The mobile app's side of the flow, as a real app (AppAuth-style) does it after the OS hands it the App Link /
 // Universal Link: build the authorization request (PKCE S256 + state), check the authorization response that the
 // intermediate page forwarded (state, RFC 9207 `iss`, error), exchange the code with the PKCE verifier, refresh,
-// and call the API through Envoy with the access token.
+// and call the API through Envoy with the access token. With a DPoP key (MobileApp.dpopKey()), the app binds its
+// tokens to that key (RFC 9449): the authorization request names the key's thumbprint (dpop_jkt), every token
+// request carries a proof for the token endpoint, and every API call carries `Authorization: DPoP <token>` and a
+// fresh proof for that method and URI. Proofs are made by the `dpop` npm package (lib/dpop.mjs).
 //
 // Used by tests/e2e/flow/mobile-flow.test.mjs (the automated scenario) and tests/e2e/demo/stack.mjs (the demo's
 // tiny app endpoint). Never logs tokens or codes: errors name the reason, not the secret.
 
 import { createHash, randomBytes } from 'node:crypto';
+import { dpopKeyPair, proof, thumbprint } from '../lib/dpop.mjs';
 
 /** Why the app refused an authorization response or a token answer. One kind per reason. */
 export const AppErrorKind = Object.freeze({
@@ -27,6 +31,7 @@ export const AppErrorKind = Object.freeze({
   TOKEN_ERROR: 'token_error',
   /** The token endpoint answered 200 with something that is not a Bearer token response. */
   BAD_TOKEN_RESPONSE: 'bad_token_response',
+
   /** Discovery returned an `issuer` different from the one the app is configured with. */
   DISCOVERY_ISSUER_MISMATCH: 'discovery_issuer_mismatch',
 });
@@ -65,7 +70,7 @@ export function responseParams(urlOrParams) {
  * A public mobile client. `config`:
  *   issuer, authorizationEndpoint, tokenEndpoint, clientId, redirectUri (the intermediate page),
  *   issParameterSupported (RFC 9207: `iss` is then required in every response), apiBase (Envoy),
- *   resource (optional RFC 8707 resource indicator).
+ *   resource (optional RFC 8707 resource indicator), dpop (optional: the app's DPoP key, from MobileApp.dpopKey()).
  */
 export class MobileApp {
   #pending = new Map();
@@ -81,7 +86,13 @@ export class MobileApp {
    * Configure from OIDC discovery (`<issuer>/.well-known/openid-configuration`), checking that the document's
    * `issuer` is exactly the configured one.
    */
-  static async discover(issuer, { clientId, redirectUri, apiBase, resource, fetchImpl = fetch } = {}) {
+  /** A DPoP key for the app (kept in the app, never exported): { keyPair, jkt } (jkt: its RFC 7638 thumbprint). */
+  static async dpopKey(alg = 'ES256') {
+    const keyPair = await dpopKeyPair(alg);
+    return { keyPair, jkt: await thumbprint(keyPair) };
+  }
+
+  static async discover(issuer, { clientId, redirectUri, apiBase, resource, dpop, fetchImpl = fetch } = {}) {
     const res = await fetchImpl(`${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`);
     if (res.status !== 200) throw new Error(`discovery: HTTP ${res.status}`);
     const doc = await res.json();
@@ -97,6 +108,7 @@ export class MobileApp {
       redirectUri,
       apiBase,
       resource,
+      dpop,
     });
   }
 
@@ -123,6 +135,8 @@ export class MobileApp {
       code_challenge: pkce.challenge,
       code_challenge_method: pkce.method,
       ...(this.config.resource ? { resource: this.config.resource } : {}),
+      // RFC 9449 §10: the code can only be exchanged with a proof by this key
+      ...(this.config.dpop ? { dpop_jkt: this.config.dpop.jkt } : {}),
       ...extra,
     };
     for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
@@ -165,9 +179,14 @@ export class MobileApp {
   }
 
   async #token(form) {
+    const { dpop } = this.config;
     const res = await fetch(this.config.tokenEndpoint, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        accept: 'application/json',
+        ...(dpop ? { dpop: await proof(dpop.keyPair, { htm: 'POST', htu: this.config.tokenEndpoint }) } : {}),
+      },
       body: new URLSearchParams({ client_id: this.config.clientId, ...form }).toString(),
     });
     let body;
@@ -183,8 +202,9 @@ export class MobileApp {
         error_description: body?.error_description,
       });
     }
-    if (!body || typeof body.access_token !== 'string' || String(body.token_type).toLowerCase() !== 'bearer') {
-      throw new AppError(AppErrorKind.BAD_TOKEN_RESPONSE, 'the token endpoint did not return a Bearer access token');
+    const tokenType = String(body?.token_type).toLowerCase();
+    if (!body || typeof body.access_token !== 'string' || (tokenType !== 'bearer' && tokenType !== 'dpop')) {
+      throw new AppError(AppErrorKind.BAD_TOKEN_RESPONSE, 'the token endpoint did not return a Bearer or DPoP access token');
     }
     return body;
   }
@@ -212,15 +232,25 @@ export class MobileApp {
 
   /**
    * Call the API through Envoy. Resolves { status, headers (lower-case names), body, json, wwwAuthenticate }.
-   * `accessToken` undefined sends no Authorization header.
+   * `accessToken` undefined sends no Authorization header. With a DPoP key the call carries
+   * `Authorization: DPoP <token>` and a fresh proof for this method and URL (query and fragment left out, RFC 9449
+   * §4.2), unless `scheme` says otherwise; `proofKey` signs the proof with another key pair (a thief's).
    */
-  async callApi(path, { method = 'GET', accessToken, body, headers = {} } = {}) {
+  async callApi(path, {
+    method = 'GET', accessToken, body, headers = {}, scheme = this.config.dpop ? 'DPoP' : 'Bearer',
+    proofKey = this.config.dpop?.keyPair,
+  } = {}) {
     if (!this.config.apiBase) throw new Error('MobileApp: apiBase is not configured');
-    const res = await fetch(new URL(path, this.config.apiBase), {
-      method,
-      headers: { ...headers, ...(accessToken === undefined ? {} : { authorization: `Bearer ${accessToken}` }) },
-      body,
-    });
+    const url = new URL(path, this.config.apiBase);
+    const auth = {};
+    if (accessToken !== undefined) {
+      auth.authorization = `${scheme} ${accessToken}`;
+      if (scheme === 'DPoP') {
+        if (!proofKey) throw new Error('MobileApp: the DPoP scheme needs a DPoP key');
+        auth.dpop = await proof(proofKey, { htm: method, htu: `${url.origin}${url.pathname}`, accessToken });
+      }
+    }
+    const res = await fetch(url, { method, headers: { ...headers, ...auth }, body });
     const text = await res.text();
     let json;
     try {

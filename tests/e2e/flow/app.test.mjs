@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 
 import { startAuthServer } from '../authz/server.mjs';
 import { runBrowserFlow } from '../authz/flow.mjs';
-import { AppError, AppErrorKind, MobileApp, pkceS256, responseParams } from './app.mjs';
+import { AppError, AppErrorKind, MobileApp, jwtClaims, pkceS256, responseParams } from './app.mjs';
 
 const REDIRECT_URI = 'http://127.0.0.1:45997/app/callback';
 let as;
@@ -106,5 +106,27 @@ describe('MobileApp', () => {
       app.exchangeCode({ code: p2.get('code'), verifier: 'x'.repeat(43) }),
       (e) => isKind(AppErrorKind.TOKEN_ERROR)(e) && e.details.error === 'invalid_grant',
     );
+  });
+
+  test('with a DPoP key: dpop_jkt in the request, a proof at the token endpoint, tokens bound to the key', async () => {
+    const dpop = await MobileApp.dpopKey();
+    const bound = new MobileApp({ ...app.config, clientId: as.clients.mobileDpop.clientId, dpop });
+    const { url } = bound.beginAuthorization();
+    assert.equal(new URL(url).searchParams.get('dpop_jkt'), dpop.jkt);
+    const { redirect } = await runBrowserFlow(url, { redirectUri: REDIRECT_URI });
+    const tokens = await bound.completeAuthorization(redirect);
+    assert.equal(tokens.token_type, 'DPoP');
+    assert.deepEqual(jwtClaims(tokens.access_token).cnf, { jkt: dpop.jkt });
+    const refreshed = await bound.refresh(tokens.refresh_token);
+    assert.deepEqual(jwtClaims(refreshed.access_token).cnf, { jkt: dpop.jkt });
+
+    // the same client without the key gets nothing: the server requires a proof from this client
+    const keyless = new MobileApp({ ...app.config, clientId: as.clients.mobileDpop.clientId });
+    const r2 = await runBrowserFlow(keyless.beginAuthorization().url, { redirectUri: REDIRECT_URI });
+    await assert.rejects(
+      keyless.completeAuthorization(r2.redirect),
+      (e) => isKind(AppErrorKind.TOKEN_ERROR)(e) && e.details.error === 'invalid_grant',
+    );
+    assert.deepEqual(as.lastGrantError(), { error: 'invalid_grant', detail: 'DPoP proof JWT not provided' });
   });
 });

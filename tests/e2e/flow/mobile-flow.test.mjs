@@ -10,7 +10,7 @@
 import { after, before, describe, test as nodeTest } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { AppError, AppErrorKind, jwtClaims } from './app.mjs';
+import { AppError, AppErrorKind, MobileApp, jwtClaims } from './app.mjs';
 import { launchMobileBrowser, signInAndContinue } from './browser.mjs';
 import { APP_LINK_PATH, REALM, startFlowStack } from './flow-stack.mjs';
 import { artifactPath } from '../page/site.mjs';
@@ -184,6 +184,99 @@ describe('mobile flow: browser login, intermediate page, app link, PKCE exchange
     assert.equal(replay.kind, AppErrorKind.TOKEN_ERROR);
     assert.equal(replay.details.status, 400);
     assert.equal(replay.details.error, 'invalid_grant');
+  });
+});
+
+describe('mobile flow with DPoP: the app holds a key, the code exchange and refresh are bound to it, each API call carries a proof', () => {
+  const run = {};
+  let app;
+  let thief;
+
+  before(async () => {
+    // The app's own key (kept in the app; on a device, in the platform key store) and the public client that the
+    // server refuses to give tokens without a proof.
+    const appConfig = { clientId: stack.as.clients.mobileDpop.clientId, redirectUri: stack.pageUrl, apiBase: stack.apiUrl };
+    app = await MobileApp.discover(stack.as.issuer, { ...appConfig, dpop: await MobileApp.dpopKey() });
+    // Someone who copied the app's tokens (not its key): the same client id, another key.
+    thief = await MobileApp.discover(stack.as.issuer, { ...appConfig, dpop: await MobileApp.dpopKey() });
+  });
+
+  test('the authorization request names the key (dpop_jkt); the browser leg hands code, state and iss to the app', async () => {
+    const { url, state } = app.beginAuthorization({ scope: 'openid orders:read' });
+    assert.equal(new URL(url).searchParams.get('dpop_jkt'), app.config.dpop.jkt);
+    assert.equal(new URL(url).searchParams.get('client_id'), stack.as.clients.mobileDpop.clientId);
+    const { link } = await browserLeg(url, { login: 'carol' });
+    assert.equal(link.params.get('state'), state);
+    assert.equal(link.params.get('iss'), stack.as.issuer);
+    run.link = link;
+  });
+
+  test('the code exchange carries a proof: the access token is DPoP-bound, and DPoP + a fresh proof per call gets 200', async () => {
+    assert.ok(run.link, 'previous step');
+    const tokens = await app.completeAuthorization(run.link.params);
+    assert.equal(tokens.token_type, 'DPoP');
+    assert.equal(typeof tokens.refresh_token, 'string');
+    const claims = jwtClaims(tokens.access_token);
+    assert.deepEqual(claims.cnf, { jkt: app.config.dpop.jkt });
+    assert.equal(claims.sub, 'carol');
+    assert.equal(claims.client_id, stack.as.clients.mobileDpop.clientId);
+    run.tokens = tokens;
+    // two calls, each with its own proof: the second finds the token in the filter's cache, the proof is checked anyway
+    for (let i = 0; i < 2; i += 1) {
+      const res = await app.callApi('/orders', { accessToken: tokens.access_token });
+      assert.equal(res.status, 200, summary(res));
+      assert.equal(res.json.headers['x-user-id'], 'carol');
+      assert.equal(res.json.headers['x-client-id'], stack.as.clients.mobileDpop.clientId);
+      assert.equal(res.json.headers['x-token-scope'], 'orders:read');
+    }
+  });
+
+  test('a stolen access token sent as Bearer is refused (the route takes bearer tokens: binding "any")', async () => {
+    assert.ok(run.tokens, 'previous step');
+    const seen = stack.upstream.seen.length;
+    const asBearer = await thief.callApi('/orders', { accessToken: run.tokens.access_token, scheme: 'Bearer' });
+    assert.equal(asBearer.status, 401, summary(asBearer));
+    assert.deepEqual(asBearer.json, {
+      error: 'invalid_token', error_description: 'the token is bound to a DPoP key and must be sent with the DPoP scheme',
+    });
+    assert.equal(stack.upstream.seen.length, seen, 'a refused request must not reach the API');
+    assert.equal(
+      asBearer.wwwAuthenticate,
+      `Bearer realm="${REALM}", error="invalid_token", error_description="the token is bound to a DPoP key and must be sent with the DPoP scheme"`,
+    );
+  });
+
+  test('a stolen access token with a proof by the thief\'s key is refused', async () => {
+    assert.ok(run.tokens, 'previous step');
+    const seen = stack.upstream.seen.length;
+    const otherKey = await thief.callApi('/orders', { accessToken: run.tokens.access_token });
+    assert.equal(otherKey.status, 401, summary(otherKey));
+    assert.equal(
+      otherKey.wwwAuthenticate,
+      `DPoP realm="${REALM}", error="invalid_dpop_proof", error_description="the access token is bound to another DPoP key", algs="ES256 EdDSA RS256 PS256"`,
+    );
+    assert.deepEqual(otherKey.json, { error: 'invalid_dpop_proof', error_description: 'the access token is bound to another DPoP key' });
+    assert.equal(stack.upstream.seen.length, seen, 'a refused request must not reach the API');
+    // the owner's next call still works
+    assert.equal((await app.callApi('/orders', { accessToken: run.tokens.access_token })).status, 200);
+  });
+
+  test('refresh is bound too: the thief cannot refresh with its key; the app refreshes with a proof and the new token works', async () => {
+    assert.ok(run.tokens, 'previous step');
+    const stolen = await thief.refresh(run.tokens.refresh_token).then(() => assert.fail('the thief refreshed'), (e) => e);
+    assert.ok(stolen instanceof AppError, stolen.message);
+    assert.equal(stolen.kind, AppErrorKind.TOKEN_ERROR);
+    assert.equal(stolen.details.error, 'invalid_grant');
+    assert.deepEqual(stack.as.lastGrantError(), { error: 'invalid_grant', detail: 'failed jkt verification' });
+
+    const fresh = await app.refresh(run.tokens.refresh_token);
+    assert.equal(fresh.token_type, 'DPoP');
+    assert.notEqual(fresh.access_token, run.tokens.access_token);
+    assert.notEqual(fresh.refresh_token, run.tokens.refresh_token, 'refresh tokens rotate');
+    assert.deepEqual(jwtClaims(fresh.access_token).cnf, { jkt: app.config.dpop.jkt });
+    const res = await app.callApi('/orders', { accessToken: fresh.access_token });
+    assert.equal(res.status, 200, summary(res));
+    assert.equal(res.json.headers['x-user-id'], 'carol');
   });
 });
 
