@@ -1,10 +1,12 @@
 //! The request's credential, read in one place: which scheme, which token, which proof.
 //!
-//! Exactly one `Authorization` header is read (two → 400, RFC 6750 §3.1: "more than one
-//! method"); the scheme is compared case-insensitively (RFC 9110 §11.1): `Bearer` (RFC 6750)
-//! or `DPoP` (RFC 9449, with the proof in the `DPoP` header). A header with another scheme
-//! (e.g. `Basic`) counts as no credential. The token must be a single token68 value. The
-//! query string and cookies are never read.
+//! The token comes from the configured sources (`sources`: the `Authorization` header with a
+//! scheme, another header with an optional prefix, a cookie, a query parameter). A token in
+//! two places is refused (400, RFC 6750 §3.1: "more than one method"), as are two values in
+//! one place, e.g. two `Authorization` headers. Schemes are compared case-insensitively (RFC
+//! 9110 §11.1): `Bearer` (RFC 6750) or `DPoP` (RFC 9449, with the proof in the `DPoP`
+//! header); an `Authorization` header with another scheme (e.g. `Basic`) counts as no
+//! credential. The token must be a single token68 value.
 
 use crate::config::TokenSource;
 use crate::request::RequestError;
@@ -68,13 +70,16 @@ impl<'a> Credential<'a> {
     }
 }
 
-/// The first of `sources` (in order) that the request fills, and which one it was.
-/// `Ok((Credential::None, None))` when none is present.
+/// The one source of `sources` that the request fills, and which one it was;
+/// `Ok((Credential::None, None))` when none is present. A token in two sources is
+/// [`RequestError::MultipleTokens`]: which one the client meant is a guess, and the other would
+/// travel on to the API untouched (`forward_token: false` takes out the one it read).
 pub fn find<'a, 'c>(
     headers: &'a [(String, String)],
     query: &'a str,
     sources: &'c [TokenSource],
 ) -> Result<(Credential<'a>, Option<&'c TokenSource>), RequestError> {
+    let mut found = (Credential::None, None);
     for source in sources {
         let credential = match source {
             TokenSource::Authorization { scheme } => authorization(headers, scheme)?,
@@ -131,10 +136,13 @@ pub fn find<'a, 'c>(
             }
         };
         if !matches!(credential, Credential::None) {
-            return Ok((credential, Some(source)));
+            if found.1.is_some() {
+                return Err(RequestError::MultipleTokens);
+            }
+            found = (credential, Some(source));
         }
     }
-    Ok((Credential::None, None))
+    Ok(found)
 }
 
 /// At most one value: two are ambiguous (RFC 6750 §3.1: one method only).

@@ -184,7 +184,7 @@ describe('floor filter (filter/bench-floor)', () => {
 
   const withFloor = async (steps, fn) => {
     const upstream = await startEchoUpstream();
-    const config = toYaml(bootstrap({ upstreamPort: upstream.port, httpFilters: [tollgateFilter(steps, { wasm: floorWasm, name: 'floor' })] }));
+    const config = toYaml(bootstrap({ upstreamPort: upstream.port, httpFilters: [tollgateFilter(steps, { wasm: floorWasm, name: 'floor', vmId: 'floor' })] }));
     const envoy = await startEnvoy(config, { name: 'floor-steps' });
     try {
       await fn(envoy.listenerPort('ingress'), envoy, upstream);
@@ -225,7 +225,7 @@ describe('floor filter (filter/bench-floor)', () => {
   });
 
   it('a bad step list stops the plugin from loading, with the line and the reason', async () => {
-    const config = toYaml(bootstrap({ upstreamPort: 9, httpFilters: [tollgateFilter('headers\nsleep 1\n', { wasm: floorWasm, name: 'floor' })] }));
+    const config = toYaml(bootstrap({ upstreamPort: 9, httpFilters: [tollgateFilter('headers\nsleep 1\n', { wasm: floorWasm, name: 'floor', vmId: 'floor' })] }));
     const { log } = await startEnvoyExpectingFailure(config, { name: 'floor-bad-steps' });
     assert.ok(log.includes('floor: invalid step list: line 2: unknown step "sleep" (expected headers, time, remove, set or count)'), log);
   });

@@ -358,7 +358,7 @@ function renderConfig(setup, floorWasm) {
 /** Cache counters of the setup's own verified-token cache ({ hits, misses }), or null if it has none. */
 async function cacheCounters(envoy, setup) {
   let names;
-  if (setup.family === 'tollgate' && setup.checksTokens) names = ['wasmcustom.tollgate.cache.hit', 'wasmcustom.tollgate.cache.miss'];
+  if (setup.family === 'tollgate' && setup.checksTokens) names = ['wasmcustom.tollgate.prefix.tollgate.jwt_cache_hit', 'wasmcustom.tollgate.prefix.tollgate.jwt_cache_miss'];
   else if (setup.family === 'jwt' && setup.cache) names = ['http.bench.jwt_authn.jwt_cache_hit', 'http.bench.jwt_authn.jwt_cache_miss'];
   else return null;
   const stats = await envoy.stats('cache');

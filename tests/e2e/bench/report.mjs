@@ -2,7 +2,7 @@
 // measurements (no I/O), so the smoke test can check them on fixed input.
 
 /** Name of the filter's memory gauge as Envoy shows it; read when present, reported as absent otherwise. */
-export const FILTER_MEMORY_GAUGE = 'wasmcustom.tollgate.memory_bytes';
+export const FILTER_MEMORY_GAUGE = 'wasmcustom.tollgate.prefix.tollgate.vm_memory_bytes';
 
 /** Median of numbers (NaN for none). */
 export function median(values) {

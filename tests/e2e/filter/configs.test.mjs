@@ -188,10 +188,9 @@ describe('every Envoy config under envoy/ is loaded by a test', () => {
       assert.equal(b.headers['x-seen-issuer'], PARTNER_ISSUER);
       const crossed = await request(port, { path: '/orders', headers: bearer(await mint({ iss: PARTNER_ISSUER })) });
       assert.equal(crossed.status, 401, crossed.body);
-      const stats = await envoy.stats('^wasmcustom\\.tollgate\\.provider\\.');
-      assert.equal(stats.get('wasmcustom.tollgate.provider.idsvr.allowed'), 1);
-      assert.equal(stats.get('wasmcustom.tollgate.provider.partner.allowed'), 1);
-      assert.equal(stats.get('wasmcustom.tollgate.provider.partner.denied'), 1);
+      assert.equal(await envoy.family('allowed', { provider: 'idsvr' }), 1);
+      assert.equal(await envoy.family('allowed', { provider: 'partner' }), 1);
+      assert.equal(await envoy.family('denied', { provider: 'partner' }), 1);
       await runReadmeCurls('envoy/examples/two-providers/README.md', envoy, 'api');
     });
   });
@@ -248,7 +247,7 @@ describe('every Envoy config under envoy/ is loaded by a test', () => {
       const port = envoy.listenerPort('bench');
       assert.equal((await request(port, { path: '/' })).status, 200);
       assert.equal((await request(port, { path: '/', headers: { authorization: 'Bearer not-even-a-jwt' } })).status, 200);
-      assert.equal(await envoy.counter('wasmcustom.tollgate.allowed'), 2);
+      assert.equal(await envoy.family('allowed'), 2);
     });
   });
 

@@ -5,6 +5,7 @@ import crypto from 'node:crypto';
 import { startEnvoy } from '../lib/envoy.mjs';
 import { bootstrap, toYaml, tollgateFilter } from '../lib/envoy-config.mjs';
 import { request } from '../lib/http.mjs';
+import { parseMetric } from '../lib/metrics.mjs';
 import { requireWasm } from '../lib/paths.mjs';
 import { startEchoUpstream } from '../lib/upstream.mjs';
 import { AUDIENCE, IDSVR_JWKS, ISSUER, PARTNER_ISSUER, PARTNER_JWKS } from '../fixtures/tokens.mjs';
@@ -155,19 +156,26 @@ export function assertNoSecret(text, token, where) {
   if (sig && sig.length > 16) assert.ok(!text.includes(sig), `${where} contains the token's signature`);
 }
 
-/** The counters of the contract (CORE_API.md): allowed, denied, denied.<reason>, provider.<name>.allowed|denied. */
-const CONTRACT_COUNTER = /^(allowed|denied|denied\.[a-z_]+|provider\.[^.]+\.(allowed|denied))$/;
-
-/** Counter deltas of the contract counters (without the wasmcustom.tollgate. prefix) caused by `fn`. */
+/**
+ * Decision counters caused by `fn`, summed the way a dashboard sums the labelled families (README "Metrics"):
+ * `allowed`, `denied`, `would_deny`, `denied.<reason>`, `would_deny.<reason>`, `provider.<name>.allowed|denied`.
+ * Only non-zero changes are listed.
+ */
 export async function counterDelta(envoy, fn) {
   const before = await envoy.stats('^wasmcustom\\.tollgate\\.');
   const result = await fn();
   const after = await envoy.stats('^wasmcustom\\.tollgate\\.');
   const delta = {};
+  const add = (key, d) => { delta[key] = (delta[key] ?? 0) + d; };
   for (const [name, value] of after) {
-    const short = name.replace(/^wasmcustom\.tollgate\./, '');
     const d = value - (before.get(name) ?? 0);
-    if (d !== 0 && CONTRACT_COUNTER.test(short)) delta[short] = d;
+    const m = parseMetric(name);
+    if (d === 0 || !m || !['allowed', 'denied', 'would_deny'].includes(m.family)) continue;
+    add(m.family, d);
+    if (m.labels.reason) add(`${m.family}.${m.labels.reason}`, d);
+    if (m.family !== 'would_deny' && m.labels.provider && m.labels.provider !== 'none') {
+      add(`provider.${m.labels.provider}.${m.family}`, d);
+    }
   }
   return { delta, result };
 }

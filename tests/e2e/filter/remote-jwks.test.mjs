@@ -39,11 +39,11 @@ function exampleConfig(authPort, { refetchIntervalS = REFETCH_INTERVAL_S } = {})
 
 /** The filter's metrics for the example's provider `authz` (Envoy adds the prefix `wasmcustom.`). */
 const METRIC = {
-  fetchSuccess: 'tollgate.provider.authz.jwks_fetch_success',
-  fetchFailure: 'tollgate.provider.authz.jwks_fetch_failure',
-  refetchTriggered: 'tollgate.provider.authz.jwks_refetch_triggered',
-  keys: 'tollgate.provider.authz.jwks_keys',
-  keysUnavailable: 'tollgate.denied.keys_unavailable',
+  fetchSuccess: 'tollgate.prefix.tollgate.provider.authz.jwks_fetch_success',
+  fetchFailure: 'tollgate.prefix.tollgate.provider.authz.jwks_fetch_failed',
+  refetchTriggered: 'tollgate.prefix.tollgate.provider.authz.jwks_refetch_triggered',
+  keys: 'tollgate.prefix.tollgate.provider.authz.jwks_keys',
+  keysUnavailable: 'tollgate.prefix.tollgate.provider.authz.reason.keys_unavailable.denied',
 };
 
 /**

@@ -6,6 +6,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTollgate, scenarioConfig, assertDenied, assertInvalidToken, assertNoSecret, counterDelta, REALM, DESCRIPTIONS } from './harness.mjs';
+import { DOCUMENTED_FAMILIES, parseMetric, sumFamily } from '../lib/metrics.mjs';
 import {
   mint, unsignedToken, hmacToken, tamper, foreignKeyToken, claims, publicKeyPem, publicKeyDer,
   IDSVR_JWKS, PARTNER_ISSUER, KID, AUDIENCE,
@@ -27,17 +28,18 @@ for (const signaturePath of ['auto', 'wasm']) describe(`tollgate in the real Env
     if (!tg) return;
     try {
       // Which path checked the signatures: Envoy's verify_signature for the algorithms it serves, or the VM.
-      const stats = await tg.envoy.stats('^wasmcustom\\.tollgate\\.signature\\.');
-      const stat = (n) => stats.get(`wasmcustom.tollgate.signature.${n}`);
+      const stats = await tg.envoy.stats('^wasmcustom\\.tollgate\\.prefix\\.tollgate\\.signature');
+      const stat = (n) => stats.get(`wasmcustom.tollgate.prefix.tollgate.${n}`);
+      const checks = (path) => stat(`signature_path.${path}.signatures`);
       if (signaturePath === 'auto') {
-        assert.equal(stat('host_algorithms'), 5, 'ES256, ES384, RS256, RS384, RS512 on the host');
-        assert.ok(stat('host') > 10, `host checks: ${stat('host')}`);
-        assert.match(tg.envoy.log(), /signatures: host verify_signature for ES256, ES384, RS256, RS384, RS512; pure Rust for EdDSA, PS256, PS384, PS512/);
+        assert.equal(stat('signature_host_algorithms'), 5, 'ES256, ES384, RS256, RS384, RS512 on the host');
+        assert.ok(checks('host') > 10, `host checks: ${checks('host')}`);
+        assert.match(tg.envoy.log(), /signatures: host verify_signature for ES256, ES384, RS256, RS384, RS512; pure Rust for ES512, EdDSA, PS256, PS384, PS512/);
       } else {
-        assert.equal(stat('host_algorithms'), 0);
-        assert.equal(stat('host'), 0);
+        assert.equal(stat('signature_host_algorithms'), 0);
+        assert.equal(checks('host'), 0);
       }
-      assert.ok(stat('wasm') > 0, `VM checks: ${stat('wasm')}`);
+      assert.ok(checks('wasm') > 0, `VM checks: ${checks('wasm')}`);
       // No Envoy log line may contain a token (the glue logs the reason, never the token).
       const log = tg.envoy.log();
       for (const t of tokensUsed) assertNoSecret(log, t, 'the Envoy log');
@@ -343,17 +345,22 @@ for (const signaturePath of ['auto', 'wasm']) describe(`tollgate in the real Env
     }
   });
 
-  test('per-reason and per-provider counters are defined at start and visible on /stats', async () => {
+  test('decisions are counted per provider and reason: allowed at zero from the start, each denial under its reason', async () => {
     const stats = await tg.envoy.stats('^wasmcustom\\.tollgate\\.');
-    for (const name of ['allowed', 'denied', 'denied.missing_token', 'denied.expired', 'denied.wrong_audience',
-      'denied.insufficient_scope', 'denied.bad_signature', 'provider.idsvr.allowed', 'provider.idsvr.denied',
-      'provider.partner.allowed', 'provider.partner.denied']) {
-      assert.ok(stats.has(`wasmcustom.tollgate.${name}`), `wasmcustom.tollgate.${name} on /stats`);
+    for (const provider of ['idsvr', 'partner', 'none']) {
+      const name = `wasmcustom.tollgate.prefix.tollgate.provider.${provider}.allowed`;
+      assert.ok(stats.has(name), `${name} on /stats`);
     }
-    // The counts add up: every denial is counted once under its reason.
-    const reasons = [...stats].filter(([n]) => n.startsWith('wasmcustom.tollgate.denied.')).reduce((s, [, v]) => s + v, 0);
-    assert.equal(reasons, stats.get('wasmcustom.tollgate.denied'));
-    assert.ok(stats.get('wasmcustom.tollgate.provider.partner.allowed') >= 1);
+    // The table above refused tokens for these reasons, each counted under the token's provider.
+    for (const reason of ['expired', 'wrong_audience', 'insufficient_scope', 'bad_signature']) {
+      assert.ok(sumFamily(stats, 'denied', { provider: 'idsvr', reason }) >= 1, `denied{provider=idsvr,reason=${reason}}`);
+    }
+    assert.ok(sumFamily(stats, 'denied', { provider: 'none', reason: 'missing_token' }) >= 1);
+    assert.ok(sumFamily(stats, 'allowed', { provider: 'partner' }) >= 1);
+    // Every filter metric is one of the documented families.
+    for (const name of stats.keys()) {
+      assert.ok(DOCUMENTED_FAMILIES.includes(parseMetric(name)?.family), name);
+    }
   });
 
   test('a partner-issued token signed with an idsvr key is refused (keys are per provider)', async () => {

@@ -242,7 +242,7 @@ describe('mobile flow with DPoP: the app holds a key, the code exchange and refr
     assert.equal(stack.upstream.seen.length, seen, 'a refused request must not reach the API');
     assert.equal(
       asBearer.wwwAuthenticate,
-      `Bearer realm="${REALM}", error="invalid_token", error_description="the token is bound to a DPoP key and must be sent with the DPoP scheme"`,
+      `DPoP realm="${REALM}", error="invalid_token", error_description="the token is bound to a DPoP key and must be sent with the DPoP scheme", algs="ES256 EdDSA RS256 PS256"`,
     );
   });
 

@@ -1,9 +1,14 @@
 // Envoy bootstrap configs for tests, built as objects and written as JSON (valid YAML).
 // Every listener and the admin bind 127.0.0.1 port 0: the kernel picks free ports, the runner reads them back.
+import { STATS_TAGS } from './metrics.mjs';
 import { wasmPath } from './paths.mjs';
 
-/** The tollgate HTTP filter entry: envoy.filters.http.wasm, V8, local .wasm, plugin config as StringValue JSON. */
-export function tollgateFilter(pluginConfig, { wasm = wasmPath(), name = 'tollgate' } = {}) {
+/**
+ * The tollgate HTTP filter entry: envoy.filters.http.wasm, V8, local .wasm, plugin config as StringValue JSON. As in
+ * the shipped configs, `vm_id` is `tollgate` and `name` names the instance: Envoy starts the filter's lines with
+ * `wasm log <name> tollgate:` on requests and `wasm log tollgate:` for the plugin's own (configuration, keys).
+ */
+export function tollgateFilter(pluginConfig, { wasm = wasmPath(), name = 'api', vmId = 'tollgate' } = {}) {
   return {
     name: 'envoy.filters.http.wasm',
     typed_config: {
@@ -11,7 +16,7 @@ export function tollgateFilter(pluginConfig, { wasm = wasmPath(), name = 'tollga
       config: {
         name,
         vm_config: {
-          vm_id: name,
+          vm_id: vmId,
           runtime: 'envoy.wasm.runtime.v8',
           code: { local: { filename: wasm } },
         },
@@ -37,6 +42,7 @@ export const routerFilter = {
 export function bootstrap({ upstreamPort, httpFilters = [], hcm = {}, routeConfig } = {}) {
   return {
     admin: { address: { socket_address: { address: '127.0.0.1', port_value: 0 } } },
+    stats_config: { stats_tags: STATS_TAGS },
     static_resources: {
       listeners: [
         {

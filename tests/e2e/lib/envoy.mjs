@@ -7,6 +7,7 @@ import { requireEnvoy, REPO } from './paths.mjs';
 import { startProcess, stopProcess, runToCompletion } from './proc.mjs';
 import { request } from './http.mjs';
 import { waitFor } from './net.mjs';
+import { sumFamily } from './metrics.mjs';
 
 /** Replace every `{{NAME}}` in `text` with vars.NAME; throws on a placeholder without a value. */
 export function render(text, vars) {
@@ -113,6 +114,10 @@ export async function startEnvoy(config, {
         if (typeof s.value === 'number') map.set(s.name, s.value);
       }
       return map;
+    },
+    /** Sum of the filter metric family `family` over the series whose labels include `labels` (lib/metrics.mjs). */
+    async family(family, labels = {}) {
+      return sumFamily(await handle.stats('^wasmcustom\\.tollgate\\.'), family, labels);
     },
     /** Value of one counter, undefined when Envoy does not have it. */
     async counter(statName) {

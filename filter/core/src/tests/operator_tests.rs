@@ -63,6 +63,18 @@ fn tokens_come_from_the_configured_sources_in_order() {
             "/orders",
             &[("x-api-token", "Token a"), ("x-api-token", "Token b")],
         ),
+        // The same token in two sources: one method only.
+        req(
+            &format!("/orders?access_token={t}"),
+            &[("authorization", &format!("Bearer {t}"))],
+        ),
+        req(
+            "/orders",
+            &[
+                ("cookie", &format!("at={t}")),
+                ("x-api-token", &format!("Token {t}")),
+            ],
+        ),
     ] {
         assert_eq!(
             denied(e.evaluate(&r, NOW)).kind,
