@@ -118,11 +118,17 @@ impl Denied<'_> {
         )
     }
 
-    fn explain(&self) {
+    /// The debug line saying which check failed (built only when the host logs at debug).
+    fn explain(&self, dry_run: bool) {
         if let Some(why) = self.explanation {
+            let verdict = if dry_run {
+                "would be refused"
+            } else {
+                "refused"
+            };
             log(
                 LogLevel::Debug,
-                &format!("request {} refused because {why}", self.request_id),
+                &format!("request {} {verdict} because {why}", self.request_id),
             );
         }
     }
@@ -138,7 +144,7 @@ fn would_deny(shared: &Shared, denial: &Denial, why: &Denied<'_>, pass: Pass) ->
         LogLevel::Info,
         &format!("would deny (dry run): {}", why.line(shared, denial, status)),
     );
-    why.explain();
+    why.explain(true);
     resume_if(pass)
 }
 
@@ -264,7 +270,7 @@ fn deny(shared: &Shared, denial: &Denial, why: &Denied<'_>) -> Action {
         LogLevel::Info,
         &format!("denied: {}", why.line(shared, denial, response.status)),
     );
-    why.explain();
+    why.explain(false);
     if let Err(status) =
         host::send_response(response.status, &response.headers, response.body.as_bytes())
     {

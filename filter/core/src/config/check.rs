@@ -29,6 +29,8 @@ const RESERVED_HEADERS: &[&str] = &[
     "x-forwarded-host",
     "x-request-id",
     "x-envoy-original-path",
+    // The DPoP proof: stripping it as a claim header would break every DPoP request.
+    "dpop",
 ];
 
 /// Check everything and build the model.
@@ -109,6 +111,24 @@ pub(super) fn config(raw: RawConfig) -> Result<Config, ConfigError> {
             return Err(ConfigError::new(
                 field,
                 format!("\"{header}\" is reserved and cannot carry a claim"),
+            ));
+        }
+        // The filter removes claim headers from every request before reading it: a header
+        // that carries tokens cannot also carry a claim.
+        if let Some(p) = providers.iter().find(|p| {
+            p.sources.iter().any(|s| match s {
+                TokenSource::Header { name, .. } => {
+                    crate::is_claim_header(std::slice::from_ref(name), &header)
+                }
+                _ => false,
+            })
+        }) {
+            return Err(ConfigError::new(
+                field,
+                format!(
+                    "header \"{header}\" is a token source of provider \"{}\" and cannot carry a claim",
+                    p.name
+                ),
             ));
         }
         if claims_to_headers

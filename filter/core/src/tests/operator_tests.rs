@@ -94,6 +94,33 @@ fn tokens_come_from_the_configured_sources_in_order() {
 }
 
 #[test]
+fn a_header_that_carries_tokens_cannot_carry_a_claim() {
+    for (target, want) in [
+        (
+            "x-api-token",
+            "header \"x-api-token\" is a token source of provider \"idsvr\" and cannot carry a claim",
+        ),
+        // Compared as claim headers are stripped: `_` equals `-`.
+        (
+            "x-api_token",
+            "header \"x-api_token\" is a token source of provider \"idsvr\" and cannot carry a claim",
+        ),
+        ("dpop", "\"dpop\" is reserved and cannot carry a claim"),
+    ] {
+        let mut cfg = testkit::config();
+        cfg["providers"][0]["sources"] = json!([{"header": "x-api-token"}]);
+        cfg["claims_to_headers"] = json!({ "sub": target });
+        let err =
+            Engine::from_json(cfg.to_string().as_bytes(), crate::CacheSecret([1, 1])).unwrap_err();
+        assert_eq!(
+            (err.field.as_str(), err.message.as_str()),
+            ("claims_to_headers.sub", want),
+            "{target}"
+        );
+    }
+}
+
+#[test]
 fn a_token_from_a_source_its_provider_does_not_read_is_refused() {
     // Only `partner` reads cookies; an idsvr token in the cookie is refused.
     let mut cfg = testkit::config();
