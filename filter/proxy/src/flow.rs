@@ -110,10 +110,13 @@ impl Denied<'_> {
             denial
                 .provider
                 .map_or("-", |p| shared.engine.provider_name(p)),
-            self.rule.map_or("- match=-".to_owned(), |r| format!(
-                "{r} match={}",
-                shared.engine.config().rules[r].path
-            )),
+            match self
+                .rule
+                .and_then(|r| Some((r, shared.engine.config().rules.get(r)?)))
+            {
+                Some((r, rule)) => format!("{r} match={}", rule.path),
+                None => "- match=-".to_owned(),
+            },
             self.request_id
         )
     }

@@ -374,14 +374,15 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> Result<BTreeSet<&
         |mut caller: C<'_>, pp: u32, pl: u32, vp: u32, vl: u32| -> Result<u32> {
             let path = deserialize_property_path(&read_bytes(&mut caller, pp, pl)?)?;
             let value = read_bytes(&mut caller, vp, vl)?;
-            if path.len() != 1 || path[0].is_empty() {
-                bail!("proxy_set_property: path {path:?} is not one filter state name");
-            }
+            let name = match path.as_slice() {
+                [name] if !name.is_empty() => name.clone(),
+                _ => bail!("proxy_set_property: path {path:?} is not one filter state name"),
+            };
             let ctx = current_stream(caller.data_mut(), "proxy_set_property")?;
             if ctx.root_id == 0 {
                 bail!("proxy_set_property called from a root context");
             }
-            ctx.filter_state.insert(format!("wasm.{}", path[0]), value);
+            ctx.filter_state.insert(format!("wasm.{name}"), value);
             Ok(Status::Ok.code())
         },
     )?;

@@ -5,8 +5,8 @@
 use tollgate_abi_tests::{HeaderMutation, MapType};
 
 use crate::common::{
-    bearer, counter, expect_forwarded, expect_local_response, family, standard_vm, started_vm,
-    testkit, TestKey, NOW,
+    bearer, expect_forwarded, expect_local_response, family, standard_vm, started_vm, testkit,
+    TestKey, NOW,
 };
 
 fn removes_authorization(mutations: &[HeaderMutation]) -> bool {
