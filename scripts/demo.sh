@@ -11,6 +11,9 @@ for a in "$@"; do
     -h | --help | --version) exec node tests/e2e/demo/stack.mjs "$@" ;;
   esac
 done
+# Check the options before setup and build: stack.mjs parses all of them first (a mistake exits 2 with one
+# line) and, with --version appended, stops right there.
+node tests/e2e/demo/stack.mjs "$@" --version >/dev/null
 bash scripts/setup.sh
 bash scripts/build.sh
 echo "==> start the demo stack (Ctrl-C stops it)"
