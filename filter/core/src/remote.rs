@@ -1,4 +1,4 @@
-//! Remote key sets (issue 3): JWKS fetched from a URL or found through OpenID Connect
+//! Remote key sets: JWKS fetched from a URL or found through OpenID Connect
 //! discovery, shared by every worker VM of an Envoy process, refreshed before they expire,
 //! refetched on an unknown `kid`, and kept through outages.
 //!

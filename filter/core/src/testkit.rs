@@ -183,7 +183,7 @@ pub fn token(key: TestKey, now: u64) -> String {
     mint(key, &header(key), &c)
 }
 
-/// The standard test configuration (issue 2 example shape): providers `idsvr` (ES256,
+/// The standard test configuration (the README's example shape): providers `idsvr` (ES256,
 /// EdDSA, RS256 inline keys) and `partner` (ES256), rules `/health` anonymous,
 /// `GET /orders*` needs `orders:read`, `POST /orders*` needs `orders:write`, `/admin*`
 /// needs `orders:admin`, `/partner*` only for `partner` tokens, `/` any valid token;

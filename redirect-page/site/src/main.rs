@@ -3,11 +3,13 @@
 //! ```text
 //! tollgate-site build --config www/site.json --pkg target/redirect-page-pkg --out target/www
 //!                     [--assets DIR] [--app-link-origin http://127.0.0.1:PORT]
-//! tollgate-site serve --dir target/www/page | target/www/app-link [--addr 127.0.0.1:0] [--hsts-max-age N]
+//! tollgate-site serve --dir target/www/page | target/www/app-link [--addr 127.0.0.1:0] [--public] [--hsts-max-age N]
 //! tollgate-site check [--config FILE] [--dir target/www] [--url BASE | --page-url BASE --app-link-url BASE | --live] [--ca FILE]
 //! tollgate-site size  [--dir target/www]
 //! tollgate-site vectors --out FILE | --check FILE
+//! tollgate-site --help | --version
 //! ```
+//! A mistake on the command line exits 2 with one line on stderr; a failed command exits 1.
 //! See www/README.md.
 
 mod check;
@@ -23,7 +25,7 @@ mod vectors;
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -31,37 +33,91 @@ use config::{Mode, SiteConfig};
 
 const USAGE: &str = "usage:
   tollgate-site build --config FILE --out DIR [--pkg DIR] [--assets DIR] [--app-link-origin http://127.0.0.1:PORT]
-  tollgate-site serve --dir DIR/page|DIR/app-link [--addr 127.0.0.1:0] [--hsts-max-age SECONDS]
+  tollgate-site serve --dir DIR/page|DIR/app-link [--addr 127.0.0.1:0] [--public] [--hsts-max-age SECONDS]
   tollgate-site check [--config FILE] [--dir DIR] [--url BASE | --page-url BASE --app-link-url BASE | --live] [--ca FILE]
   tollgate-site size  [--dir DIR]
   tollgate-site vectors --out FILE | --check FILE
+  tollgate-site --help | --version
+serve listens on loopback only unless --public is given; it logs one line per request (never the query).
 see www/README.md";
+
+/// Why a command did not succeed: a mistake on the command line (exit 2) or a failure (exit 1).
+#[derive(Debug, PartialEq, Eq)]
+enum CliError {
+    Usage(String),
+    Failed(String),
+}
+
+impl From<String> for CliError {
+    fn from(message: String) -> Self {
+        CliError::Failed(message)
+    }
+}
+
+impl From<&str> for CliError {
+    fn from(message: &str) -> Self {
+        CliError::Failed(message.to_owned())
+    }
+}
 
 /// `--name value` pairs; every option takes a value except the `switches`.
 fn options(
     args: &[String],
     allowed: &[&str],
     switches: &[&str],
-) -> Result<HashMap<String, String>, String> {
+) -> Result<HashMap<String, String>, CliError> {
     let mut out = HashMap::new();
     let mut it = args.iter();
     while let Some(flag) = it.next() {
         let name = flag
             .strip_prefix("--")
             .filter(|n| allowed.contains(n) || switches.contains(n))
-            .ok_or_else(|| format!("unknown option {flag:?}"))?;
+            .ok_or_else(|| CliError::Usage(format!("unknown option {flag:?}")))?;
         let value = if switches.contains(&name) {
             String::new()
         } else {
             it.next()
-                .ok_or_else(|| format!("{flag} needs a value"))?
+                .ok_or_else(|| CliError::Usage(format!("{flag} needs a value")))?
                 .clone()
         };
         if out.insert(name.to_owned(), value).is_some() {
-            return Err(format!("{flag} given twice"));
+            return Err(CliError::Usage(format!("{flag} given twice")));
         }
     }
     Ok(out)
+}
+
+/// The value of a required option, or a usage error that names it.
+fn required<'a>(
+    o: &'a HashMap<String, String>,
+    name: &str,
+    message: &str,
+) -> Result<&'a String, CliError> {
+    o.get(name)
+        .ok_or_else(|| CliError::Usage(message.to_owned()))
+}
+
+/// The addresses `addr` stands for, all of them loopback unless `public`: a non-loopback
+/// address (`0.0.0.0`, a LAN address, a name that resolves to one) is refused without it.
+fn listen_addresses(addr: &str, public: bool) -> Result<Vec<SocketAddr>, CliError> {
+    let addrs: Vec<SocketAddr> = addr
+        .to_socket_addrs()
+        .map_err(|e| CliError::Usage(format!("--addr {addr:?}: {e}")))?
+        .collect();
+    if addrs.is_empty() {
+        return Err(CliError::Usage(format!(
+            "--addr {addr:?}: names no address"
+        )));
+    }
+    if let Some(open) = addrs.iter().find(|a| !a.ip().is_loopback()) {
+        if !public {
+            return Err(CliError::Usage(format!(
+                "--addr {addr}: {} is not a loopback address, so other machines could reach the server; use 127.0.0.1:PORT, or add --public to serve beyond this machine",
+                open.ip()
+            )));
+        }
+    }
+    Ok(addrs)
 }
 
 fn load_config(path: &str, mode: Mode) -> Result<SiteConfig, String> {
@@ -75,14 +131,14 @@ fn load_config(path: &str, mode: Mode) -> Result<SiteConfig, String> {
     })
 }
 
-fn cmd_build(args: &[String]) -> Result<(), String> {
+fn cmd_build(args: &[String]) -> Result<(), CliError> {
     let o = options(
         args,
         &["config", "out", "pkg", "assets", "app-link-origin"],
         &[],
     )?;
-    let config_path = o.get("config").ok_or("build needs --config FILE")?;
-    let out = PathBuf::from(o.get("out").ok_or("build needs --out DIR")?);
+    let config_path = required(&o, "config", "build needs --config FILE")?;
+    let out = PathBuf::from(required(&o, "out", "build needs --out DIR")?);
     let pkg = PathBuf::from(
         o.get("pkg")
             .map_or("target/redirect-page-pkg", String::as_str),
@@ -101,7 +157,8 @@ fn cmd_build(args: &[String]) -> Result<(), String> {
                     .iter()
                     .map(|e| format!("--app-link-origin: {e}"))
                     .collect::<Vec<_>>()
-                    .join("\n"));
+                    .join("\n")
+                    .into());
             }
             eprintln!("note: local build, app links point at {origin} (not for deployment)");
             c
@@ -140,33 +197,41 @@ fn cmd_build(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-fn cmd_serve(args: &[String]) -> Result<(), String> {
-    let o = options(args, &["dir", "addr", "hsts-max-age"], &[])?;
-    let dir = PathBuf::from(o.get("dir").ok_or("serve needs --dir DIR")?);
+fn cmd_serve(args: &[String]) -> Result<(), CliError> {
+    let o = options(args, &["dir", "addr", "hsts-max-age"], &["public"])?;
+    let dir = PathBuf::from(required(&o, "dir", "serve needs --dir DIR")?);
+    let addr = o.get("addr").map_or("127.0.0.1:0", String::as_str);
+    let public = o.contains_key("public");
+    let addrs = listen_addresses(addr, public)?;
     if dir.join(generate::MARKER).is_file() {
-        return Err(format!(
+        return Err(CliError::Failed(format!(
             "{} is a whole build with two document roots: serve {} (page origin) or {} (app-link origin)",
             dir.display(),
             dir.join(generate::PAGE_ROOT).display(),
             dir.join(generate::APP_LINK_ROOT).display()
-        ));
+        )));
     }
     let is_root = dir.join("assets/page.css").is_file();
     if !is_root {
-        return Err(format!(
+        return Err(CliError::Failed(format!(
             "{} does not look like a document root of a built site (build it: redirect-page/build.sh; serve target/www/page or target/www/app-link)",
             dir.display()
-        ));
+        )));
     }
-    let addr = o.get("addr").map_or("127.0.0.1:0", String::as_str);
     let hsts = match o.get("hsts-max-age") {
         Some(v) => v
             .parse()
-            .map_err(|_| format!("--hsts-max-age: not a number: {v:?}"))?,
+            .map_err(|_| CliError::Usage(format!("--hsts-max-age: not a number: {v:?}")))?,
         None => config::DEFAULT_HSTS_MAX_AGE,
     };
-    let listener = TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let listener =
+        TcpListener::bind(&addrs[..]).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
+    if !local.ip().is_loopback() {
+        eprintln!(
+            "warning: --public: serving on {local}, reachable from other machines; this is a small server for trying the site, put nginx with the generated snippets in front of real traffic"
+        );
+    }
     println!("serving {} at http://{local}/", dir.display());
     // Tests read the URL from the first line of stdout.
     std::io::stdout().flush().map_err(|e| e.to_string())?;
@@ -174,7 +239,7 @@ fn cmd_serve(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-fn cmd_check(args: &[String]) -> Result<(), String> {
+fn cmd_check(args: &[String]) -> Result<(), CliError> {
     let o = options(
         args,
         &["config", "dir", "url", "page-url", "app-link-url", "ca"],
@@ -184,10 +249,10 @@ fn cmd_check(args: &[String]) -> Result<(), String> {
         .iter()
         .any(|k| o.contains_key(*k))
     {
-        return Err(
+        return Err(CliError::Usage(
             "check needs --config, --dir and/or a URL (--url, --page-url, --app-link-url, --live)"
                 .into(),
-        );
+        ));
     }
     let mut failures = Vec::new();
     let mut config = None;
@@ -276,11 +341,11 @@ fn cmd_check(args: &[String]) -> Result<(), String> {
     if failures.is_empty() {
         Ok(())
     } else {
-        Err(failures.join("\n"))
+        Err(failures.join("\n").into())
     }
 }
 
-fn cmd_vectors(args: &[String]) -> Result<(), String> {
+fn cmd_vectors(args: &[String]) -> Result<(), CliError> {
     let o = options(args, &["out", "check"], &[])?;
     let text = vectors::vectors_json();
     match (o.get("out"), o.get("check")) {
@@ -299,14 +364,17 @@ fn cmd_vectors(args: &[String]) -> Result<(), String> {
                 Err(format!(
                     "{path} is stale: the page's Rust logic changed. Regenerate it with\n  {}",
                     vectors::REGENERATE
-                ))
+                )
+                .into())
             }
         }
-        _ => Err("vectors needs --out FILE or --check FILE".into()),
+        _ => Err(CliError::Usage(
+            "vectors needs --out FILE or --check FILE".into(),
+        )),
     }
 }
 
-fn cmd_size(args: &[String]) -> Result<(), String> {
+fn cmd_size(args: &[String]) -> Result<(), CliError> {
     let o = options(args, &["dir"], &[])?;
     let out = PathBuf::from(o.get("dir").map_or("target/www", String::as_str));
     let dir = size::page_root(&out);
@@ -327,7 +395,8 @@ fn cmd_size(args: &[String]) -> Result<(), String> {
         return Err(format!(
             "page is {total} B gzipped, over the budget of {} B",
             size::BUDGET_GZIP_BYTES
-        ));
+        )
+        .into());
     }
     println!(
         "within budget: {total} B <= {} B gzipped",
@@ -345,23 +414,64 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // `--help` anywhere (`tollgate-site serve --help`) shows the usage instead of running anything.
+    if matches!(cmd, "-h" | "--help" | "help") || rest.iter().any(|a| a == "--help" || a == "-h") {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
     let result = match cmd {
+        "--version" | "-V" | "version" => {
+            println!("tollgate-site {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
         "build" => cmd_build(rest),
         "serve" => cmd_serve(rest),
         "check" => cmd_check(rest),
         "size" => cmd_size(rest),
         "vectors" => cmd_vectors(rest),
-        "-h" | "--help" | "help" => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        other => Err(format!("unknown command {other:?}\n{USAGE}")),
+        other => Err(CliError::Usage(format!("unknown command {other:?}"))),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+        Err(CliError::Usage(e)) => {
+            eprintln!("error: {e} (see tollgate-site --help)");
+            ExitCode::from(2)
+        }
+        Err(CliError::Failed(e)) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_addresses_need_no_flag() {
+        for addr in ["127.0.0.1:0", "[::1]:8080", "localhost:0", "127.1.2.3:9"] {
+            let addrs = listen_addresses(addr, false).unwrap();
+            assert!(addrs.iter().all(|a| a.ip().is_loopback()), "{addr}");
+        }
+    }
+
+    #[test]
+    fn other_addresses_need_public() {
+        for (addr, ip) in [
+            ("0.0.0.0:0", "0.0.0.0"),
+            ("[::]:0", "::"),
+            ("192.0.2.7:80", "192.0.2.7"),
+        ] {
+            assert_eq!(
+                listen_addresses(addr, false),
+                Err(CliError::Usage(format!("--addr {addr}: {ip} is not a loopback address, so other machines could reach the server; use 127.0.0.1:PORT, or add --public to serve beyond this machine"))),
+            );
+            assert!(listen_addresses(addr, true).is_ok(), "{addr}");
+        }
+        assert!(matches!(
+            listen_addresses("no-port", false),
+            Err(CliError::Usage(m)) if m.starts_with("--addr \"no-port\": ")
+        ));
     }
 }

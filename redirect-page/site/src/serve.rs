@@ -10,12 +10,14 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::headers::{content_type, security_headers};
 
 /// Longest request head read.
 const MAX_HEAD: u64 = 16 * 1024;
+/// Longest request path written to the log (longer ones end with `…`).
+const MAX_LOGGED_PATH: usize = 200;
 
 /// What the server answers for a request path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,6 +93,68 @@ fn respond(
     stream.flush()
 }
 
+/// `secs` since the Unix epoch as an RFC 3339 UTC time, `2026-12-01T20:01:13Z`.
+pub fn rfc3339_utc(secs: u64) -> String {
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's `civil_from_days`, for days >= 0).
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// The log line of one request: time, method, path without the query, status. Characters
+/// outside printable ASCII are escaped, so a request cannot write terminal controls or
+/// fake lines into the log.
+pub fn log_line(secs: u64, method: &str, target: &str, status: u16) -> String {
+    let path = target.split(['?', '#']).next().unwrap_or_default();
+    let clean = |s: &str, max: usize| {
+        let mut out: String = s
+            .chars()
+            .take(max)
+            .flat_map(|c| {
+                if c.is_ascii_graphic() {
+                    vec![c]
+                } else {
+                    c.escape_unicode().collect()
+                }
+            })
+            .collect();
+        if s.chars().count() > max {
+            out.push('…');
+        }
+        if out.is_empty() {
+            out.push('-');
+        }
+        out
+    };
+    format!(
+        "{} {} {} {status}",
+        rfc3339_utc(secs),
+        clean(method, 16),
+        clean(path, MAX_LOGGED_PATH)
+    )
+}
+
+const NOT_FOUND: (u16, &str, &str, &[u8]) = (
+    404,
+    "404 Not Found",
+    "text/plain; charset=utf-8",
+    b"not found\n",
+);
+
 fn handle(mut stream: TcpStream, root: &Path, hsts: u64) -> std::io::Result<()> {
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     stream.set_write_timeout(Some(Duration::from_secs(10)))?;
@@ -110,37 +174,32 @@ fn handle(mut stream: TcpStream, root: &Path, hsts: u64) -> std::io::Result<()> 
         parts.next().unwrap_or_default(),
     );
     let head_only = method == "HEAD";
-    if method != "GET" && !head_only {
-        return respond(
-            &mut stream,
+    let file;
+    let (code, status, ct, body): (u16, &str, &str, &[u8]) = if method != "GET" && !head_only {
+        (
+            405,
             "405 Method Not Allowed",
             "text/plain; charset=utf-8",
             b"method not allowed\n",
-            false,
-            hsts,
-        );
-    }
-    match resolve(root, target) {
-        Resolved::File(file, ct) => match std::fs::read(&file) {
-            Ok(body) => respond(&mut stream, "200 OK", ct, &body, head_only, hsts),
-            Err(_) => respond(
-                &mut stream,
-                "404 Not Found",
-                "text/plain; charset=utf-8",
-                b"not found\n",
-                head_only,
-                hsts,
-            ),
-        },
-        Resolved::NotFound => respond(
-            &mut stream,
-            "404 Not Found",
-            "text/plain; charset=utf-8",
-            b"not found\n",
-            head_only,
-            hsts,
-        ),
-    }
+        )
+    } else {
+        match resolve(root, target) {
+            Resolved::File(path, ct) => match std::fs::read(&path) {
+                Ok(bytes) => {
+                    file = bytes;
+                    (200, "200 OK", ct, &file)
+                }
+                Err(_) => NOT_FOUND,
+            },
+            Resolved::NotFound => NOT_FOUND,
+        }
+    };
+    let result = respond(&mut stream, status, ct, body, head_only, hsts);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    println!("{}", log_line(now, method, target, code));
+    result
 }
 
 /// Serves `root` on `listener` until the process ends.
@@ -208,6 +267,38 @@ mod tests {
         ] {
             assert_eq!(resolve(&root, bad), Resolved::NotFound, "{bad}");
         }
+    }
+
+    #[test]
+    fn times_are_rfc3339_utc() {
+        assert_eq!(rfc3339_utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339_utc(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339_utc(1_796_155_273), "2026-12-01T20:01:13Z");
+        assert_eq!(rfc3339_utc(4_102_444_799), "2099-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn log_lines_drop_the_query_and_escape_controls() {
+        assert_eq!(
+            log_line(0, "GET", "/example/callback?code=SECRET&state=s", 200),
+            "1970-01-01T00:00:00Z GET /example/callback 200"
+        );
+        assert_eq!(
+            log_line(0, "GET", "/a#frag", 404),
+            "1970-01-01T00:00:00Z GET /a 404"
+        );
+        assert_eq!(
+            log_line(0, "G\x1bT", "/x\u{1b}[2J\nfake 200", 404),
+            "1970-01-01T00:00:00Z G\\u{1b}T /x\\u{1b}[2J\\u{a}fake\\u{20}200 404"
+        );
+        assert_eq!(log_line(0, "", "", 405), "1970-01-01T00:00:00Z - - 405");
+        let long = format!("/{}", "a".repeat(500));
+        let line = log_line(0, "GET", &long, 404);
+        assert!(line.ends_with("a… 404"), "{line}");
+        assert_eq!(
+            line.len(),
+            "1970-01-01T00:00:00Z GET ".len() + 200 + "… 404".len()
+        );
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Remote key sets (issue 3): the plugin fetches a provider's JWKS through an Envoy
+//! Remote key sets: the plugin fetches a provider's JWKS through an Envoy
 //! cluster, one fetch per process shared by every worker VM, refreshes it on the timer,
 //! and keeps the last good keys when a fetch fails.
 

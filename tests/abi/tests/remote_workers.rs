@@ -1,4 +1,4 @@
-//! Remote key sets across worker VMs and at start-up (issue 3): a VM that Envoy discards
+//! Remote key sets across worker VMs and at start-up: a VM that Envoy discards
 //! right after configuring it must not hold the fetch lease, and a key another worker has
 //! just refetched is used at once instead of a 401. Also: unusable keys of a fetched JWKS
 //! are skipped one by one, each with a log line.

@@ -1,6 +1,6 @@
 // The mobile client's authorization code flow against the real oidc-provider, driven over plain
 // HTTP through its own login and consent screens (devInteractions): PKCE S256, RFC 9207 `iss`,
-// code replay, refresh token rotation, and the user cancelling at the server (issue 5).
+// code replay, refresh token rotation, and the user cancelling at the server (what the mobile flow relies on).
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -8,12 +8,13 @@
 //   ... as.issuer, as.rotateKeys(), as.stop(), as.restart(), as.requests.jwks ...
 //   await as.close();
 //
-// CLI (demo): node tests/e2e/authz/server.mjs --port 9000 --redirect-uri http://127.0.0.1:8080/app/callback
+// CLI (manual use; `--help` lists the options):
+//   node tests/e2e/authz/server.mjs --port 9000 --redirect-uri http://127.0.0.1:8080/app/callback
 
 import { createServer } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { parseCli, portOption, UsageError } from '../../../scripts/cli.mjs';
 
 const KEY_FILE = fileURLToPath(new URL('./keys/TEST-ONLY-signing-keys.json', import.meta.url));
 
@@ -612,27 +613,42 @@ export async function startAuthServer(options = {}) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// CLI for the demo.
+// CLI, for trying the server by hand.
+
+const USAGE = `usage: node tests/e2e/authz/server.mjs [--port N] [--redirect-uri URL]... [--resource URI]
+       [--alg ES256|EdDSA|RS256] [--access-token-ttl SECONDS]
+Runs the TEST ONLY authorization server on 127.0.0.1 and prints its issuer, URLs and clients as JSON.
+  --port N                 port (default 0: a free one)
+  --redirect-uri URL       a redirect URI of the mobile client (repeatable; default ${DEFAULTS.redirectUris[0]})
+  --resource URI           the resource indicator, the aud of access tokens (default ${DEFAULTS.resource})
+  --alg ALG                signing algorithm of access tokens: ${SIGNING_ALGS.join(', ')} (default ${DEFAULTS.accessTokenAlg})
+  --access-token-ttl S     access token lifetime in seconds (default ${DEFAULTS.accessTokenTTL})
+  --help, --version
+Stdin commands: rotate, drop-old-keys, stop, restart, alg <ALG>, ttl <SECONDS>, stats, quit.
+Signals: SIGUSR1 rotate, SIGUSR2 drop-old-keys, SIGINT/SIGTERM stop.`;
 
 async function main() {
-  const { values } = parseArgs({
+  const { values } = parseCli({
+    name: 'server.mjs',
+    usage: USAGE,
     options: {
       port: { type: 'string', default: '0' },
       'redirect-uri': { type: 'string', multiple: true },
       resource: { type: 'string' },
       alg: { type: 'string' },
       'access-token-ttl': { type: 'string' },
-      help: { type: 'boolean', default: false },
+    },
+    check(v) {
+      portOption(v, 'port');
+      if (v.alg !== undefined && !SIGNING_ALGS.includes(v.alg)) {
+        throw new UsageError(`--alg: ${JSON.stringify(v.alg)} is not one of ${SIGNING_ALGS.join(', ')}`);
+      }
+      const ttl = v['access-token-ttl'];
+      if (ttl !== undefined && !(/^\d+$/.test(ttl) && Number(ttl) > 0)) {
+        throw new UsageError(`--access-token-ttl: not a positive number of seconds: ${JSON.stringify(ttl)}`);
+      }
     },
   });
-  if (values.help) {
-    console.log(`usage: node tests/e2e/authz/server.mjs [--port N] [--redirect-uri URL]... [--resource URI]
-       [--alg ES256|EdDSA|RS256] [--access-token-ttl SECONDS]
-Runs the TEST ONLY authorization server on 127.0.0.1. Stdin commands: rotate, drop-old-keys,
-stop, restart, alg <ALG>, ttl <SECONDS>, stats, quit. Signals: SIGUSR1 rotate, SIGUSR2 drop-old-keys,
-SIGINT/SIGTERM stop.`);
-    return;
-  }
   const as = await startAuthServer({
     port: Number(values.port),
     ...(values['redirect-uri'] ? { redirectUris: values['redirect-uri'] } : {}),
@@ -687,7 +703,7 @@ SIGINT/SIGTERM stop.`);
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   main().catch((err) => {
-    console.error(err);
+    console.error(`server.mjs: ${err.message}`);
     process.exit(1);
   });
 }

@@ -1,5 +1,5 @@
 // Tests of the authorization server harness itself: a real oidc-provider on loopback issuing
-// RFC 9068 access tokens, key rotation, outage, and request counters (what issue 3 relies on).
+// RFC 9068 access tokens, key rotation, outage, and request counters (what the remote-key tests rely on).
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';

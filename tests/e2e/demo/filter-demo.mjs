@@ -1,30 +1,71 @@
 #!/usr/bin/env node
-// tollgate filter demo: the echo API + the real Envoy with the built filter (envoy/demo/envoy.yaml) on loopback,
-// freshly minted TEST/DEMO tokens, and ready-to-paste curl commands with the answer each one gets.
-// Ports: 10000 (API through Envoy), 9901 (Envoy admin), 10080 (the echo API itself); a port in use is replaced by a
-// free one. Stops everything on Ctrl-C / SIGTERM.
-//
-//   node tests/e2e/demo/filter-demo.mjs          (scripts/demo.sh builds the filter and calls this)
-import { readFileSync } from 'node:fs';
+// tollgate filter demo, the filter alone: the echo API + the real Envoy with the built filter on loopback, its
+// config rendered from the template envoy/demo/envoy.yaml, freshly minted TEST/DEMO tokens, and ready-to-paste curl
+// commands with the answer each one gets. (`make demo` runs the whole mobile flow instead: stack.mjs beside this
+// file.) Keeps Envoy's log and config in a folder of its own (.demo/logs/<UTC time>/, git-ignored); says which
+// preferred port was busy and which one it took instead; stops on Ctrl-C / SIGTERM and says so. `--help` lists
+// the options.
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { REPO, requireEnvoy, requireWasm } from '../lib/paths.mjs';
-import { render, startEnvoy } from '../lib/envoy.mjs';
-import { preferredOrFreePort } from '../lib/net.mjs';
-import { startEchoUpstream } from '../lib/upstream.mjs';
-import { mint } from '../fixtures/tokens.mjs';
+import { parseCli, portOption } from '../../../scripts/cli.mjs';
+
+const PREFERRED = { api: 10000, admin: 9901, echo: 10080 };
+const USAGE = `usage: node tests/e2e/demo/filter-demo.mjs [options]     (build the filter first: bash scripts/build.sh)
+Runs Envoy with the tollgate filter (envoy/demo/envoy.yaml) in front of an echo API on 127.0.0.1 until Ctrl-C, and
+prints curl commands with TEST/DEMO tokens and the answer each gets.
+  --api-port N      API through Envoy (default ${PREFERRED.api})
+  --admin-port N    Envoy admin (default ${PREFERRED.admin})
+  --echo-port N     the echo API behind Envoy (default ${PREFERRED.echo})
+                    a busy port is replaced by a free one, and the demo says so; 0 = any free port
+  --any-ports       every port chosen by the kernel
+  --logs DIR        keep this run's logs in a new folder under DIR (default .demo/logs, or $TOLLGATE_DEMO_LOGS)
+  --help, --version`;
+
+const { values } = parseCli({
+  name: 'filter-demo.mjs',
+  usage: USAGE,
+  options: {
+    'api-port': { type: 'string' },
+    'admin-port': { type: 'string' },
+    'echo-port': { type: 'string' },
+    'any-ports': { type: 'boolean', default: false },
+    logs: { type: 'string' },
+  },
+  check(v) {
+    for (const key of Object.keys(PREFERRED)) portOption(v, `${key}-port`);
+  },
+});
+
+// Loaded after the arguments are checked: --help needs neither the npm packages nor a build.
+const [{ REPO, requireEnvoy, requireWasm }, { render, startEnvoy }, { startEchoUpstream }, { mint }, common] = await Promise.all([
+  import('../lib/paths.mjs'),
+  import('../lib/envoy.mjs'),
+  import('../lib/upstream.mjs'),
+  import('../fixtures/tokens.mjs'),
+  import('./common.mjs'),
+]);
+const { busyPortLines, choosePorts, logBase, logLines, newLogDir, shown } = common;
 
 requireEnvoy();
 const wasm = requireWasm();
 
-const upstream = await startEchoUpstream({ port: await preferredOrFreePort(10080), name: 'demo-api' });
-const listenPort = await preferredOrFreePort(10000);
-const adminPort = await preferredOrFreePort(9901);
+const WHAT = { api: 'API through Envoy', admin: 'Envoy admin', echo: 'echo API' };
+const wanted = Object.fromEntries(Object.entries(PREFERRED).map(([key, port]) => [
+  key, { port: portOption(values, `${key}-port`) ?? (values['any-ports'] ? 0 : port), what: WHAT[key] },
+]));
+const ports = await choosePorts(wanted);
+const logDir = newLogDir(logBase(values.logs));
+const files = { envoy: path.join(logDir, 'envoy.log'), config: path.join(logDir, 'envoy.yaml') };
+process.stdout.write(`${logLines(logDir, { Envoy: files.envoy, 'Envoy config': files.config }).join('\n')}\n`);
+
+const upstream = await startEchoUpstream({ port: ports.echo, name: 'demo-api' });
 const config = render(readFileSync(path.join(REPO, 'envoy', 'demo', 'envoy.yaml'), 'utf8'), {
-  LISTEN_PORT: listenPort,
-  ADMIN_PORT: adminPort,
+  LISTEN_PORT: ports.api,
+  ADMIN_PORT: ports.admin,
   UPSTREAM_PORT: upstream.port,
   WASM_PATH: wasm,
 });
+writeFileSync(files.config, config);
 
 let envoy;
 let stopping = false;
@@ -34,15 +75,17 @@ async function stop(code) {
   process.stdout.write('\nstopping the demo (Envoy, echo API)...\n');
   if (envoy) await envoy.stop();
   await upstream.close();
+  process.stdout.write(`stopped: Envoy and the echo API are down; logs kept in ${shown(logDir)}/\n`);
   process.exit(code);
 }
 process.on('SIGINT', () => stop(0));
 process.on('SIGTERM', () => stop(0));
 
 try {
-  envoy = await startEnvoy(config, { name: 'demo' });
+  // --log-path: Envoy writes its own log (the filter's lines included) where it is kept.
+  envoy = await startEnvoy(config, { name: 'demo', extraArgs: ['--log-path', files.envoy] });
 } catch (err) {
-  process.stderr.write(`the demo could not start Envoy: ${err.message}\n`);
+  process.stderr.write(`the demo could not start Envoy: ${err.message}\nits log: ${shown(files.envoy)}\n`);
   await upstream.close();
   process.exit(1);
 }
@@ -69,11 +112,12 @@ const cases = [
 
 const out = [
   '',
+  ...busyPortLines(wanted, { api: envoy.listenerPort('demo'), admin: envoy.adminPort, echo: upstream.port }),
   'tollgate filter demo is running',
   `  API through Envoy + tollgate: ${api}`,
-  `  Envoy admin:                  http://127.0.0.1:${adminPort}   (counters: curl -s http://127.0.0.1:${adminPort}/stats | grep wasmcustom.tollgate)`,
+  `  Envoy admin:                  http://127.0.0.1:${envoy.adminPort}   (counters: curl -s http://127.0.0.1:${envoy.adminPort}/stats | grep wasmcustom.tollgate)`,
   `  echo API (behind Envoy):      http://127.0.0.1:${upstream.port}`,
-  `  Envoy log:                    ${envoy.logFile}`,
+  `  Envoy log:                    ${shown(files.envoy)}`,
   '  Tokens are TEST/DEMO ONLY (fixture keys in tests/e2e/fixtures/keys), valid for 14 minutes.',
   '',
 ];
@@ -84,7 +128,8 @@ process.stdout.write(out.join('\n'));
 // Keep running until a signal arrives; if Envoy dies, say so and stop.
 envoy.proc.exited.then(() => {
   if (!stopping) {
-    process.stderr.write(`Envoy exited unexpectedly; its log:\n${envoy.log()}\n`);
+    const tail = readFileSync(files.envoy, 'utf8').split('\n').slice(-40).join('\n');
+    process.stderr.write(`Envoy exited unexpectedly; the end of its log (${shown(files.envoy)}):\n${tail}${envoy.log()}\n`);
     stop(1);
   }
 });

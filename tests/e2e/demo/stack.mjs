@@ -1,38 +1,90 @@
 #!/usr/bin/env node
-// tollgate mobile-flow demo: the whole stack of issue 5 on loopback — the authorization server (oidc-provider),
-// our intermediate page (tollgate-site serve), a tiny app-link endpoint that plays the mobile app (state + iss
-// checks, PKCE code exchange, API calls), and the real Envoy with the tollgate filter in front of an echo API.
-// Prints the steps to try it in a desktop browser and ready-to-paste curl commands with freshly minted tokens.
-// Stops everything on Ctrl-C / SIGTERM.
-//
-//   node tests/e2e/demo/stack.mjs            run until Ctrl-C
-//   node tests/e2e/demo/stack.mjs --check    (or TOLLGATE_DEMO_CHECK=1) start, run one automated pass (every printed
-//                                            curl command with the real curl, and the browser walk-through in headless
-//                                            Chromium), print the result, stop; exit code 0 only if all passed.
-//
-// Preferred ports (a port in use is replaced by a free one): 9000 authorization server, 8080 page, 8081 app
-// endpoint, 10100 API through Envoy, 9902 Envoy admin (TOLLGATE_DEMO_ANY_PORTS=1: free ports only).
-// Everything here is TEST/DEMO ONLY.
-import { startFlowStack, serviceToken, REALM, APP_LINK_PATH } from '../flow/flow-stack.mjs';
-import { AppError, jwtClaims } from '../flow/app.mjs';
-import { preferredOrFreePort } from '../lib/net.mjs';
-import { requireEnvoy, requireWasm } from '../lib/paths.mjs';
-import { runToCompletion } from '../lib/proc.mjs';
+// tollgate mobile-flow demo (`make demo`): the whole mobile flow on loopback — the authorization server
+// (oidc-provider), our intermediate page (tollgate-site serve), a tiny app-link endpoint that plays the mobile app
+// (state + iss checks, PKCE code exchange, API calls), and the real Envoy with the tollgate filter in front of an
+// echo API. Prints the steps to try it in a desktop browser and ready-to-paste curl commands with freshly minted
+// tokens; keeps every component's log in a folder of its own (.demo/logs/<UTC time>/, git-ignored); says which
+// preferred port was busy and which one it took instead; stops everything on Ctrl-C / SIGTERM and says so.
+// `--help` lists the options. Everything here is TEST/DEMO ONLY.
+import { existsSync, readFileSync } from 'node:fs';
+import { parseCli, portOption } from '../../../scripts/cli.mjs';
 
-const CHECK = process.argv.includes('--check') || process.env.TOLLGATE_DEMO_CHECK === '1';
+const PREFERRED = { as: 9000, site: 8080, app: 8081, api: 10100, admin: 9902 };
+const USAGE = `usage: node tests/e2e/demo/stack.mjs [options]     (make demo / bash scripts/demo.sh build first, then run this)
+Runs the mobile-flow demo on 127.0.0.1 until Ctrl-C: authorization server, intermediate page, app-link endpoint,
+Envoy with the tollgate filter in front of an echo API. Every key and token is TEST/DEMO ONLY.
+  --check             start, run one automated pass (every printed curl command with curl, the browser
+                      walk-through in headless Chromium), print the result and stop; exit 0 only if all passed
+                      (also TOLLGATE_DEMO_CHECK=1)
+  --as-port N         authorization server (default ${PREFERRED.as})
+  --site-port N       intermediate page (default ${PREFERRED.site})
+  --app-port N        app-link endpoint (default ${PREFERRED.app})
+  --api-port N        API through Envoy (default ${PREFERRED.api})
+  --admin-port N      Envoy admin (default ${PREFERRED.admin})
+                      a busy port is replaced by a free one, and the demo says so; 0 = any free port
+  --any-ports         every port chosen by the kernel (also TOLLGATE_DEMO_ANY_PORTS=1)
+  --logs DIR          keep this run's logs in a new folder under DIR (default .demo/logs, or $TOLLGATE_DEMO_LOGS)
+  --help, --version`;
+
+const { values } = parseCli({
+  name: 'stack.mjs',
+  usage: USAGE,
+  options: {
+    check: { type: 'boolean', default: false },
+    'as-port': { type: 'string' },
+    'site-port': { type: 'string' },
+    'app-port': { type: 'string' },
+    'api-port': { type: 'string' },
+    'admin-port': { type: 'string' },
+    'any-ports': { type: 'boolean', default: false },
+    logs: { type: 'string' },
+  },
+  check(v) {
+    for (const key of Object.keys(PREFERRED)) portOption(v, `${key}-port`);
+  },
+});
+const CHECK = values.check || process.env.TOLLGATE_DEMO_CHECK === '1';
+const ANY_PORTS = values['any-ports'] || process.env.TOLLGATE_DEMO_ANY_PORTS === '1';
+
+// Loaded after the arguments are checked: --help needs neither the npm packages nor a build.
+const [
+  { startFlowStack, flowLogFiles, serviceToken, REALM, APP_LINK_PATH },
+  { AppError, jwtClaims },
+  { requireEnvoy, requireWasm },
+  { runToCompletion },
+  { busyPortLines, choosePorts, logBase, logLines, newLogDir, shown },
+] = await Promise.all([
+  import('../flow/flow-stack.mjs'),
+  import('../flow/app.mjs'),
+  import('../lib/paths.mjs'),
+  import('../lib/proc.mjs'),
+  import('./common.mjs'),
+]);
+
 const out = (line = '') => process.stdout.write(`${line}\n`);
 
 requireEnvoy();
 requireWasm();
 
-// TOLLGATE_DEMO_ANY_PORTS=1: every port chosen by the kernel (tests run the demo next to other suites).
-const ports = process.env.TOLLGATE_DEMO_ANY_PORTS === '1' ? {} : {
-  as: await preferredOrFreePort(9000),
-  site: await preferredOrFreePort(8080),
-  app: await preferredOrFreePort(8081),
-  api: await preferredOrFreePort(10100),
-  admin: await preferredOrFreePort(9902),
-};
+const WHAT = { as: 'authorization server', site: 'intermediate page', app: 'app-link endpoint', api: 'API through Envoy', admin: 'Envoy admin' };
+// An explicit --<key>-port wins; --any-ports: every other port chosen by the kernel (tests run the demo next to
+// other suites).
+const wanted = Object.fromEntries(Object.entries(PREFERRED).map(([key, port]) => [
+  key, { port: portOption(values, `${key}-port`) ?? (ANY_PORTS ? 0 : port), what: WHAT[key] },
+]));
+const ports = await choosePorts(wanted);
+
+const logDir = newLogDir(logBase(values.logs));
+const files = flowLogFiles(logDir);
+out(logLines(logDir, {
+  'Envoy': files.envoy,
+  'Envoy access log': files.envoyAccess,
+  'Envoy config': files.envoyConfig,
+  'authorization server': files.authz,
+  'intermediate page': files.site,
+  'app-not-installed page': files.siteAppLink,
+  'app-link endpoint': files.app,
+}).join('\n'));
 
 const sh = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`;
 const bearer = (t) => `-H ${sh(`Authorization: Bearer ${t}`)} `;
@@ -89,6 +141,7 @@ async function stop(code) {
   stopping = true;
   out('\nstopping the demo (Envoy, echo API, authorization server, site, app endpoint)...');
   await stack?.stop();
+  out(`stopped: Envoy, echo API, authorization server, site and app endpoint are down; logs kept in ${shown(logDir)}/`);
   process.exit(code);
 }
 process.on('SIGINT', () => stop(CHECK ? 130 : 0));
@@ -103,9 +156,10 @@ try {
       // A fresh authorization request (new state + PKCE pair) every time: open this in the browser.
       '/app/start': (_url, s) => ({ redirect: s.app.beginAuthorization({ scope: 'openid orders:read' }).url }),
     },
+    logDir,
   });
 } catch (err) {
-  process.stderr.write(`the demo could not start: ${err.message}\n`);
+  process.stderr.write(`the demo could not start: ${err.message}\nits logs: ${shown(logDir)}/\n`);
   process.exit(1);
 }
 
@@ -131,8 +185,12 @@ const cases = [
 
 const start = `http://127.0.0.1:${stack.appEndpoint.port}/app/start`;
 const oneTime = stack.app.beginAuthorization({ scope: 'openid orders:read' }).url;
+const busy = busyPortLines(wanted, {
+  as: as.port, site: stack.site.port, app: stack.appEndpoint.port, api: stack.envoy.listenerPort('ingress'), admin: stack.envoy.adminPort,
+});
 const lines = [
   '',
+  ...busy,
   'tollgate mobile-flow demo is running (loopback only; every key and token is TEST/DEMO ONLY)',
   `  authorization server:  ${as.issuer}   (oidc-provider; any login name and password sign in)`,
   `  intermediate page:     ${stack.pageUrl}   (redirect URI of the public client ${as.clients.mobile.clientId})`,
@@ -159,7 +217,8 @@ out(lines.join('\n'));
 
 stack.envoy.proc.exited.then(() => {
   if (!stopping) {
-    process.stderr.write(`Envoy exited unexpectedly; its log:\n${stack.envoy.log()}\n`);
+    const tail = existsSync(files.envoy) ? readFileSync(files.envoy, 'utf8').split('\n').slice(-40).join('\n') : '';
+    process.stderr.write(`Envoy exited unexpectedly; the end of its log (${shown(files.envoy)}):\n${tail}${stack.envoy.log()}\n`);
     stop(1);
   }
 });

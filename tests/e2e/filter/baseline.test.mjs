@@ -2,7 +2,7 @@
 //  - without any auth filter everything reaches the upstream, spoofed claim headers included (so the denials and
 //    stripping seen in tokens.test.mjs are the filter's doing, not Envoy's);
 //  - Envoy's native jwt_authn (envoy/bench/jwt-authn.yaml's provider) verifies the same fixture tokens, but has no
-//    scope check and no typ check (filter-anchors.md): what tollgate adds;
+//    scope check and no typ check: what tollgate adds;
 //  - the runner fails fast with Envoy's log when Envoy cannot start.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';

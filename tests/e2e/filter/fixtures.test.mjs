@@ -1,4 +1,4 @@
-// The fixtures are generated (STYLE habit 11): re-running the generator changes nothing, the TEST-ONLY private keys
+// The fixtures are generated, not pasted: re-running the generator changes nothing, the TEST-ONLY private keys
 // match the published JWKS (a token signed with each verifies against it with jose), and every private key file says
 // TEST/DEMO ONLY in its name and content.
 import { describe, it } from 'node:test';

@@ -41,7 +41,7 @@ export const DESCRIPTIONS = {
   lifetime_too_long: 'the token lifetime is too long',
 };
 
-/** The plugin configuration of the scenario tests (the issue 2 contract, two providers). */
+/** The plugin configuration of the scenario tests (the README's configuration, two providers). */
 export function scenarioConfig(overrides = {}) {
   return {
     realm: REALM,

@@ -1,5 +1,5 @@
 // Hostile tokens with a VALID signature (signed with the fixture key, so only the claim / header checks can refuse
-// them) and header tricks. Exact reasons where issue 2 fixes them; for the rest: a 4xx, never a 5xx. Afterwards the
+// them) and header tricks. Exact reasons where the README's checks name one; for the rest: a 4xx, never a 5xx. Afterwards the
 // Wasm VM is still alive (a valid token gets 200) and Envoy logged no panic / critical line.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';

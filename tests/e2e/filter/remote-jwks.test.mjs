@@ -1,4 +1,4 @@
-// Issue 3 end to end: remote JWKS through OpenID Connect discovery, with the real Envoy running the
+// Remote keys end to end: remote JWKS through OpenID Connect discovery, with the real Envoy running the
 // shipped example envoy/examples/remote-jwks/envoy.yaml and the real authorization server (oidc-provider
 // from npm, tests/e2e/authz) on loopback. Scenarios: a token accepted through discovery; key rotation
 // without restarting Envoy; an outage (known keys keep working, then recovery); forged kids cause at

@@ -1,4 +1,4 @@
-// Issue 5: the whole mobile flow, end to end, with real components only — oidc-provider (authorization server,
+// The whole mobile flow, end to end, with real components only — oidc-provider (authorization server,
 // public client, PKCE S256 required, RFC 9207 iss, JWT access tokens, rotating refresh tokens), our intermediate
 // page served by `tollgate-site serve`, headless Debian Chromium as the phone's system browser, a loopback endpoint
 // standing in for the app link, and the real Envoy with the tollgate filter in front of an echo API.

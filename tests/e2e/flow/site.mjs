@@ -40,10 +40,11 @@ async function serve(bin, root, port, logFile) {
 
 /**
  * Build the site for `appLink` (the app endpoint's URL; its path must be the config's app_link_login_path) and
- * serve its page root on `port` (0 = free) and its app-link root on a free port.
+ * serve its page root on `port` (0 = free) and its app-link root on a free port. `logFiles` { page, appLink }: where
+ * the two servers log (kept after stop; default: beside the build, removed at stop).
  * Resolves { url, port, pageUrl, notInstalledUrl, dir, stop() }.
  */
-export async function startSite({ port = 0, pagePath, appLink }) {
+export async function startSite({ port = 0, pagePath, appLink, logFiles }) {
   const bin = SITE_BIN;
   const pkg = pagePkg();
   if (!existsSync(bin)) throw new Error(`tollgate-site not found at ${bin}: ${BUILD_HINT}`);
@@ -64,8 +65,8 @@ export async function startSite({ port = 0, pagePath, appLink }) {
     ], { timeoutMs: 30_000 });
     if (build.code !== 0) throw new Error(`tollgate-site build failed (${build.code}):\n${build.output}`);
     let url;
-    ({ proc, url } = await serve(bin, path.join(out, 'page'), port, path.join(dir, 'serve.log')));
-    notInstalled = await serve(bin, path.join(out, 'app-link'), 0, path.join(dir, 'serve-app-link.log'));
+    ({ proc, url } = await serve(bin, path.join(out, 'page'), port, logFiles?.page ?? path.join(dir, 'serve.log')));
+    notInstalled = await serve(bin, path.join(out, 'app-link'), 0, logFiles?.appLink ?? path.join(dir, 'serve-app-link.log'));
     const actualPort = Number(new URL(url).port);
     return {
       url,

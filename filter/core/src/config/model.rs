@@ -110,7 +110,7 @@ impl Provider {
 pub enum KeySource {
     /// Keys given in the configuration (`jwks.inline`).
     Inline,
-    /// A JWKS URL fetched through an Envoy cluster (`jwks.remote`, issue 3).
+    /// A JWKS URL fetched through an Envoy cluster (`jwks.remote`).
     Remote(RemoteJwks),
     /// OpenID discovery at `<issuer>/.well-known/openid-configuration` (`jwks.discovery`).
     Discovery(DiscoveryJwks),

@@ -1,4 +1,5 @@
-//! Every validation row of issue 2, through the engine on `GET /` (any valid token).
+//! Every token check (README "What it checks, in this order"), through the engine on `GET /`
+//! (any valid token).
 
 use serde_json::{json, Value};
 

@@ -13,6 +13,7 @@
 import { createHash, createECDH, createPrivateKey, createPublicKey, sign, verify } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { parseCli } from '../../../../scripts/cli.mjs';
 
 export const GENERATIONS = 4;
 export const ALGS = ['ES256', 'EdDSA', 'RS256'];
@@ -177,9 +178,16 @@ export function generate() {
   };
 }
 
+const USAGE = `usage: node tests/e2e/authz/keys/generate.mjs [--check]
+Writes keys/TEST-ONLY-signing-keys.json: the TEST ONLY signing keys of the end-to-end authorization server
+(${ALGS.join(', ')}; ${GENERATIONS} generations), derived from a fixed public seed.
+  --check   write nothing; exit 1 if the file differs from what the generator makes
+  --help, --version`;
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const { values } = parseCli({ name: 'generate.mjs', usage: USAGE, options: { check: { type: 'boolean', default: false } } });
   const text = `${JSON.stringify(generate(), null, 2)}\n`;
-  if (process.argv.includes('--check')) {
+  if (values.check) {
     const current = readFileSync(OUT, 'utf8');
     if (current !== text) {
       console.error(`${OUT} does not match the generator output; re-run without --check`);
