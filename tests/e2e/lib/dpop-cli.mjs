@@ -6,9 +6,42 @@
 //   node tests/e2e/lib/dpop-cli.mjs thumbprint --key key.json                           (RFC 7638, = cnf.jkt)
 // --iat is an offset from now in seconds (write negative values with "=").
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
-import { exportJWK, importJWK } from 'jose';
-import { dpopKeyPair, proof, thumbprint } from './dpop.mjs';
+import { parseCli, UsageError } from '../../../scripts/cli.mjs';
+
+const USAGE = `usage: node tests/e2e/lib/dpop-cli.mjs COMMAND [options]
+DPoP proofs made by the dpop npm package, for the curl commands of envoy/examples/dpop/README.md.
+
+Commands:
+  keygen [--alg ES256|RS256|PS256|Ed25519]    a new key pair as a private JWK on stdout (TEST ONLY)
+  proof --key FILE --htm METHOD --htu URL     a proof for one request
+        [--token ACCESS_TOKEN]                  binds it to the token (ath)
+        [--iat=SECONDS]                         issued-at as an offset from now (negative values with "=")
+  thumbprint --key FILE                       the key's RFC 7638 thumbprint (the token's cnf.jkt)
+  --help, --version`;
+
+const COMMANDS = ['keygen', 'proof', 'thumbprint'];
+const { values, positionals } = parseCli({
+  name: 'dpop-cli.mjs',
+  usage: USAGE,
+  allowPositionals: true,
+  options: {
+    alg: { type: 'string', default: 'ES256' },
+    key: { type: 'string' },
+    htm: { type: 'string' },
+    htu: { type: 'string' },
+    token: { type: 'string' },
+    iat: { type: 'string' },
+  },
+  check(v, pos) {
+    if (pos.length !== 1 || !COMMANDS.includes(pos[0])) throw new UsageError(`one command: ${COMMANDS.join(', ')}`);
+    const need = { keygen: [], proof: ['key', 'htm', 'htu'], thumbprint: ['key'] }[pos[0]];
+    for (const name of need) if (v[name] === undefined) throw new UsageError(`${pos[0]}: --${name} is required`);
+    if (v.iat !== undefined && !/^-?\d+$/.test(v.iat)) throw new UsageError(`--iat: not a whole number of seconds: ${JSON.stringify(v.iat)}`);
+  },
+});
+// Loaded after the command line is checked, so --help works before `npm ci`.
+const { exportJWK, importJWK } = await import('jose');
+const { dpopKeyPair, proof, thumbprint } = await import('./dpop.mjs');
 
 const PRIVATE = ['d', 'p', 'q', 'dp', 'dq', 'qi'];
 
@@ -23,22 +56,8 @@ async function loadKeyPair(file) {
 }
 
 async function main() {
-  const [command, ...rest] = process.argv.slice(2);
-  const { values } = parseArgs({
-    args: rest,
-    options: {
-      alg: { type: 'string', default: 'ES256' },
-      key: { type: 'string' },
-      htm: { type: 'string' },
-      htu: { type: 'string' },
-      token: { type: 'string' },
-      iat: { type: 'string' },
-    },
-  });
-  const need = (name) => {
-    if (values[name] === undefined) throw new Error(`${command}: --${name} is required`);
-    return values[name];
-  };
+  const command = positionals[0];
+  const need = (name) => values[name];
   switch (command) {
     case 'keygen': {
       const pair = await dpopKeyPair(values.alg);
@@ -56,11 +75,11 @@ async function main() {
       process.stdout.write(`${await thumbprint(await loadKeyPair(need('key')))}\n`);
       break;
     default:
-      throw new Error('usage: dpop-cli.mjs keygen [--alg ES256] | proof --key FILE --htm METHOD --htu URL [--token AT] [--iat=SECONDS] | thumbprint --key FILE');
+      throw new Error(`unknown command ${command}`);
   }
 }
 
 main().catch((err) => {
-  process.stderr.write(`dpop-cli: ${err.message}\n`);
-  process.exit(2);
+  process.stderr.write(`dpop-cli.mjs: ${err.message}\n`);
+  process.exit(1);
 });
