@@ -5,6 +5,14 @@
 # Arguments go to filter-bench.mjs, e.g. `scripts/bench.sh --quick` or `make bench BENCH_ARGS="--alg RS256"`.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
+for a in "$@"; do
+  case "$a" in
+    -h | --help | --version) exec node tests/e2e/bench/filter-bench.mjs "$@" ;;
+  esac
+done
+# Check the options before setup and build: filter-bench.mjs parses them first (a mistake exits 2 with one line)
+# and, with --version appended, stops right there.
+node tests/e2e/bench/filter-bench.mjs "$@" --version >/dev/null
 bash scripts/setup.sh
 bash scripts/build.sh
 step "redirect page size (gzipped transfer)"

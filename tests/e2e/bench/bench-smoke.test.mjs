@@ -84,12 +84,12 @@ describe('benchmark harness (filter-bench.mjs)', () => {
 
   it('refuses bad arguments with the reason', async () => {
     const cases = [
-      [['--alg', 'HS256'], 'filter-bench: --alg must be one of ES256, RS256, PS256, EdDSA (got HS256)'],
-      [['--rounds', '0'], 'filter-bench: --rounds must be a positive integer (got 0)'],
-      [['--duration', '2.5'], 'filter-bench: --duration must be a positive integer (got 2.5)'],
-      [['--only', '('], 'filter-bench: --only (: not a regular expression'],
-      [['--only', 'no-such-case', '--out', out], 'filter-bench: --only no-such-case matches no case; the cases are:\n  no-auth/one\n  floor/one\n'],
-      [['--colour'], "filter-bench: Unknown option '--colour'"],
+      [['--alg', 'HS256'], 'filter-bench.mjs: --alg must be one of ES256, RS256, PS256, EdDSA (got HS256)'],
+      [['--rounds', '0'], 'filter-bench.mjs: --rounds must be a positive integer (got 0)'],
+      [['--duration', '2.5'], 'filter-bench.mjs: --duration must be a positive integer (got 2.5)'],
+      [['--only', '('], 'filter-bench.mjs: --only (: not a regular expression'],
+      [['--only', 'no-such-case', '--out', out], 'filter-bench.mjs: --only no-such-case matches no case; the cases are:\n  no-auth/one\n  floor/one\n'],
+      [['--colour'], 'filter-bench.mjs: unknown option --colour (see filter-bench.mjs --help)'],
     ];
     for (const [args, message] of cases) {
       const { code, output } = await bench(args);

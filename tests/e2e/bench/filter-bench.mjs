@@ -42,8 +42,8 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync, mkdtempSy
 import { spawn } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import { parseCli } from '../../../scripts/cli.mjs';
 import { REPO, envoyBin, requireEnvoy, requireWasm } from '../lib/paths.mjs';
 import { render, startEnvoy } from '../lib/envoy.mjs';
 import { request } from '../lib/http.mjs';
@@ -114,7 +114,7 @@ const signatureBound = (setup, mixId) => setup.checksTokens
   && (mixId === 'new' || setup.cache === 0 || (mixId === '5000' && setup.cache !== null && setup.cache < ROTATION));
 
 function fail(message) {
-  process.stderr.write(`filter-bench: ${message}\n`);
+  process.stderr.write(`filter-bench.mjs: ${message}\n`);
   process.exit(2);
 }
 
@@ -126,27 +126,38 @@ function positiveInteger(name, text, { zero = false } = {}) {
   return n;
 }
 
-let parsed;
-try {
-  parsed = parseArgs({
-    options: {
-      rounds: { type: 'string' },
-      duration: { type: 'string' },
-      connections: { type: 'string', default: '16' },
-      warmup: { type: 'string', default: '1' },
-      alg: { type: 'string', default: 'ES256' },
-      only: { type: 'string' },
-      quick: { type: 'boolean', default: false },
-      'memory-requests': { type: 'string' },
-      'new-tokens': { type: 'string' },
-      'wasm-before': { type: 'string' },
-      out: { type: 'string' },
-    },
-    strict: true,
-  });
-} catch (err) {
-  fail(err.message);
-}
+const USAGE = `usage: node tests/e2e/bench/filter-bench.mjs [options]   (or: make bench BENCH_ARGS="…")
+The filter against Envoy without auth, native jwt_authn and the floor filter, in one run (see the top of this file).
+  --rounds N            rounds per case, the median is reported (default 3; --quick: 1)
+  --duration S          seconds per round (default 8; --quick: 3)
+  --connections N       wrk connections (default 16)
+  --warmup S            seconds of the same traffic before each measurement (default 1; 0: none)
+  --alg ALG             ES256 (default), RS256, PS256 or EdDSA tokens
+  --only REGEX          only the cases whose <setup>/<mix> matches (no-auth of each selected mix always runs)
+  --quick               a short smoke run of the harness
+  --memory-requests N   requests before the memory figures (default 100000; --quick: 10000)
+  --new-tokens N        size of the every-token-new pool
+  --wasm-before FILE    another tollgate build next to each tollgate case
+  --out DIR             where the .md, .svg and .json go (default target/bench)
+  --help, --version`;
+
+const parsed = parseCli({
+  name: 'filter-bench.mjs',
+  usage: USAGE,
+  options: {
+    rounds: { type: 'string' },
+    duration: { type: 'string' },
+    connections: { type: 'string', default: '16' },
+    warmup: { type: 'string', default: '1' },
+    alg: { type: 'string', default: 'ES256' },
+    only: { type: 'string' },
+    quick: { type: 'boolean', default: false },
+    'memory-requests': { type: 'string' },
+    'new-tokens': { type: 'string' },
+    'wasm-before': { type: 'string' },
+    out: { type: 'string' },
+  },
+});
 const values = parsed.values;
 const QUICK = values.quick;
 const ROUNDS = positiveInteger('rounds', values.rounds ?? (QUICK ? '1' : '3'));
@@ -568,7 +579,7 @@ async function main() {
   log(`written: ${['md', 'svg', 'json'].map((e) => path.relative(process.cwd(), path.join(OUT, `filter-bench.${e}`))).join(', ')}`);
   const invalid = results.filter((r) => r.figures.non2xx > 0);
   if (invalid.length) {
-    process.stderr.write(`filter-bench: non-2xx answers in ${invalid.map((r) => `${r.setup.id}/${r.mix.id}`).join(', ')}: those figures are not valid\n`);
+    process.stderr.write(`filter-bench.mjs: non-2xx answers in ${invalid.map((r) => `${r.setup.id}/${r.mix.id}`).join(', ')}: those figures are not valid\n`);
     process.exitCode = 1;
   }
 }
