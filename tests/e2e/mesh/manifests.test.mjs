@@ -27,6 +27,7 @@ describe('deployment manifests: schema validation', () => {
     const expected = {
       'gateway.envoyproxy.io_envoyextensionpolicies.yaml': '92f4dfdd67be4b242511381d6175f517782e655233fdf5b5e28a400ea5601f79',
       'gateway.envoyproxy.io_backends.yaml': 'bb1901aea758d05458b853b07db04a96a1ea4346b177e392e5ce7398573805be',
+      'gateway.envoyproxy.io_envoyproxies.yaml': '3e9ea2f348445e3798b02daf02bf024b0d944227cf5ef8a18da7f675a1afd223',
     };
     for (const file of EG_CRD_FILES) {
       const hash = crypto.createHash('sha256').update(readFileSync(file)).digest('hex');
