@@ -43,9 +43,11 @@ describe('deployment manifests: schema validation', () => {
       'envoy/istio/remote-jwks.yaml ServiceEntry npm:networking.istio.io/v1/ServiceEntry',
       'envoy/istio/remote-jwks.yaml DestinationRule npm:networking.istio.io/v1/DestinationRule',
       'envoy/istio/remote-jwks.yaml WasmPlugin npm:extensions.istio.io/v1alpha1/WasmPlugin',
+      'envoy/istio/stats-tags.yaml ConfigMap npm:v1/ConfigMap',
       'envoy/istio/wasmplugin.yaml WasmPlugin npm:extensions.istio.io/v1alpha1/WasmPlugin',
       'envoy/gateway/backend.yaml Backend crd:backends.gateway.envoyproxy.io',
       'envoy/gateway/envoyextensionpolicy.yaml EnvoyExtensionPolicy crd:envoyextensionpolicies.gateway.envoyproxy.io',
+      'envoy/gateway/envoyproxy.yaml EnvoyProxy crd:envoyproxies.gateway.envoyproxy.io',
       'envoy/gateway/gateway.yaml Gateway npm:gateway.networking.k8s.io/v1/Gateway',
       'envoy/gateway/httproute.yaml HTTPRoute npm:gateway.networking.k8s.io/v1/HTTPRoute',
       'envoy/gateway/httproute.yaml HTTPRoute npm:gateway.networking.k8s.io/v1/HTTPRoute',
@@ -101,6 +103,30 @@ describe('deployment manifests: schema validation', () => {
       'spec: must have required property hosts',
       'spec.resolution: must be equal to one of the allowed values: supported values: "NONE", "STATIC", "DNS", "DNS_ROUND_ROBIN", "DYNAMIC_DNS"',
     ]);
+  });
+
+  it('broken variants of the shipped EnvoyProxy and ConfigMap are refused: CEL rule, enums, unknown field, types', () => {
+    const proxy = findManifest('envoy/gateway/envoyproxy.yaml', 'EnvoyProxy');
+    const mismatch = 'spec.bootstrap: Invalid value: "object": provided bootstrap patch doesn\'t match the configured patch type';
+    const mergeWithoutValue = structuredClone(proxy);
+    delete mergeWithoutValue.spec.bootstrap.value;
+    assert.deepEqual(validateManifest(mergeWithoutValue).errors, [mismatch]);
+    const patchWithoutPatches = structuredClone(proxy);
+    patchWithoutPatches.spec.bootstrap.type = 'JSONPatch';
+    patchWithoutPatches.spec.bootstrap.jsonPatches = [];
+    assert.deepEqual(validateManifest(patchWithoutPatches).errors, [mismatch]);
+    const typos = structuredClone(proxy);
+    typos.spec.bootstrap.type = 'merge';
+    typos.spec.mergeType = 'Strategic';
+    typos.spec.bootstrap.values = typos.spec.bootstrap.value;
+    assert.deepEqual(validateManifest(typos).errors, [
+      'spec.mergeType: Unsupported value: "Strategic": supported values: "Replace", "StrategicMerge", "JSONMerge"',
+      'spec.bootstrap.type: Unsupported value: "merge": supported values: "Merge", "Replace", "JSONPatch"',
+      'unknown field "spec.bootstrap.values"',
+    ]);
+    const configMap = findManifest('envoy/istio/stats-tags.yaml', 'ConfigMap');
+    configMap.data['custom_bootstrap.json'] = { stats_config: {} };
+    assert.deepEqual(validateManifest(configMap).errors, ['data.custom_bootstrap.json: must be string']);
   });
 
   it('a kind without a schema and a YAML file with a duplicate key are errors, not passes', () => {
