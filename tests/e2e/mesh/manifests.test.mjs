@@ -19,7 +19,7 @@ import { findManifest, loadShippedManifests, manifestFiles, parseManifests, plug
 import { validateManifest, EG_CRD_FILES } from './lib/validate.mjs';
 import { startKeyServer, ISSUER_PATH, JWKS_PATH } from './lib/key-server.mjs';
 import {
-  ENVOY_GATEWAY_STATS_CONFIG, ISTIO_SIDECAR_STATS_CONFIG, envoyGatewayBootstrapOverride,
+  ENVOY_GATEWAY_STATS_CONFIG, ISTIO_SIDECAR_STATS_CONFIG, bootstrapOverrideAnnotationsInReadme, envoyGatewayBootstrapOverride,
   istioBootstrapOverride,
 } from './lib/mesh-bootstrap.mjs';
 import { buildImages, summary, syncManifests, workspaceVersion } from '../../../scripts/oci-image.mjs';
@@ -202,6 +202,7 @@ describe('deployment manifests: what they say', () => {
     assert.deepEqual(Object.keys(istio.configMap.data), ['custom_bootstrap.json'], 'the key the injected ISTIO_BOOTSTRAP_OVERRIDE names');
     const plugin = findManifest('envoy/istio/wasmplugin.yaml', 'WasmPlugin');
     assert.equal(istio.configMap.metadata.namespace, plugin.metadata.namespace, 'a ConfigMap volume is read from the pod\'s namespace');
+    assert.deepEqual(bootstrapOverrideAnnotationsInReadme(), [istio.configMap.metadata.name, istio.configMap.metadata.name], 'envoy/istio/README.md deploy step');
 
     const eg = envoyGatewayBootstrapOverride();
     assert.deepEqual(eg.value, { stats_config: { stats_tags: STATS_TAGS } }, 'envoy/gateway/envoyproxy.yaml bootstrap value');

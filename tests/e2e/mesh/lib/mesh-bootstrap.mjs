@@ -8,8 +8,11 @@
 //     protobuf merge semantics (internal/xds/bootstrap/util.go, mergeBootstrap) and hands Envoy the result; Envoy's
 //     --config-yaml is the same merge (repeated fields appended, messages merged field by field, scalars
 //     replaced; Envoy Gateway additionally replaces a Duration whole, which no field here uses).
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { findManifest } from './manifests.mjs';
+import { REPO } from '../../lib/paths.mjs';
 
 /**
  * `stats_config` of the sidecar bootstrap Istio 1.29.2 generates with default settings (no extra stat tags, no
@@ -79,4 +82,13 @@ export function envoyGatewayBootstrapOverride() {
   const { type, value } = proxy.spec.bootstrap ?? {};
   if (type !== 'Merge' || typeof value !== 'string') throw new Error('envoy/gateway/envoyproxy.yaml: expected bootstrap type Merge with a value');
   return { proxy, text: value, value: parseYaml(value, { uniqueKeys: true, strict: true }) };
+}
+
+/**
+ * The ConfigMap names given to the annotation `sidecar.istio.io/bootstrapOverride` in envoy/istio/README.md (the
+ * deploy step sets it in JSON, for kubectl patch, and shows it in YAML; `<ConfigMap>` placeholders are not names).
+ */
+export function bootstrapOverrideAnnotationsInReadme() {
+  const readme = readFileSync(path.join(REPO, 'envoy/istio/README.md'), 'utf8');
+  return [...readme.matchAll(/sidecar\.istio\.io\/bootstrapOverride"?:\s*"?([a-z0-9][-a-z0-9.]*)/g)].map((m) => m[1]);
 }
