@@ -286,7 +286,7 @@ describe('deployment manifests: the plugin configurations in the real Envoy', ()
     keys.seen.length = 0;
     const mesh = { meshStatsConfig: ISTIO_SIDECAR_STATS_CONFIG, override: istioBootstrapOverride().text };
     await withMeshEnvoy({ pluginConfig: plugin.spec.pluginConfig, clusterName, keyServerPort: keys.port, name: 'mesh-istio-remote', ...mesh }, async (envoy, upstream) => {
-      // The override's tags come after Istio's own; Istio's stats matcher and tag_name settings stay.
+      // The override's tags come after Istio's own; Istio's stats matcher and use_all_default_tags stay.
       const running = await runningStatsConfig(envoy);
       assert.deepEqual(running.stats_tags, [...ISTIO_SIDECAR_STATS_CONFIG.stats_tags, ...STATS_TAGS]);
       assert.equal(running.use_all_default_tags, false);
