@@ -1,7 +1,8 @@
 // The Istio and Envoy Gateway manifests (envoy/istio, envoy/gateway): every document validated against its
 // upstream schema, deliberately broken ones refused with the field and the reason, the image pinned to what this
 // tree builds, the cross-references between documents consistent, and each plugin configuration run in the real
-// Envoy with a cluster named exactly as Istio / Envoy Gateway name it.
+// Envoy with a cluster named exactly as Istio / Envoy Gateway name it and with the stats configuration the mesh
+// gives its Envoy plus the shipped bootstrap override (the filter's metrics as labelled Prometheus series).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -10,23 +11,39 @@ import path from 'node:path';
 import { REPO, requireWasm } from '../lib/paths.mjs';
 import { startEnvoy } from '../lib/envoy.mjs';
 import { bootstrap, toYaml, tollgateFilter } from '../lib/envoy-config.mjs';
+import { STATS_TAGS } from '../lib/metrics.mjs';
 import { request } from '../lib/http.mjs';
 import { startEchoUpstream } from '../lib/upstream.mjs';
 import { mint } from '../fixtures/tokens.mjs';
 import { findManifest, loadShippedManifests, manifestFiles, parseManifests, pluginConfigOf } from './lib/manifests.mjs';
 import { validateManifest, EG_CRD_FILES } from './lib/validate.mjs';
 import { startKeyServer, ISSUER_PATH, JWKS_PATH } from './lib/key-server.mjs';
+import {
+  ENVOY_GATEWAY_STATS_CONFIG, ISTIO_SIDECAR_STATS_CONFIG, bootstrapOverrideAnnotationsInReadme, envoyGatewayBootstrapOverride,
+  istioBootstrapOverride,
+} from './lib/mesh-bootstrap.mjs';
 import { buildImages, summary, syncManifests, workspaceVersion } from '../../../scripts/oci-image.mjs';
 
 const HERE = path.dirname(new URL(import.meta.url).pathname);
 const broken = (file) => parseManifests(readFileSync(path.join(HERE, 'broken', file), 'utf8'), file);
 const bearer = (token) => ({ authorization: `Bearer ${token}` });
 
+/** Prometheus lines of family `name` (without the `# TYPE` line), as `labels-string → value`. */
+function series(prom, name) {
+  const out = new Map();
+  for (const line of prom.split('\n')) {
+    const m = line.match(new RegExp(`^${name}\\{([^}]*)\\} (\\S+)$`));
+    if (m) out.set(m[1], Number(m[2]));
+  }
+  return out;
+}
+
 describe('deployment manifests: schema validation', () => {
   it('the Envoy Gateway CRDs kept as test data are the released v1.9.0 files', () => {
     const expected = {
       'gateway.envoyproxy.io_envoyextensionpolicies.yaml': '92f4dfdd67be4b242511381d6175f517782e655233fdf5b5e28a400ea5601f79',
       'gateway.envoyproxy.io_backends.yaml': 'bb1901aea758d05458b853b07db04a96a1ea4346b177e392e5ce7398573805be',
+      'gateway.envoyproxy.io_envoyproxies.yaml': '3e9ea2f348445e3798b02daf02bf024b0d944227cf5ef8a18da7f675a1afd223',
     };
     for (const file of EG_CRD_FILES) {
       const hash = crypto.createHash('sha256').update(readFileSync(file)).digest('hex');
@@ -42,9 +59,11 @@ describe('deployment manifests: schema validation', () => {
       'envoy/istio/remote-jwks.yaml ServiceEntry npm:networking.istio.io/v1/ServiceEntry',
       'envoy/istio/remote-jwks.yaml DestinationRule npm:networking.istio.io/v1/DestinationRule',
       'envoy/istio/remote-jwks.yaml WasmPlugin npm:extensions.istio.io/v1alpha1/WasmPlugin',
+      'envoy/istio/stats-tags.yaml ConfigMap npm:v1/ConfigMap',
       'envoy/istio/wasmplugin.yaml WasmPlugin npm:extensions.istio.io/v1alpha1/WasmPlugin',
       'envoy/gateway/backend.yaml Backend crd:backends.gateway.envoyproxy.io',
       'envoy/gateway/envoyextensionpolicy.yaml EnvoyExtensionPolicy crd:envoyextensionpolicies.gateway.envoyproxy.io',
+      'envoy/gateway/envoyproxy.yaml EnvoyProxy crd:envoyproxies.gateway.envoyproxy.io',
       'envoy/gateway/gateway.yaml Gateway npm:gateway.networking.k8s.io/v1/Gateway',
       'envoy/gateway/httproute.yaml HTTPRoute npm:gateway.networking.k8s.io/v1/HTTPRoute',
       'envoy/gateway/httproute.yaml HTTPRoute npm:gateway.networking.k8s.io/v1/HTTPRoute',
@@ -102,6 +121,30 @@ describe('deployment manifests: schema validation', () => {
     ]);
   });
 
+  it('broken variants of the shipped EnvoyProxy and ConfigMap are refused: CEL rule, enums, unknown field, types', () => {
+    const proxy = findManifest('envoy/gateway/envoyproxy.yaml', 'EnvoyProxy');
+    const mismatch = 'spec.bootstrap: Invalid value: "object": provided bootstrap patch doesn\'t match the configured patch type';
+    const mergeWithoutValue = structuredClone(proxy);
+    delete mergeWithoutValue.spec.bootstrap.value;
+    assert.deepEqual(validateManifest(mergeWithoutValue).errors, [mismatch]);
+    const patchWithoutPatches = structuredClone(proxy);
+    patchWithoutPatches.spec.bootstrap.type = 'JSONPatch';
+    patchWithoutPatches.spec.bootstrap.jsonPatches = [];
+    assert.deepEqual(validateManifest(patchWithoutPatches).errors, [mismatch]);
+    const typos = structuredClone(proxy);
+    typos.spec.bootstrap.type = 'merge';
+    typos.spec.mergeType = 'Strategic';
+    typos.spec.bootstrap.values = typos.spec.bootstrap.value;
+    assert.deepEqual(validateManifest(typos).errors, [
+      'spec.mergeType: Unsupported value: "Strategic": supported values: "Replace", "StrategicMerge", "JSONMerge"',
+      'spec.bootstrap.type: Unsupported value: "merge": supported values: "Merge", "Replace", "JSONPatch"',
+      'unknown field "spec.bootstrap.values"',
+    ]);
+    const configMap = findManifest('envoy/istio/stats-tags.yaml', 'ConfigMap');
+    configMap.data['custom_bootstrap.json'] = { stats_config: {} };
+    assert.deepEqual(validateManifest(configMap).errors, ['data.custom_bootstrap.json: must be string']);
+  });
+
   it('a kind without a schema and a YAML file with a duplicate key are errors, not passes', () => {
     assert.deepEqual(validateManifest({ apiVersion: 'networking.istio.io/v1alpha3', kind: 'EnvoyFilter', metadata: { name: 'x' } }).errors,
       ['no schema for apiVersion networking.istio.io/v1alpha3 kind EnvoyFilter']);
@@ -153,6 +196,22 @@ describe('deployment manifests: what they say', () => {
     assert.deepEqual(rule.spec.trafficPolicy.portLevelSettings, [{ port: { number: port.number }, tls: { mode: 'SIMPLE', sni: host } }]);
   });
 
+  it('the bootstrap overrides add exactly the stats_tags of the standalone configs, and are referenced', () => {
+    const istio = istioBootstrapOverride();
+    assert.deepEqual(istio.value, { stats_config: { stats_tags: STATS_TAGS } }, 'envoy/istio/stats-tags.yaml custom_bootstrap.json');
+    assert.deepEqual(Object.keys(istio.configMap.data), ['custom_bootstrap.json'], 'the key the injected ISTIO_BOOTSTRAP_OVERRIDE names');
+    const plugin = findManifest('envoy/istio/wasmplugin.yaml', 'WasmPlugin');
+    assert.equal(istio.configMap.metadata.namespace, plugin.metadata.namespace, 'a ConfigMap volume is read from the pod\'s namespace');
+    assert.deepEqual(bootstrapOverrideAnnotationsInReadme(), [istio.configMap.metadata.name, istio.configMap.metadata.name], 'envoy/istio/README.md deploy step');
+
+    const eg = envoyGatewayBootstrapOverride();
+    assert.deepEqual(eg.value, { stats_config: { stats_tags: STATS_TAGS } }, 'envoy/gateway/envoyproxy.yaml bootstrap value');
+    assert.equal(eg.proxy.spec.mergeType, 'StrategicMerge', 'adds to the GatewayClass\'s EnvoyProxy instead of replacing it');
+    const gateway = findManifest('envoy/gateway/gateway.yaml', 'Gateway');
+    assert.equal(eg.proxy.metadata.namespace, gateway.metadata.namespace, 'a Gateway\'s parametersRef is local to its namespace');
+    assert.deepEqual(gateway.spec.infrastructure.parametersRef, { group: 'gateway.envoyproxy.io', kind: 'EnvoyProxy', name: eg.proxy.metadata.name });
+  });
+
   it('Envoy Gateway: the policy targets the API route, its cluster is the keys route rule that leads to the Backend', () => {
     const policy = findManifest('envoy/gateway/envoyextensionpolicy.yaml', 'EnvoyExtensionPolicy');
     const backend = findManifest('envoy/gateway/backend.yaml', 'Backend');
@@ -174,10 +233,22 @@ describe('deployment manifests: what they say', () => {
   });
 });
 
-/** Envoy with the filter configured as a manifest says, an extra cluster named as the mesh names it. */
-async function withMeshEnvoy({ pluginConfig, clusterName, keyServerPort, name }, fn) {
+/**
+ * Envoy with the filter configured as a manifest says, an extra cluster named as the mesh names it, the mesh's own
+ * stats configuration (`meshStatsConfig`, in place of the test helper's stats_tags) and the shipped bootstrap
+ * override (`override`, text) merged into it by Envoy (--config-yaml, see lib/mesh-bootstrap.mjs).
+ */
+/** stats_config of the bootstrap Envoy runs with (after the --config-yaml merge), from its config dump. */
+async function runningStatsConfig(envoy) {
+  const dump = JSON.parse(await envoy.admin('/config_dump'));
+  const boot = dump.configs.find((c) => c['@type'] === 'type.googleapis.com/envoy.admin.v3.BootstrapConfigDump');
+  return boot.bootstrap.stats_config;
+}
+
+async function withMeshEnvoy({ pluginConfig, clusterName, keyServerPort, name, meshStatsConfig, override }, fn) {
   const upstream = await startEchoUpstream();
   const config = bootstrap({ upstreamPort: upstream.port, httpFilters: [tollgateFilter(pluginConfig, { wasm: requireWasm() })] });
+  config.stats_config = structuredClone(meshStatsConfig);
   config.static_resources.clusters.push({
     name: clusterName,
     type: 'STATIC',
@@ -187,7 +258,7 @@ async function withMeshEnvoy({ pluginConfig, clusterName, keyServerPort, name },
       endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: keyServerPort } } } }] }],
     },
   });
-  const envoy = await startEnvoy(toYaml(config), { name });
+  const envoy = await startEnvoy(toYaml(config), { name, extraArgs: ['--config-yaml', override] });
   try {
     await fn(envoy, upstream);
   } catch (err) {
@@ -208,12 +279,18 @@ describe('deployment manifests: the plugin configurations in the real Envoy', ()
     await keys?.close();
   });
 
-  it('Istio remote-jwks.yaml: discovery and JWKS through outbound|443||login.example.com; tokens accepted; Prometheus names', async () => {
+  it('Istio remote-jwks.yaml + stats-tags.yaml: discovery and JWKS through outbound|443||login.example.com; tokens accepted; labelled Prometheus series', async () => {
     const plugin = findManifest('envoy/istio/remote-jwks.yaml', 'WasmPlugin');
     const clusterName = plugin.spec.pluginConfig.providers[0].jwks.discovery.cluster;
     assert.equal(clusterName, 'outbound|443||login.example.com');
     keys.seen.length = 0;
-    await withMeshEnvoy({ pluginConfig: plugin.spec.pluginConfig, clusterName, keyServerPort: keys.port, name: 'mesh-istio-remote' }, async (envoy, upstream) => {
+    const mesh = { meshStatsConfig: ISTIO_SIDECAR_STATS_CONFIG, override: istioBootstrapOverride().text };
+    await withMeshEnvoy({ pluginConfig: plugin.spec.pluginConfig, clusterName, keyServerPort: keys.port, name: 'mesh-istio-remote', ...mesh }, async (envoy, upstream) => {
+      // The override's tags come after Istio's own; Istio's stats matcher and use_all_default_tags stay.
+      const running = await runningStatsConfig(envoy);
+      assert.deepEqual(running.stats_tags, [...ISTIO_SIDECAR_STATS_CONFIG.stats_tags, ...STATS_TAGS]);
+      assert.equal(running.use_all_default_tags, false);
+      assert.deepEqual(running.stats_matcher, ISTIO_SIDECAR_STATS_CONFIG.stats_matcher);
       const port = envoy.listenerPort('ingress');
       const ok = await request(port, { path: '/orders', headers: bearer(await mint({ scope: 'orders:read' })) });
       assert.equal(ok.status, 200, ok.body);
@@ -227,22 +304,37 @@ describe('deployment manifests: the plugin configurations in the real Envoy', ()
         { method: 'GET', url: JWKS_PATH, host: 'login.example.com' },
       ]);
       assert.equal(upstream.seen.length, 2);
-      assert.equal(await envoy.counter('wasmcustom.tollgate.provider.idsvr.jwks_fetch_success'), 1);
-      // What a Prometheus scrape of the sidecar sees: Envoy strips the wasmcustom namespace and adds no envoy_.
+      assert.equal(await envoy.counter('wasmcustom.tollgate.prefix.tollgate.provider.idsvr.jwks_fetch_success'), 1);
+      // Istio's stats matcher keeps only its prefixes: the listener's own counters are gone, the filter's ("wasm") stay.
+      assert.equal(await envoy.counter('http.ingress.downstream_rq_total'), undefined);
+      // What a Prometheus scrape of the sidecar sees: Envoy strips the wasmcustom namespace, adds no envoy_, and the
+      // labels come out of the name.
       const prom = await envoy.admin('/stats/prometheus');
-      assert.match(prom, /^tollgate_allowed\{\} 2$/m);
-      assert.match(prom, /^tollgate_denied_insufficient_scope\{\} 1$/m);
-      assert.match(prom, /^tollgate_provider_idsvr_jwks_keys\{\} 3$/m);
+      assert.deepEqual([...series(prom, 'tollgate_allowed')], [
+        ['stat_prefix="tollgate",provider="idsvr"', 1],
+        ['stat_prefix="tollgate",provider="none"', 1],
+      ]);
+      assert.deepEqual([...series(prom, 'tollgate_denied')], [
+        ['stat_prefix="tollgate",provider="idsvr",reason="insufficient_scope"', 1],
+        ['stat_prefix="tollgate",provider="none",reason="missing_token"', 1],
+      ]);
+      assert.equal(series(prom, 'tollgate_jwks_keys').get('stat_prefix="tollgate",provider="idsvr"'), 3);
+      assert.equal(series(prom, 'tollgate_jwks_fetch_success').get('stat_prefix="tollgate",provider="idsvr"'), 1);
+      assert.doesNotMatch(prom, /^tollgate_[a-z_]*(prefix|provider|reason|signature_path)_/m, 'a label left in a family name');
     });
   });
 
-  it('Envoy Gateway envoyextensionpolicy.yaml: JWKS through httproute/orders/tollgate-keys/rule/0; tokens accepted', async () => {
+  it('Envoy Gateway envoyextensionpolicy.yaml + envoyproxy.yaml: JWKS through httproute/orders/tollgate-keys/rule/0; tokens accepted; labelled Prometheus series', async () => {
     const policy = findManifest('envoy/gateway/envoyextensionpolicy.yaml', 'EnvoyExtensionPolicy');
     const pluginConfig = pluginConfigOf(policy);
     const clusterName = pluginConfig.providers[0].jwks.remote.cluster;
     assert.equal(clusterName, 'httproute/orders/tollgate-keys/rule/0');
     keys.seen.length = 0;
-    await withMeshEnvoy({ pluginConfig, clusterName, keyServerPort: keys.port, name: 'mesh-eg-remote' }, async (envoy) => {
+    const mesh = { meshStatsConfig: ENVOY_GATEWAY_STATS_CONFIG, override: envoyGatewayBootstrapOverride().text };
+    await withMeshEnvoy({ pluginConfig, clusterName, keyServerPort: keys.port, name: 'mesh-eg-remote', ...mesh }, async (envoy) => {
+      const running = await runningStatsConfig(envoy);
+      assert.deepEqual(running.stats_tags, [...ENVOY_GATEWAY_STATS_CONFIG.stats_tags, ...STATS_TAGS]);
+      assert.equal(running.use_all_default_tags, true);
       const port = envoy.listenerPort('ingress');
       const ok = await request(port, { method: 'POST', path: '/orders', headers: bearer(await mint({ scope: 'orders:write', alg: 'EdDSA' })) });
       assert.equal(ok.status, 200, ok.body);
@@ -250,6 +342,15 @@ describe('deployment manifests: the plugin configurations in the real Envoy', ()
       assert.equal(expired.status, 401, expired.body);
       assert.match(expired.headers['www-authenticate'], /^Bearer realm="orders-api", error="invalid_token"/);
       assert.deepEqual(keys.seen, [{ method: 'GET', url: JWKS_PATH, host: 'login.example.com' }]);
+      const prom = await envoy.admin('/stats/prometheus');
+      assert.deepEqual([...series(prom, 'tollgate_allowed')], [
+        ['stat_prefix="tollgate",provider="idsvr"', 1],
+        ['stat_prefix="tollgate",provider="none"', 0],
+      ]);
+      assert.deepEqual([...series(prom, 'tollgate_denied')], [['stat_prefix="tollgate",provider="idsvr",reason="expired"', 1]]);
+      assert.equal(series(prom, 'tollgate_jwks_keys').get('stat_prefix="tollgate",provider="idsvr"'), 3);
+      assert.equal(series(prom, 'tollgate_signatures').get('stat_prefix="tollgate",signature_path="wasm"'), 1);
+      assert.doesNotMatch(prom, /^tollgate_[a-z_]*(prefix|provider|reason|signature_path)_/m, 'a label left in a family name');
     });
   });
 });

@@ -1,4 +1,6 @@
 // One validator per kind we ship, each from an upstream schema:
+//   Kubernetes kinds    kubernetes-models (generated from the Kubernetes OpenAPI; the ConfigMap of Istio's
+//                       custom bootstrap)
 //   Istio kinds         @kubernetes-models/istio (generated from Istio 1.29.2's CRDs)
 //   Gateway API kinds   @kubernetes-models/gateway-api (generated from sigs.k8s.io/gateway-api)
 //   Envoy Gateway kinds the released CRDs kept in tests/e2e/mesh/schemas (no npm models exist), checked by
@@ -7,6 +9,7 @@
 // A kind without a validator is an error: every shipped document must be checked by something.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { WasmPlugin } from '@kubernetes-models/istio/extensions.istio.io/v1alpha1/WasmPlugin';
 import { ServiceEntry } from '@kubernetes-models/istio/networking.istio.io/v1/ServiceEntry';
 import { DestinationRule } from '@kubernetes-models/istio/networking.istio.io/v1/DestinationRule';
@@ -18,10 +21,13 @@ import { loadCrds, validateAgainstSchema } from './crd-schema.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const EG_SCHEMA_DIR = path.join(HERE, '..', 'schemas', 'envoy-gateway-v1.9.0');
-export const EG_CRD_FILES = ['gateway.envoyproxy.io_envoyextensionpolicies.yaml', 'gateway.envoyproxy.io_backends.yaml']
-  .map((f) => path.join(EG_SCHEMA_DIR, f));
+export const EG_CRD_FILES = [
+  'gateway.envoyproxy.io_envoyextensionpolicies.yaml',
+  'gateway.envoyproxy.io_backends.yaml',
+  'gateway.envoyproxy.io_envoyproxies.yaml',
+].map((f) => path.join(EG_SCHEMA_DIR, f));
 
-const MODELS = new Map([WasmPlugin, ServiceEntry, DestinationRule, AuthorizationPolicy, RequestAuthentication, HTTPRoute, Gateway]
+const MODELS = new Map([ConfigMap, WasmPlugin, ServiceEntry, DestinationRule, AuthorizationPolicy, RequestAuthentication, HTTPRoute, Gateway]
   .map((M) => [`${M.apiVersion}/${M.kind}`, M]));
 
 let crds;
