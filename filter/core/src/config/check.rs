@@ -161,6 +161,7 @@ pub(super) fn config(raw: RawConfig) -> Result<Config, ConfigError> {
                     "must be 1-64 letters, digits, '_' or '-' (it becomes a metric label)",
                 ));
             }
+            check_label_value("stat_prefix", &raw.stat_prefix)?;
             raw.stat_prefix
         },
         mode: mode(raw.mode),
@@ -208,6 +209,35 @@ pub(super) fn config(raw: RawConfig) -> Result<Config, ConfigError> {
     })
 }
 
+/// Words a metric label value must not be: the filter's own label names (the `stats_tags`
+/// would cut the wrong pair out of the name), and the words of Istio's and Envoy Gateway's
+/// own tag regexes, which match anywhere in a stat name.
+const RESERVED_LABEL_VALUES: &[&str] = &[
+    "prefix",
+    "provider",
+    "reason",
+    "signature_path",
+    "cache",
+    "component",
+    "wasm_filter",
+    "rbac",
+    "zone",
+    "circuit_breakers",
+];
+
+fn check_label_value(field: &str, value: &str) -> Result<(), ConfigError> {
+    if RESERVED_LABEL_VALUES.contains(&value) {
+        return Err(ConfigError::new(
+            field,
+            format!(
+                "\"{value}\" cannot be used: it is part of metric names and would be read as a label there (reserved: {})",
+                RESERVED_LABEL_VALUES.join(", ")
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn check_provider(i: usize, p: RawProvider) -> Result<Provider, ConfigError> {
     let at = |f: &str| format!("providers[{i}].{f}");
     if p.name.is_empty()
@@ -221,6 +251,7 @@ fn check_provider(i: usize, p: RawProvider) -> Result<Provider, ConfigError> {
             "must be non-empty and use only letters, digits, '_' and '-' (it is part of metric names)",
         ));
     }
+    check_label_value(&at("name"), &p.name)?;
     if p.issuer.is_empty() {
         return Err(ConfigError::new(at("issuer"), "must not be empty"));
     }

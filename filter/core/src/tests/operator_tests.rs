@@ -300,6 +300,28 @@ fn claims_reach_the_filter_state_and_headers_by_path() {
 }
 
 #[test]
+fn names_that_metric_tags_would_misread_are_refused() {
+    for word in ["reason", "provider", "rbac", "zone"] {
+        let mut cfg = testkit::config();
+        cfg["stat_prefix"] = json!(word);
+        let err =
+            Engine::from_json(cfg.to_string().as_bytes(), crate::CacheSecret([1, 1])).unwrap_err();
+        assert_eq!(err.field, "stat_prefix", "{word}");
+        assert!(
+            err.message
+                .starts_with(&format!("\"{word}\" cannot be used")),
+            "{err}"
+        );
+        let mut cfg = testkit::config();
+        cfg["providers"][1]["name"] = json!(word);
+        cfg["rules"][4]["providers"] = json!([word]);
+        let err =
+            Engine::from_json(cfg.to_string().as_bytes(), crate::CacheSecret([1, 1])).unwrap_err();
+        assert_eq!(err.field, "providers[1].name", "{word}");
+    }
+}
+
+#[test]
 fn stat_prefix_is_a_label_value() {
     assert_eq!(engine().config().stat_prefix, "tollgate");
     for bad in ["", "a.b", "a b", &"x".repeat(65)] {
