@@ -241,6 +241,19 @@ fn hex(b: Option<&u8>) -> Option<u8> {
 
 const UPPER_HEX: &[u8; 16] = b"0123456789ABCDEF";
 
+/// If the character at `i`, once escapes of unreserved characters are decoded, is a hex
+/// digit: the index after it.
+fn decoded_hex_digit(bytes: &[u8], i: usize) -> Option<usize> {
+    if hex(bytes.get(i)).is_some() {
+        return Some(i + 1);
+    }
+    if bytes.get(i) == Some(&b'%') {
+        let v = hex(bytes.get(i + 1))? * 16 + hex(bytes.get(i + 2))?;
+        return v.is_ascii_hexdigit().then_some(i + 3);
+    }
+    None
+}
+
 /// Pass 1 over the bytes: refuse bad characters and escapes, decode escaped unreserved
 /// characters, upper-case the hex of the others. Borrowed when nothing changed (the
 /// common case: no `%` at all).
@@ -261,7 +274,13 @@ fn decode_unreserved(path: &str) -> Result<Cow<'_, str>, PathError> {
                     b'\\' => return Err(PathError::Backslash),
                     b';' => return Err(PathError::PathParameters),
                     0..=0x1f | 0x7f => return Err(PathError::EncodedControl),
-                    b'%' if hex(bytes.get(i + 3)).is_some() && hex(bytes.get(i + 4)).is_some() => {
+                    // `%25` followed by two hex digits, written plainly or as escapes
+                    // themselves (`%25%32%65` decodes to `%252e`): a second decoding would
+                    // change the path.
+                    b'%' if decoded_hex_digit(bytes, i + 3)
+                        .and_then(|next| decoded_hex_digit(bytes, next))
+                        .is_some() =>
+                    {
                         return Err(PathError::DoubleEncoding)
                     }
                     v if is_unreserved(v) => {

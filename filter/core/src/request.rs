@@ -134,8 +134,57 @@ pub fn asks_method_override(headers: &[(String, String)], query: &str) -> bool {
             .any(|o| n.eq_ignore_ascii_case(o))
     });
     by_header
-        || query.trim_start_matches('?').split('&').any(|pair| {
-            let name = pair.split('=').next().unwrap_or("");
-            name == "_method" || name.eq_ignore_ascii_case("%5Fmethod")
-        })
+        || query
+            .trim_start_matches('?')
+            .split(['&', ';'])
+            .any(|pair| is_method_override_name(pair.split('=').next().unwrap_or("")))
+}
+
+/// A query parameter name that an application reads as `_method`: percent-decoded once,
+/// `+` as a space, leading spaces dropped and `.`, space and `[` read as `_` (as PHP does with
+/// variable names), compared ignoring case. `;` separates parameters too (older Python and
+/// Go parsers).
+fn is_method_override_name(raw: &str) -> bool {
+    let bytes = raw.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let escaped = (b == b'%')
+            .then(|| Some(hex_value(bytes.get(i + 1)?)? * 16 + hex_value(bytes.get(i + 2)?)?))
+            .flatten();
+        match escaped {
+            Some(v) => {
+                decoded.push(v);
+                i += 3;
+            }
+            None => {
+                decoded.push(if b == b'+' { b' ' } else { b });
+                i += 1;
+            }
+        }
+    }
+    let start = decoded.iter().take_while(|b| **b == b' ').count();
+    let name = decoded.get(start..).unwrap_or(&[]);
+    let is_override = |n: &[u8]| {
+        n.len() == 7
+            && n.iter().zip(b"_method").all(|(c, want)| {
+                let c = match c {
+                    b'.' | b' ' | b'[' => b'_',
+                    c => c.to_ascii_lowercase(),
+                };
+                c == *want
+            })
+    };
+    // `_method[]=…` or `_method[x]=…` is the array `_method` in PHP.
+    let before_bracket = name.split(|b| *b == b'[').next().unwrap_or(&[]);
+    is_override(name) || (before_bracket.len() < name.len() && is_override(before_bracket))
+}
+
+fn hex_value(b: &u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
 }

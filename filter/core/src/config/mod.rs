@@ -101,13 +101,19 @@ fn serde_error(e: serde_path_to_error::Error<serde_json::Error>) -> ConfigError 
     if let Some(i) = message.find(" at line ") {
         message.truncate(i);
     }
-    // Name the unknown or missing field in the path itself.
+    // Name the unknown, missing or repeated field in the path itself; a member whose name
+    // is empty is written `""`.
     let named = message
         .strip_prefix("unknown field `")
-        .or_else(|| message.strip_prefix("missing field `"));
+        .or_else(|| message.strip_prefix("missing field `"))
+        .or_else(|| message.strip_prefix("duplicate field `"));
     if let Some(rest) = named {
         if let Some(name) = rest.split('`').next() {
-            let name = name.to_owned();
+            let name = if name.is_empty() {
+                "\"\"".to_owned()
+            } else {
+                name.to_owned()
+            };
             if !field.ends_with(&name) {
                 if field.is_empty() {
                     field = name;

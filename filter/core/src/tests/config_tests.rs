@@ -73,6 +73,32 @@ fn not_json_or_trailing() {
 }
 
 #[test]
+fn repeated_and_empty_named_members_are_named() {
+    let from = |text: String| Config::from_json(text.as_bytes()).unwrap_err();
+    let mut c = base().to_string();
+    c.insert_str(1, r#""realm":"a","#);
+    let e = from(c);
+    assert_eq!(
+        (e.field.as_str(), e.message.as_str()),
+        ("realm", "duplicate field `realm`")
+    );
+    let mut c = base().to_string();
+    c.insert_str(1, r#""":1,"#);
+    let e = from(c);
+    assert_eq!(e.field, "\"\"");
+    assert!(e.message.starts_with("unknown field ``"), "{e}");
+    // Nested: the provider and the member.
+    let c = base()
+        .to_string()
+        .replacen(r#""name":"idsvr""#, r#""name":"idsvr","name":"x""#, 1);
+    let e = from(c);
+    assert_eq!(
+        (e.field.as_str(), e.message.as_str()),
+        ("providers[0].name", "duplicate field `name`")
+    );
+}
+
+#[test]
 fn unknown_fields_are_named() {
     let mut c = base();
     c["colour"] = json!("red");

@@ -29,6 +29,7 @@ fn canonical_paths_are_borrowed_and_unchanged() {
         "/caf%C3%A9",
         "/files/100%25",
         "/files/100%25x",
+        "/files/100%25a",
         "/items[0]|^",
         "/v1.2/...",
         "/ORDERS",
@@ -177,6 +178,11 @@ fn bad_escapes_and_characters_are_refused() {
         ("/a%7f", P::EncodedControl),
         ("/a%252e%252e/admin", P::DoubleEncoding),
         ("/a%252F", P::DoubleEncoding),
+        // The hex digits after `%25` written as escapes themselves decode to `%252e`.
+        ("/health/%25%32%65%25%32%65/admin", P::DoubleEncoding),
+        ("/a%25%32E", P::DoubleEncoding),
+        ("/a%252%65", P::DoubleEncoding),
+        ("/a%25%41%42", P::DoubleEncoding),
         ("/a%C0%AE%C0%AE/admin", P::InvalidUtf8),
         ("/a%FF", P::InvalidUtf8),
         ("/a%ED%A0%80", P::InvalidUtf8),
@@ -436,6 +442,16 @@ fn method_overrides_are_refused() {
         "/orders?_method=DELETE",
         "/orders?a=1&_method=PUT",
         "/orders?%5Fmethod=PUT",
+        // Spellings applications decode to `_method` (PHP: once-decoded names, `.` and
+        // space read as `_`, leading spaces dropped, `[]` arrays; `;` as a separator).
+        "/orders?_%6Dethod=DELETE",
+        "/orders?%5f%6d%65%74%68%6f%64=DELETE",
+        "/orders?.method=DELETE",
+        "/orders?+_method=DELETE",
+        "/orders?%20_method=DELETE",
+        "/orders?_METHOD=DELETE",
+        "/orders?_method[]=DELETE",
+        "/orders?a=1;_method=DELETE",
     ] {
         assert_eq!(
             denied(decide(&mut e, "POST", p, Some(&token))).kind,
@@ -443,10 +459,17 @@ fn method_overrides_are_refused() {
             "{p}"
         );
     }
-    assert!(matches!(
-        decide(&mut e, "POST", "/orders?method=x&a_method=y", Some(&token)),
-        Outcome::Allow(_)
-    ));
+    for p in [
+        "/orders?method=x&a_method=y",
+        "/orders?_methods=x",
+        "/orders?%255Fmethod=x",
+        "/orders?x=_method",
+    ] {
+        assert!(
+            matches!(decide(&mut e, "POST", p, Some(&token)), Outcome::Allow(_)),
+            "{p}"
+        );
+    }
 }
 
 #[test]
