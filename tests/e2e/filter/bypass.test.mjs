@@ -44,6 +44,9 @@ const CASES = [
   { name: '//orders without a token', method: 'GET', target: '//orders', token: 'none', want: ['refused', 401] },
   { name: '/api\\admin/x', method: 'GET', target: '/api\\admin/x', token: 'read', want: ['refused', 403] },
   { name: '/api/x/../admin/y', method: 'GET', target: '/api/x/../admin/y', token: 'read', want: ['refused', 403] },
+  // double encoding, also with the hex digits escaped (%32 is 2, %65 is e: %25%32%65 decodes to %252e)
+  { name: '/health/%252e%252e/orders/1 without a token', method: 'GET', target: '/health/%252e%252e/orders/1', token: 'none', want: ['refused', 401] },
+  { name: '/health/%25%32%65%25%32%65/orders/1 without a token', method: 'GET', target: '/health/%25%32%65%25%32%65/orders/1', token: 'none', want: ['refused', 401] },
   // letter case: /API/ADMIN is the admin rule (Express and ASP.NET Core route it there)
   { name: '/API/ADMIN/x is the admin rule', method: 'GET', target: '/API/ADMIN/x', token: 'read', want: [403] },
   // 5. method case, HEAD, overrides
@@ -52,6 +55,8 @@ const CASES = [
   { name: 'HEAD /orders is held to the GET rule', method: 'HEAD', target: '/orders', token: 'profile', want: [403] },
   { name: 'X-HTTP-Method-Override on POST', method: 'POST', target: '/orders', token: 'write', headers: [['x-http-method-override', 'DELETE']], want: ['refused'] },
   { name: '_method in the query on POST', method: 'POST', target: '/orders?_method=DELETE', token: 'write', want: ['refused'] },
+  { name: '_%6Dethod (PHP decodes the name to _method) on POST', method: 'POST', target: '/orders?_%6Dethod=DELETE', token: 'write', want: ['refused'] },
+  { name: '.method (PHP reads . as _) on POST', method: 'POST', target: '/orders?.method=DELETE', token: 'write', want: ['refused'] },
   // harmless neighbours keep working
   { name: 'GET /orders/ with a read token', method: 'GET', target: '/orders/', token: 'read', want: ['upstream'], path: '/orders/' },
   { name: 'GET /orders?x=/../admin keeps its query', method: 'GET', target: '/orders?x=/../admin', token: 'read', want: ['upstream'], path: '/orders?x=/../admin' },
