@@ -12,8 +12,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { requireWasm } from '../lib/paths.mjs';
-import { REPO } from '../lib/paths.mjs';
+import { REPO, requireWasm } from '../lib/paths.mjs';
 import { render, startEnvoy, startEnvoyExpectingFailure } from '../lib/envoy.mjs';
 import { bootstrap, toYaml, tollgateFilter } from '../lib/envoy-config.mjs';
 import { request } from '../lib/http.mjs';
@@ -101,6 +100,7 @@ describe('benchmark harness (filter-bench.mjs)', () => {
       [['--alg', 'HS256'], 'filter-bench.mjs: --alg must be one of ES256, RS256, PS256, EdDSA (got HS256)'],
       [['--rounds', '0'], 'filter-bench.mjs: --rounds must be a positive integer (got 0)'],
       [['--duration', '2.5'], 'filter-bench.mjs: --duration must be a positive integer (got 2.5)'],
+      [['--dpop-proofs', '0'], 'filter-bench.mjs: --dpop-proofs must be a positive integer (got 0)'],
       [['--only', '('], 'filter-bench.mjs: --only (: not a regular expression'],
       [['--only', 'no-such-case', '--out', out], 'filter-bench.mjs: --only no-such-case matches no case; the cases are:\n  no-auth/one\n  floor/one\n'],
       [['--colour'], 'filter-bench.mjs: unknown option --colour (see filter-bench.mjs --help)'],

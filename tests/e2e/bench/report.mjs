@@ -215,10 +215,10 @@ export function markdown(meta, cases, extras) {
         `${d.proofAge} s`,
       ];
     });
-    out.push(table(['mix', 'setup', 'proofs made per round', 'requests that reused a proof', 'refused as replayed',
+    out.push(table(['mix', 'setup', 'proofs made per round (median)', 'requests that reused a proof', 'refused as replayed',
       'proof signatures by Envoy / in Wasm', 'replay store: size, fullest bucket', 'measured proofs into a full bucket',
       'oldest proof at the end'], dbody), '');
-    out.push('Counts are summed over the rounds. Each round\'s proofs are made right before it for that Envoy, each with ' +
+    out.push('Counts are summed over the rounds; the fullest bucket and the oldest proof are the largest of any round. Each round\'s proofs are made right before it for that Envoy, each with ' +
       'its own `jti`, and sent once (warm-up first, the measurement after it); a proof sent twice is refused (a non-2xx ' +
       'answer, which makes the figure invalid). Signatures: the filter\'s counters during the measurement (the token is ' +
       'a cache hit, so these are the proofs\'). Replay store: the proofs sent, placed in the filter\'s buckets of 64 as ' +
