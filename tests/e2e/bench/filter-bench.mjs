@@ -12,29 +12,53 @@
 //                         token forwarded, cache 1000
 //   tollgate              tollgate, cache_size left at the filter's default            tollgate.yaml
 //   tollgate-cache-1000   tollgate with cache_size 1000 (equal to jwt_authn's)          tollgate-cache-1000.yaml
+//   tollgate-dpop         tollgate.yaml's route and claim headers, a provider with      tollgate-dpop.yaml
+//                         "binding": "dpop" (RFC 9449), dpop_replay_cache_size 1 048 576
+//   tollgate-dpop-full    the same with dpop_replay_cache_size 1024 (16 buckets of 64,  tollgate-dpop.yaml
+//                         full within the warm-up): every measured proof evicts one
 //
 // under three token mixes: `one` (one token repeated), `5000` (5 000 distinct tokens in rotation) and `new` (every
 // token new: a pool of pre-minted unique tokens, each sent once; if a case outlasts the pool, the reuse is printed).
 // Token-checking setups run every mix; no-auth runs every mix too (the baseline of each); the floor and the anonymous
 // route run the one-token mix; tollgate-cache-1000 the 5 000-token mix.
 //
+// The DPoP setups run two DPoP mixes instead (no-auth runs them too, with the same headers): `dpop` and `dpop-eddsa`
+// (tollgate-dpop-full: `dpop` only). One access token bound to a TEST-ONLY proof key (cnf.jkt; proofs.mjs) is sent
+// as "Authorization: DPoP <token>", a verified-token cache hit after the first request, with a new proof on every
+// request ("DPoP: <proof>", ES256 or EdDSA; ES256 is verified through Envoy's verify_signature, EdDSA in Wasm). The
+// proofs are made for the case's Envoy right before the case: each its own jti, htu the bench URL, htm GET, ath of
+// the token, iat seconds before it is sent (max_age_seconds is the default 300). Each is sent once, the warm-up's
+// first and the measurement's after them. Before the case the harness checks that a proof is accepted once and
+// refused the second time; a proof sent twice during the case is refused too (non-2xx) and counted by the wrk script
+// (tokens.lua): either marks the figure invalid and makes the run exit 1. The replay store: the filter remembers
+// every accepted proof until it is stale (max_age + skew, 306 s, longer than any case), in buckets of 64; a bucket
+// full of unexpired proofs drops the one that expires first (filter/core/src/replay.rs), with no error and no
+// metric. At the default size, 65 536 entries in 1 024 buckets, the first bucket is full after about 40 000 proofs,
+// fewer than a case sends on a quiet machine; so tollgate-dpop.yaml holds 1 048 576 (the normal case: no bucket
+// fills) and tollgate-dpop-full measures a store that is full all along.
+//
 // For every case: requests/s, p50 and p99 (wrk --latency), Envoy's CPU time per request (user + system of the whole
 // process from /proc/<pid>/stat during the measurement ÷ requests completed) and the verified-token cache hit share;
 // each figure the median of --rounds rounds. Then the ratios (tollgate vs no auth and vs the matching jwt_authn setup;
-// tollgate − floor in µs per request), the .wasm sizes, and Envoy's RSS at start and after --memory-requests requests
+// tollgate − floor in µs per request; each DPoP case's CPU per request above tollgate/one's, the cost of the DPoP
+// check), for the DPoP cases a table of their proofs (made, reused, refused as replayed, signatures by Envoy / in
+// Wasm, the replay store's fullest bucket and the proofs written into a full bucket, computed as the filter places
+// them; the oldest proof's age), the .wasm sizes, and Envoy's RSS at start and after --memory-requests requests
 // on tollgate with one token and with 5 000 tokens (plus the filter's memory gauge, when the filter has one).
 // Writes target/bench/filter-bench.md, .svg and .json (or --out DIR) and prints the Markdown.
 //
 //   node tests/e2e/bench/filter-bench.mjs [--rounds 3] [--duration 8] [--alg ES256|RS256|PS256|EdDSA] [--only REGEX]
-//        [--quick] [--connections 16] [--warmup 1] [--memory-requests 100000] [--new-tokens N]
+//        [--quick] [--connections 16] [--warmup 1] [--memory-requests 100000] [--new-tokens N] [--dpop-proofs N]
 //        [--wasm-before OLD.wasm] [--out DIR]
 //
 // --only REGEX selects cases by `<setup>/<mix>` (e.g. 'floor|tollgate/one', '/new$'); no-auth of each selected mix
 // always runs. --quick: 1 round of 3 s and 10 000 requests for the memory figures (a smoke test of the harness); an
 // explicit --rounds / --duration / --memory-requests still wins. --warmup: seconds of the same traffic before each
 // measurement (0: none). --new-tokens N: size of the every-token-new pool (default: 1.5 × the fastest
-// signature-bound request rate measured so far × --duration, at least 50 000). --wasm-before adds every tollgate setup once more with
-// another build (e.g. the previous commit's), right before its counterpart.
+// signature-bound request rate measured so far × --duration, at least 50 000). --dpop-proofs N: size of each DPoP
+// case's proof pool (default: 1.5 × (--warmup + --duration) × the fastest rate measured so far for the mix, or before
+// any was, 20 000 req/s for ES256 and 5 000 for EdDSA proofs; at least 20 000). --wasm-before adds every tollgate
+// setup once more with another build (e.g. the previous commit's), right before its counterpart.
 // --alg PS256 adds one key entry to the configs' JWKS (the fixture RSA key as PS256; tokens.mjs).
 // Figures from a shared machine vary run to run: compare ratios from the same run; the report says when the load
 // average at start marked the machine as loaded.
