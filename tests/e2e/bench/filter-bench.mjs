@@ -12,29 +12,53 @@
 //                         token forwarded, cache 1000
 //   tollgate              tollgate, cache_size left at the filter's default            tollgate.yaml
 //   tollgate-cache-1000   tollgate with cache_size 1000 (equal to jwt_authn's)          tollgate-cache-1000.yaml
+//   tollgate-dpop         tollgate.yaml's route and claim headers, a provider with      tollgate-dpop.yaml
+//                         "binding": "dpop" (RFC 9449), dpop_replay_cache_size 1 048 576
+//   tollgate-dpop-full    the same with dpop_replay_cache_size 1024 (16 buckets of 64,  tollgate-dpop.yaml
+//                         full within the warm-up): every measured proof evicts one
 //
 // under three token mixes: `one` (one token repeated), `5000` (5 000 distinct tokens in rotation) and `new` (every
 // token new: a pool of pre-minted unique tokens, each sent once; if a case outlasts the pool, the reuse is printed).
 // Token-checking setups run every mix; no-auth runs every mix too (the baseline of each); the floor and the anonymous
 // route run the one-token mix; tollgate-cache-1000 the 5 000-token mix.
 //
+// The DPoP setups run two DPoP mixes instead (no-auth runs them too, with the same headers): `dpop` and `dpop-eddsa`
+// (tollgate-dpop-full: `dpop` only). One access token bound to a TEST-ONLY proof key (cnf.jkt; proofs.mjs) is sent
+// as "Authorization: DPoP <token>", a verified-token cache hit after the first request, with a new proof on every
+// request ("DPoP: <proof>", ES256 or EdDSA; ES256 is verified through Envoy's verify_signature, EdDSA in Wasm). The
+// proofs are made for the case's Envoy right before the case: each its own jti, htu the bench URL, htm GET, ath of
+// the token, iat seconds before it is sent (max_age_seconds is the default 300). Each is sent once, the warm-up's
+// first and the measurement's after them. Before the case the harness checks that a proof is accepted once and
+// refused the second time; a proof sent twice during the case is refused too (non-2xx) and counted by the wrk script
+// (tokens.lua): either marks the figure invalid and makes the run exit 1. The replay store: the filter remembers
+// every accepted proof until it is stale (max_age + skew, 306 s, longer than any case), in buckets of 64; a bucket
+// full of unexpired proofs drops the one that expires first (filter/core/src/replay.rs), with no error and no
+// metric. At the default size, 65 536 entries in 1 024 buckets, the first bucket is full after about 40 000 proofs,
+// fewer than a case sends on a quiet machine; so tollgate-dpop.yaml holds 1 048 576 (the normal case: no bucket
+// fills) and tollgate-dpop-full measures a store that is full all along.
+//
 // For every case: requests/s, p50 and p99 (wrk --latency), Envoy's CPU time per request (user + system of the whole
 // process from /proc/<pid>/stat during the measurement ÷ requests completed) and the verified-token cache hit share;
 // each figure the median of --rounds rounds. Then the ratios (tollgate vs no auth and vs the matching jwt_authn setup;
-// tollgate − floor in µs per request), the .wasm sizes, and Envoy's RSS at start and after --memory-requests requests
+// tollgate − floor in µs per request; each DPoP case's CPU per request above tollgate/one's, the cost of the DPoP
+// check), for the DPoP cases a table of their proofs (made, reused, refused as replayed, signatures by Envoy / in
+// Wasm, the replay store's fullest bucket and the proofs written into a full bucket, computed as the filter places
+// them; the oldest proof's age), the .wasm sizes, and Envoy's RSS at start and after --memory-requests requests
 // on tollgate with one token and with 5 000 tokens (plus the filter's memory gauge, when the filter has one).
 // Writes target/bench/filter-bench.md, .svg and .json (or --out DIR) and prints the Markdown.
 //
 //   node tests/e2e/bench/filter-bench.mjs [--rounds 3] [--duration 8] [--alg ES256|RS256|PS256|EdDSA] [--only REGEX]
-//        [--quick] [--connections 16] [--warmup 1] [--memory-requests 100000] [--new-tokens N]
+//        [--quick] [--connections 16] [--warmup 1] [--memory-requests 100000] [--new-tokens N] [--dpop-proofs N]
 //        [--wasm-before OLD.wasm] [--out DIR]
 //
 // --only REGEX selects cases by `<setup>/<mix>` (e.g. 'floor|tollgate/one', '/new$'); no-auth of each selected mix
 // always runs. --quick: 1 round of 3 s and 10 000 requests for the memory figures (a smoke test of the harness); an
 // explicit --rounds / --duration / --memory-requests still wins. --warmup: seconds of the same traffic before each
 // measurement (0: none). --new-tokens N: size of the every-token-new pool (default: 1.5 × the fastest
-// signature-bound request rate measured so far × --duration, at least 50 000). --wasm-before adds every tollgate setup once more with
-// another build (e.g. the previous commit's), right before its counterpart.
+// signature-bound request rate measured so far × --duration, at least 50 000). --dpop-proofs N: size of each DPoP
+// case's proof pool (default: 1.5 × (--warmup + --duration) × the fastest rate measured so far for the mix, or before
+// any was, 20 000 req/s for ES256 and 5 000 for EdDSA proofs; at least 20 000). --wasm-before adds every tollgate
+// setup once more with another build (e.g. the previous commit's), right before its counterpart.
 // --alg PS256 adds one key entry to the configs' JWKS (the fixture RSA key as PS256; tokens.mjs).
 // Figures from a shared machine vary run to run: compare ratios from the same run; the report says when the load
 // average at start marked the machine as loaded.
@@ -50,7 +74,9 @@ import { request } from '../lib/http.mjs';
 import { runToCompletion } from '../lib/proc.mjs';
 import { buildFloor } from './floor.mjs';
 import { ALGORITHMS, TOKEN_LIFETIME_SECONDS, ps256Jwk, writeTokens } from './tokens.mjs';
+import { boundToken, proofKey, proofMinter, replayPrefix, replayStoreFill, writeProofs } from './proofs.mjs';
 import { FILTER_MEMORY_GAUGE, summarize, markdown, rows } from './report.mjs';
+import { sumFamily } from '../lib/metrics.mjs';
 import { chart } from './svg.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -64,6 +90,15 @@ const NEW_POOL_RPS_GUESS = 30_000;
  *  reused token, should a case outlast the pool, is long gone from any cache of the usual sizes). */
 const NEW_POOL_MARGIN = 1.5;
 const NEW_POOL_MIN = 50_000;
+/** Requests per second assumed for sizing a DPoP proof pool before a case of its mix was measured (generous: above
+ *  what the filter's cached path plus one proof check reaches, ES256 proofs through Envoy's verify_signature, EdDSA
+ *  proofs in Wasm); later rounds size the pool from the fastest rate measured for the mix, NEW_POOL_MARGIN times. */
+const DPOP_RPS_GUESS = { ES256: 20_000, EdDSA: 5_000 };
+/** Smallest DPoP proof pool; also the pool of the no-auth baseline, which reads no proof (its wraps do not matter). */
+const DPOP_POOL_MIN = 20_000;
+/** dpop_replay_cache_size of the full-store setup: 16 buckets of 64, full after about a thousand proofs, that is
+ *  within the warm-up, so that every measured proof is written into a full bucket. */
+const FULL_REPLAY_STORE = 1024;
 /** USER_HZ: the unit of /proc/<pid>/stat times on Linux. */
 const CLOCK_TICKS_PER_SECOND = 100;
 /** Load average (1 min) per CPU at start above which the report calls the machine loaded. */
@@ -73,11 +108,17 @@ const MIXES = {
   one: { id: 'one', label: 'one token repeated' },
   5000: { id: '5000', label: '5 000 distinct tokens in rotation' },
   new: { id: 'new', label: 'every token new' },
+  // One DPoP-bound token (a verified-token cache hit after the first request) and a new proof on every request.
+  dpop: { id: 'dpop', label: 'DPoP: one bound token, every ES256 proof new', proofAlg: 'ES256' },
+  'dpop-eddsa': { id: 'dpop-eddsa', label: 'DPoP: one bound token, every EdDSA proof new', proofAlg: 'EdDSA' },
 };
-const ALL_MIXES = ['one', '5000', 'new'];
+const TOKEN_MIXES = ['one', '5000', 'new'];
+const DPOP_MIXES = ['dpop', 'dpop-eddsa'];
+const ALL_MIXES = [...TOKEN_MIXES, ...DPOP_MIXES];
 
 // `cache`: the verified-token cache size, when it is known (null: the filter's default); it says which cases verify
-// a signature on every request, whose request rates size the every-token-new pool.
+// a signature on every request, whose request rates size the every-token-new pool. `dpop`: the setup takes DPoP-bound
+// tokens only (its config's provider has "binding": "dpop"); `replayStore`: its dpop_replay_cache_size replaced.
 const SETUPS = [
   { id: 'no-auth', label: 'no auth', short: 'no auth', config: 'no-auth.yaml', family: 'none', mixes: ALL_MIXES },
   { id: 'floor', label: 'floor filter (host calls only)', short: 'floor', config: 'floor.yaml', family: 'floor', mixes: ['one'] },
@@ -87,19 +128,19 @@ const SETUPS = [
   },
   {
     id: 'jwt_authn-no-cache', label: 'jwt_authn, no cache', short: 'no cache', config: 'jwt-authn-no-cache.yaml',
-    family: 'jwt', checksTokens: true, cache: 0, mixes: ALL_MIXES,
+    family: 'jwt', checksTokens: true, cache: 0, mixes: TOKEN_MIXES,
   },
   {
     id: 'jwt_authn-cache-1000', label: 'jwt_authn, cache 1000', short: 'cache 1000', config: 'jwt-authn.yaml',
-    family: 'jwt', checksTokens: true, cache: 1000, mixes: ALL_MIXES,
+    family: 'jwt', checksTokens: true, cache: 1000, mixes: TOKEN_MIXES,
   },
   {
     id: 'jwt_authn-same-work', label: 'jwt_authn, cache 1000, same work', short: 'same work', config: 'jwt-authn-same-work.yaml',
-    family: 'jwt', checksTokens: true, cache: 1000, mixes: ALL_MIXES,
+    family: 'jwt', checksTokens: true, cache: 1000, mixes: TOKEN_MIXES,
   },
   {
     id: 'tollgate', label: 'tollgate (default cache)', short: 'tollgate', config: 'tollgate.yaml',
-    family: 'tollgate', wasm: true, checksTokens: true, cache: null, mixes: ALL_MIXES,
+    family: 'tollgate', wasm: true, checksTokens: true, cache: null, mixes: TOKEN_MIXES,
     versus: { one: 'jwt_authn-same-work', 5000: 'jwt_authn-cache-1000', new: 'jwt_authn-no-cache' },
   },
   {
@@ -107,10 +148,18 @@ const SETUPS = [
     family: 'tollgate', wasm: true, checksTokens: true, cache: 1000, mixes: ['5000'],
     versus: { 5000: 'jwt_authn-cache-1000' },
   },
+  {
+    id: 'tollgate-dpop', label: 'tollgate, DPoP-bound token', short: 'DPoP', config: 'tollgate-dpop.yaml',
+    family: 'tollgate', wasm: true, checksTokens: true, dpop: true, cache: null, mixes: DPOP_MIXES,
+  },
+  {
+    id: 'tollgate-dpop-full', label: 'tollgate, DPoP, replay store full', short: 'DPoP, store full', config: 'tollgate-dpop.yaml',
+    family: 'tollgate', wasm: true, checksTokens: true, dpop: true, cache: null, replayStore: FULL_REPLAY_STORE, mixes: ['dpop'],
+  },
 ];
 
-/** Does this case verify a signature on (nearly) every request? */
-const signatureBound = (setup, mixId) => setup.checksTokens
+/** Does this case verify a token signature on (nearly) every request? (A DPoP mix's token is a cache hit.) */
+const signatureBound = (setup, mixId) => setup.checksTokens && !MIXES[mixId].proofAlg
   && (mixId === 'new' || setup.cache === 0 || (mixId === '5000' && setup.cache !== null && setup.cache < ROTATION));
 
 function fail(message) {
@@ -137,6 +186,7 @@ The filter against Envoy without auth, native jwt_authn and the floor filter, in
   --quick               a short smoke run of the harness
   --memory-requests N   requests before the memory figures (default 100000; --quick: 10000)
   --new-tokens N        size of the every-token-new pool
+  --dpop-proofs N       size of each DPoP case's proof pool
   --wasm-before FILE    another tollgate build next to each tollgate case
   --out DIR             where the .md, .svg and .json go (default target/bench)
   --help, --version`;
@@ -154,6 +204,7 @@ const parsed = parseCli({
     quick: { type: 'boolean', default: false },
     'memory-requests': { type: 'string' },
     'new-tokens': { type: 'string' },
+    'dpop-proofs': { type: 'string' },
     'wasm-before': { type: 'string' },
     out: { type: 'string' },
   },
@@ -168,6 +219,7 @@ const MEMORY_REQUESTS = positiveInteger('memory-requests', values['memory-reques
   zero: true,
 });
 const NEW_TOKENS = values['new-tokens'] === undefined ? null : positiveInteger('new-tokens', values['new-tokens']);
+const DPOP_PROOFS = values['dpop-proofs'] === undefined ? null : positiveInteger('dpop-proofs', values['dpop-proofs']);
 const ALG = values.alg;
 if (!(ALG in ALGORITHMS)) fail(`--alg must be one of ${Object.keys(ALGORITHMS).join(', ')} (got ${ALG})`);
 let ONLY = null;
@@ -246,8 +298,9 @@ function parseWrk(output) {
 }
 
 /**
- * Run wrk against `port` for `duration` seconds with `source` ({ header } or { file, mode }); `stopWhen` (async,
- * polled every 100 ms) ends it early with SIGINT, after which wrk prints its figures as usual.
+ * Run wrk against `port` for `duration` seconds with `source` ({ header } or { file, mode, start, dpopTokenFile }:
+ * see tokens.lua); `stopWhen` (async, polled every 100 ms) ends it early with SIGINT, after which wrk prints its
+ * figures as usual.
  */
 function wrk(port, source, duration, { stopWhen } = {}) {
   const args = ['-t1', `-c${CONNECTIONS}`, `-d${duration}s`, '--latency', '--timeout', '5s'];
@@ -258,6 +311,7 @@ function wrk(port, source, duration, { stopWhen } = {}) {
     env.TOKENS_FILE = source.file;
     env.TOKENS_MODE = source.mode;
     env.TOKENS_START = String(source.start ?? 0);
+    if (source.dpopTokenFile) env.DPOP_TOKEN_FILE = source.dpopTokenFile;
   }
   args.push(`http://127.0.0.1:${port}/`);
   return new Promise((resolve, reject) => {
@@ -289,6 +343,8 @@ function wrk(port, source, duration, { stopWhen } = {}) {
       polling = false;
       clearTimeout(timer);
       if (code !== 0) reject(new Error(`wrk failed (exit ${code}):\n${output}`));
+      // wrk prints an error of the Lua script and runs on without it: the script's done() line is the proof it ran.
+      else if (!source.header && !/^bench-tokens: /m.test(output)) reject(new Error(`wrk ran without its script ${LUA}:\n${output}`));
       else resolve(parseWrk(output));
     });
   });
@@ -298,11 +354,15 @@ function wrk(port, source, duration, { stopWhen } = {}) {
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'tollgate-bench-'));
 
-/** The three token sources, minted on demand and again before they would expire during a case. */
+/** The token sources, minted on demand and again before they would expire during a case. */
 const tokens = {
   one: null,
   rotation: null,
   pool: null,
+  /** By proof algorithm: { key, token, exp, file } (the proof key and the access token bound to it). */
+  dpop: {},
+  /** By DPoP mix: the no-auth baseline's proofs (never checked, so made once). */
+  dpopFiller: {},
   /** Seconds a case needs its tokens to stay valid (start, warm-up, measurement, slack). */
   caseSeconds: () => WARMUP + DURATION + 60,
   fresh(entry, seconds = tokens.caseSeconds()) {
@@ -340,6 +400,17 @@ const tokens = {
     }
     return tokens.pool;
   },
+  /** The TEST-ONLY proof key of `proofAlg` and a token bound to it (cnf.jkt), in a file for the wrk script. */
+  dpopToken(proofAlg, seconds) {
+    if (!tokens.fresh(tokens.dpop[proofAlg], seconds)) {
+      const key = proofKey(proofAlg);
+      const { token, exp } = boundToken(ALG, key);
+      const file = path.join(work, `dpop-token-${proofAlg}.txt`);
+      writeFileSync(file, `${token}\n`);
+      tokens.dpop[proofAlg] = { key, token, exp, file };
+    }
+    return tokens.dpop[proofAlg];
+  },
 };
 
 // ---- one case --------------------------------------------------------------------------------------------------
@@ -347,13 +418,20 @@ const tokens = {
 const tollgateWasm = requireWasm();
 requireEnvoy();
 
+const REPLAY_STORE_FIELD = /"dpop_replay_cache_size": (\d+)/g;
+
 function renderConfig(setup, floorWasm) {
-  const text = render(readFileSync(path.join(REPO, 'envoy', 'bench', setup.config), 'utf8'), {
+  let text = render(readFileSync(path.join(REPO, 'envoy', 'bench', setup.config), 'utf8'), {
     LISTEN_PORT: 0,
     ADMIN_PORT: 0,
     WASM_PATH: setup.wasmFile ?? tollgateWasm,
     FLOOR_WASM_PATH: floorWasm,
   });
+  if (setup.replayStore) {
+    const found = text.match(REPLAY_STORE_FIELD)?.length ?? 0;
+    if (found !== 1) throw new Error(`envoy/bench/${setup.config}: ${found} dpop_replay_cache_size fields, not one`);
+    text = text.replace(REPLAY_STORE_FIELD, `"dpop_replay_cache_size": ${setup.replayStore}`);
+  }
   if (ALG !== 'PS256' || !setup.checksTokens) return text;
   // PS256 tokens name a key entry the shipped configs do not have: add it to every JWKS of the config.
   const jwk = JSON.stringify(ps256Jwk());
@@ -376,18 +454,51 @@ async function cacheCounters(envoy, setup) {
   return { hits: stats.get(names[0]) ?? 0, misses: stats.get(names[1]) ?? 0 };
 }
 
-/** Start the setup's Envoy and check it answers as it should: 200 with a token, 401 without (token setups). */
-async function startSetup(setup, floorWasm, oneToken) {
-  const envoy = await startEnvoy(renderConfig(setup, floorWasm), { name: `bench-${setup.id.replace('@', '-')}`, logLevel: 'warn', componentLogLevel: '' });
+/** The replay store size of a DPoP setup's rendered config (the filter's default when the field is absent). */
+function replayStoreSize(text) {
+  const sizes = [...text.matchAll(REPLAY_STORE_FIELD)].map((m) => Number(m[1]));
+  if (sizes.length > 1) throw new Error(`${sizes.length} dpop_replay_cache_size fields in one config`);
+  return sizes[0] ?? 65_536;
+}
+
+/** The bench URL as a proof's `htu` names it (wrk sends Host: 127.0.0.1:<port>, path /). */
+const benchUrl = (port) => `http://127.0.0.1:${port}/`;
+
+/**
+ * Start the setup's Envoy and check it answers as it should: 200 with a token, 401 without (token setups). A DPoP
+ * setup gets `bound` (dpopToken()): 200 for the token with a fresh proof, 401 invalid_dpop_proof for the same proof
+ * again (so a proof sent twice during the case is refused, and counted as non-2xx), 401 for the token as Bearer and
+ * without a token. Resolves { envoy, port, checkPrefixes (replay prefixes of the proofs the check left in the
+ * store), replayStore (its size, DPoP setups) }.
+ */
+async function startSetup(setup, floorWasm, oneToken, bound) {
+  const config = renderConfig(setup, floorWasm);
+  const envoy = await startEnvoy(config, { name: `bench-${setup.id.replace('@', '-')}`, logLevel: 'warn', componentLogLevel: '' });
   try {
     const port = envoy.listenerPort('bench');
-    const ok = await request(port, { path: '/', headers: { authorization: `Bearer ${oneToken}` } });
-    if (ok.status !== 200) throw new Error(`${setup.id}: a valid ${ALG} token was answered ${ok.status} ${ok.body}`);
+    const checkPrefixes = [];
+    if (setup.dpop) {
+      const { proof, jti } = proofMinter(bound.key, { htm: 'GET', htu: benchUrl(port), accessToken: bound.token }).mint();
+      const headers = { authorization: `DPoP ${bound.token}`, dpop: proof };
+      const ok = await request(port, { path: '/', headers });
+      if (ok.status !== 200) throw new Error(`${setup.id}: a bound token with a valid ${bound.key.alg} proof was answered ${ok.status} ${ok.body}`);
+      checkPrefixes.push(replayPrefix(bound.key.thumbprint, jti));
+      const again = await request(port, { path: '/', headers });
+      const challenge = again.headers['www-authenticate'] ?? '';
+      if (again.status !== 401 || !challenge.includes('error="invalid_dpop_proof"') || !challenge.includes('the DPoP proof was used before')) {
+        throw new Error(`${setup.id}: a proof sent twice was answered ${again.status} (${challenge}), not 401 invalid_dpop_proof`);
+      }
+      const bearer = await request(port, { path: '/', headers: { authorization: `Bearer ${bound.token}` } });
+      if (bearer.status !== 401) throw new Error(`${setup.id}: the bound token as Bearer was answered ${bearer.status}, not 401`);
+    } else {
+      const ok = await request(port, { path: '/', headers: { authorization: `Bearer ${oneToken}` } });
+      if (ok.status !== 200) throw new Error(`${setup.id}: a valid ${ALG} token was answered ${ok.status} ${ok.body}`);
+    }
     if (setup.checksTokens) {
       const none = await request(port, { path: '/' });
       if (none.status !== 401) throw new Error(`${setup.id}: a request without a token was answered ${none.status}, not 401`);
     }
-    return { envoy, port };
+    return { envoy, port, checkPrefixes, replayStore: setup.dpop ? replayStoreSize(config) : null };
   } catch (err) {
     envoy.markFailed();
     await envoy.stop();
@@ -409,33 +520,98 @@ async function source(mixId, done, seconds) {
   return { file: pool.file, mode: 'once', count: pool.count };
 }
 
+/** Requests per second a DPoP case of `mix` is expected to reach: the fastest measured so far, else a guess. */
+function dpopRps(mix, done) {
+  const seen = done.filter((d) => d.setup.dpop && d.mix.id === mix.id).map((d) => d.rps).filter(Number.isFinite);
+  return seen.length ? Math.max(...seen) : DPOP_RPS_GUESS[mix.proofAlg];
+}
+
+/**
+ * The proofs of one DPoP case, made right before it for the case's Envoy (`port`: their htu), so each is seconds
+ * old when sent: enough for the warm-up and the measurement at the expected rate, NEW_POOL_MARGIN times over
+ * (--dpop-proofs: that many). The no-auth baseline reads no proof: it gets one pool per mix, made once and sent
+ * round and round.
+ */
+async function dpopSource(setup, mix, port, done) {
+  const bound = tokens.dpopToken(mix.proofAlg);
+  const sourceOf = (pool) => ({ file: pool.file, mode: 'once', start: 0, count: pool.count, dpopTokenFile: bound.file, pool });
+  const make = async (name, count) => {
+    const file = path.join(work, name);
+    const started = Date.now();
+    const made = await writeProofs(file, count, bound.key, { htm: 'GET', htu: benchUrl(port), accessToken: bound.token });
+    log(`  made ${count} ${mix.proofAlg} DPoP proofs in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    return { file, ...made };
+  };
+  if (!setup.checksTokens) {
+    tokens.dpopFiller[mix.id] ??= await make(`proofs-${mix.id}-filler.txt`, DPOP_PROOFS ?? DPOP_POOL_MIN);
+    return sourceOf(tokens.dpopFiller[mix.id]);
+  }
+  const count = DPOP_PROOFS ?? Math.max(DPOP_POOL_MIN, Math.ceil((WARMUP + DURATION) * dpopRps(mix, done) * NEW_POOL_MARGIN));
+  return sourceOf(await make(`proofs-${mix.id}.txt`, count));
+}
+
+/** The filter's DPoP counters: proofs refused as replayed, signatures verified by Envoy (host) and in Wasm. */
+async function dpopCounters(envoy) {
+  const stats = await envoy.stats('^wasmcustom\\.tollgate\\.');
+  return {
+    replayed: sumFamily(stats, 'denied', { reason: 'dpop_replayed' }),
+    host: sumFamily(stats, 'signatures', { signature_path: 'host' }),
+    wasm: sumFamily(stats, 'signatures', { signature_path: 'wasm' }),
+  };
+}
+
 async function runCase({ setup, mix }, floorWasm, done) {
-  const measured = await source(mix.id, done);
+  const dpop = Boolean(mix.proofAlg);
+  let measured = dpop ? null : await source(mix.id, done);
   // Warm-up (connections, V8 tiers, caches) with the same kind of traffic; for every-token-new with the rotation
-  // tokens, so the measured requests still see only tokens the Envoy has never seen.
-  const warm = mix.id === 'new' ? { file: await tokens.rotationFile(), mode: 'rotate' } : measured;
-  const { envoy } = await startSetup(setup, floorWasm, await tokens.oneToken());
+  // tokens, so the measured requests still see only tokens the Envoy has never seen; for DPoP with the first proofs
+  // of the case's pool, the measurement going on with the next ones.
+  const warmOther = mix.id === 'new' ? { file: await tokens.rotationFile(), mode: 'rotate' } : null;
+  const bound = dpop ? tokens.dpopToken(mix.proofAlg) : null;
+  const { envoy, port, checkPrefixes, replayStore } = await startSetup(setup, floorWasm, await tokens.oneToken(), bound);
   try {
-    const port = envoy.listenerPort('bench');
+    if (dpop) measured = await dpopSource(setup, mix, port, done);
+    const warm = warmOther ?? measured;
     // The rotation goes on where the warm-up left it: otherwise its first tokens would be cache hits that a steady
-    // rotation never has.
+    // rotation never has. A DPoP pool goes on after the proofs the warm-up sent: a proof sent twice is refused.
     const warmed = WARMUP > 0 ? await wrk(port, warm, WARMUP) : null;
-    if (warmed && warm === measured && measured.mode === 'rotate') measured.start = warmed.issued ?? 0;
+    if (warmed && warm === measured && (measured.mode === 'rotate' || dpop)) measured.start = warmed.issued ?? 0;
     const pid = envoy.proc.child.pid;
     const cacheBefore = await cacheCounters(envoy, setup);
+    const dpopBefore = dpop && setup.dpop ? await dpopCounters(envoy) : null;
     const cpuBefore = cpuSeconds(pid);
     const result = await wrk(port, measured, DURATION);
     const cpu = cpuSeconds(pid) - cpuBefore;
     const cacheAfter = await cacheCounters(envoy, setup);
-    // A setup that ignores tokens (no auth, floor) is not affected by a token sent twice: not counted.
-    const reused = measured.mode === 'once' && setup.checksTokens ? Math.max(0, (result.issued ?? 0) - measured.count) : 0;
-    return {
+    // A setup that ignores tokens (no auth, floor) is not affected by a token or proof sent twice: not counted.
+    const available = Math.max(0, (measured.count ?? 0) - (measured.start ?? 0));
+    const reused = measured.mode === 'once' && setup.checksTokens ? Math.max(0, (result.issued ?? 0) - available) : 0;
+    const figures = {
       ...result,
       cpuUs: (cpu * 1e6) / result.requests,
       reused,
       poolSize: measured.count,
       cacheHits: cacheAfter ? cacheAfter.hits - cacheBefore.hits : null,
       cacheMisses: cacheAfter ? cacheAfter.misses - cacheBefore.misses : null,
+    };
+    if (!dpopBefore) return figures;
+    const dpopAfter = await dpopCounters(envoy);
+    // The replay store as the filter fills it (proofs.mjs, replayStoreFill): the check's proof, then the pool's
+    // proofs in the order sent (each at most once: a second use adds nothing), every one unexpired.
+    const sent = Math.min(measured.count, measured.start + (result.issued ?? 0));
+    const fill = replayStoreFill([...checkPrefixes, ...measured.pool.prefixes.slice(0, sent)], replayStore, {
+      from: checkPrefixes.length + measured.start,
+    });
+    return {
+      ...figures,
+      replayed: dpopAfter.replayed - dpopBefore.replayed,
+      proofHost: dpopAfter.host - dpopBefore.host,
+      proofWasm: dpopAfter.wasm - dpopBefore.wasm,
+      warmupProofs: measured.start,
+      storeSize: replayStore,
+      storeFullest: fill.fullest,
+      storeEvicting: fill.evictingFrom,
+      proofAge: now() - measured.pool.iat,
     };
   } catch (err) {
     envoy.markFailed();
@@ -507,7 +683,9 @@ async function main() {
   const memoryCases = MEMORY_REQUESTS > 0
     ? cases.filter((c) => c.setup.id === 'tollgate' && (c.mix.id === 'one' || c.mix.id === '5000'))
     : [];
-  const estimate = cases.length * ROUNDS * (WARMUP + DURATION + 3) + memoryCases.length * 20;
+  // DPoP cases also make their proofs before they start (about 5-10 s for an ES256 pool on a busy 2-core machine).
+  const proofCases = cases.filter((c) => c.mix.proofAlg && c.setup.checksTokens).length;
+  const estimate = cases.length * ROUNDS * (WARMUP + DURATION + 3) + proofCases * ROUNDS * 8 + memoryCases.length * 20;
   log(`filter benchmark: ${cases.length} cases × ${ROUNDS} round(s) of ${DURATION} s, ${ALG} tokens, about ${Math.ceil(estimate / 60)} min`);
   log(`load average at start: ${meta.loadStart.join(' ')} (${meta.machine.nproc} CPUs)${meta.loaded ? ' — a loaded machine' : ''}`);
   const floorWasm = cases.some((c) => c.setup.id === 'floor') ? await buildFloor() : 'floor-not-built';
@@ -520,8 +698,10 @@ async function main() {
       const r = await runCase(c, floorWasm, done);
       runs[i].push({ ...r, round });
       done.push({ ...c, rps: r.rps });
+      const what = c.mix.proofAlg ? 'proof' : 'token';
       log(`  ${Math.round(r.rps)} req/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, ${r.cpuUs.toFixed(1)} µs CPU/req` +
-        `${r.non2xx ? `, ${r.non2xx} non-2xx` : ''}${r.reused ? `, ${r.reused} requests reused a token` : ''}`);
+        `${r.non2xx ? `, ${r.non2xx} non-2xx` : ''}${r.reused ? `, ${r.reused} requests reused a ${what}` : ''}` +
+        `${r.storeSize ? `, ${r.replayed} refused as replayed, replay store's fullest bucket ${r.storeFullest} of 64` : ''}`);
     }
   }
 
@@ -537,13 +717,26 @@ async function main() {
   const notes = [];
   for (const [i, c] of cases.entries()) {
     for (const r of runs[i]) {
-      if (r.reused) notes.push(`${c.setup.id}/${c.mix.id}, round ${r.round}: ${r.reused} of ${r.issued} requests reused a token (the pool had ${r.poolSize} unique tokens)`);
-      if (r.non2xx) notes.push(`${c.setup.id}/${c.mix.id}, round ${r.round}: ${r.non2xx} non-2xx answers: this figure is not valid`);
-      if (r.socketErrors) notes.push(`${c.setup.id}/${c.mix.id}, round ${r.round}: ${r.socketErrors}`);
+      const at = `${c.setup.id}/${c.mix.id}, round ${r.round}`;
+      if (r.reused && c.mix.proofAlg) {
+        notes.push(`${at}: ${r.reused} of ${r.issued} requests reused a proof (the pool had ${r.poolSize} proofs; the ` +
+          `warm-up had sent ${r.warmupProofs}): this figure is not valid`);
+      } else if (r.reused) {
+        notes.push(`${at}: ${r.reused} of ${r.issued} requests reused a token (the pool had ${r.poolSize} unique tokens)`);
+      }
+      if (r.non2xx) notes.push(`${at}: ${r.non2xx} non-2xx answers: this figure is not valid`);
+      if (r.socketErrors) notes.push(`${at}: ${r.socketErrors}`);
+      if (r.storeSize && !c.setup.replayStore && r.storeEvicting > 0) {
+        notes.push(`${at}: ${r.storeEvicting} measured proofs found their replay-store bucket full: this figure is not the normal case`);
+      }
+      if (r.storeSize && c.setup.replayStore && r.storeEvicting < 0.9 * (r.issued ?? 0)) {
+        notes.push(`${at}: only ${r.storeEvicting} of ${r.issued} measured proofs found their replay-store bucket full`);
+      }
     }
   }
-  const poolSizes = runs.flat().filter((r) => r.poolSize).map((r) => r.poolSize);
-  if (poolSizes.length && !runs.flat().some((r) => r.reused)) {
+  const tokenRuns = runs.flatMap((rs, i) => (cases[i].mix.id === 'new' ? rs : []));
+  const poolSizes = tokenRuns.filter((r) => r.poolSize).map((r) => r.poolSize);
+  if (poolSizes.length && !tokenRuns.some((r) => r.reused)) {
     notes.push(`every token new: no token was sent twice (pools of ${[...new Set(poolSizes)].join(', ')} unique tokens)`);
   }
   notes.push(`load average at the end: ${meta.loadEnd.join(' ')}`);
@@ -580,6 +773,12 @@ async function main() {
   const invalid = results.filter((r) => r.figures.non2xx > 0);
   if (invalid.length) {
     process.stderr.write(`filter-bench.mjs: non-2xx answers in ${invalid.map((r) => `${r.setup.id}/${r.mix.id}`).join(', ')}: those figures are not valid\n`);
+    process.exitCode = 1;
+  }
+  // A reused proof is refused (a non-2xx above) unless the replay store had already dropped it: invalid either way.
+  const replays = results.filter((r) => r.mix.proofAlg && r.setup.checksTokens && r.figures.reused > 0);
+  if (replays.length) {
+    process.stderr.write(`filter-bench.mjs: requests reused a DPoP proof in ${replays.map((r) => `${r.setup.id}/${r.mix.id}`).join(', ')}: those figures are not valid\n`);
     process.exitCode = 1;
   }
 }

@@ -12,12 +12,27 @@ export function median(values) {
   return xs.length % 2 ? xs[mid] : (xs[mid - 1] + xs[mid]) / 2;
 }
 
-/** One case's rounds → its figures (each figure the median of its rounds; counts summed). */
+/**
+ * One case's rounds → its figures (each figure the median of its rounds; counts summed). A DPoP case's rounds also
+ * carry the proof figures (storeSize present): `dpop` sums the counts, takes the largest fullest-bucket and oldest
+ * proof, and the median pool size; null for other cases.
+ */
 export function summarize(rounds) {
   const m = (key) => median(rounds.map((r) => r[key]));
   const sum = (key) => rounds.reduce((n, r) => n + (r[key] ?? 0), 0);
+  const max = (key) => Math.max(...rounds.map((r) => r[key] ?? -Infinity));
   const hits = sum('cacheHits');
   const lookups = hits + sum('cacheMisses');
+  const dpop = rounds.length > 0 && rounds.every((r) => r.storeSize) ? {
+    poolSize: m('poolSize'),
+    replayed: sum('replayed'),
+    proofHost: sum('proofHost'),
+    proofWasm: sum('proofWasm'),
+    storeSize: max('storeSize'),
+    storeFullest: max('storeFullest'),
+    storeEvicting: sum('storeEvicting'),
+    proofAge: max('proofAge'),
+  } : null;
   return {
     rps: m('rps'),
     p50: m('p50'),
@@ -29,6 +44,7 @@ export function summarize(rounds) {
     cacheHitShare: lookups > 0 ? hits / lookups : null,
     socketErrors: rounds.map((r) => r.socketErrors).filter(Boolean),
     rounds: rounds.length,
+    dpop,
   };
 }
 
@@ -97,6 +113,27 @@ export function floorDeltas(cases) {
     .map((c) => ({ label: c.setup.label, deltaUs: c.figures.cpuUs - floor.figures.cpuUs, floorUs: floor.figures.cpuUs, cpuUs: c.figures.cpuUs }));
 }
 
+/** The case whose CPU per request a DPoP case is read against: one (unbound) token repeated, a cache hit. */
+export const DPOP_REFERENCE = { setup: 'tollgate', mix: 'one' };
+
+/**
+ * The cost of the DPoP check: each DPoP case's Envoy CPU per request above tollgate's with one token repeated (both
+ * a verified-token cache hit; the DPoP case also checks a new proof and remembers it), and its req/s ratio to it.
+ */
+export function dpopDeltas(cases) {
+  const ref = cases.find((c) => c.setup.id === DPOP_REFERENCE.setup && c.mix.id === DPOP_REFERENCE.mix);
+  if (!ref) return [];
+  return cases
+    .filter((c) => c.setup.dpop && c.mix.proofAlg)
+    .map((c) => ({
+      label: `the DPoP check, ${c.mix.proofAlg} proofs: ${c.setup.label} − ${ref.setup.label}, ${ref.mix.label}`,
+      deltaUs: c.figures.cpuUs - ref.figures.cpuUs,
+      cpuUs: c.figures.cpuUs,
+      refUs: ref.figures.cpuUs,
+      byRps: c.figures.rps / ref.figures.rps,
+    }));
+}
+
 /** A Markdown table from a header row and body rows (cells as strings; the first `leftColumns` left-aligned). */
 export function table(header, body, leftColumns = 2) {
   const line = (cells) => `| ${cells.join(' | ')} |`;
@@ -144,15 +181,49 @@ export function markdown(meta, cases, extras) {
 
   const comps = comparisons(cases);
   const deltas = floorDeltas(cases);
-  if (comps.length || deltas.length) {
+  const dpop = dpopDeltas(cases);
+  if (comps.length || deltas.length || dpop.length) {
     out.push('## Ratios', '');
     const cbody = comps.map((c) => [c.text, ratioText(c.byRps), ratioText(c.byCpu), c.goalText]);
     for (const d of deltas) {
       cbody.push([`one token repeated: ${d.label} − floor filter (Envoy CPU µs/req)`, '',
         `${signed(d.deltaUs)} µs (${fmt(d.cpuUs, 1)} − ${fmt(d.floorUs, 1)})`, `≤ ${FLOOR_GOAL_US} µs`]);
     }
+    for (const d of dpop) {
+      cbody.push([`${d.label} (Envoy CPU µs/req)`, ratioText(d.byRps),
+        `${signed(d.deltaUs)} µs (${fmt(d.cpuUs, 1)} − ${fmt(d.refUs, 1)})`, '—']);
+    }
     out.push(table(['comparison', 'by req/s', 'by Envoy CPU per request', 'goal'], cbody, 1), '');
-    out.push('"by Envoy CPU per request": jwt_authn\'s CPU per request ÷ tollgate\'s (above 1: tollgate is cheaper).', '');
+    out.push('"by Envoy CPU per request": jwt_authn\'s CPU per request ÷ tollgate\'s (above 1: tollgate is cheaper); ' +
+      'for a difference, the first case\'s CPU per request minus the second\'s.', '');
+  }
+
+  const proofCases = cases.filter((c) => c.figures.dpop);
+  if (proofCases.length) {
+    out.push('## DPoP proofs', '');
+    const dbody = proofCases.map((c) => {
+      const d = c.figures.dpop;
+      return [
+        c.mix.label,
+        c.setup.label,
+        fmtInt(d.poolSize),
+        fmtInt(c.figures.reused),
+        fmtInt(d.replayed),
+        `${fmtInt(d.proofHost)} / ${fmtInt(d.proofWasm)}`,
+        `${fmtInt(d.storeSize)}: ${d.storeFullest} of 64`,
+        fmtInt(d.storeEvicting),
+        `${d.proofAge} s`,
+      ];
+    });
+    out.push(table(['mix', 'setup', 'proofs made per round (median)', 'requests that reused a proof', 'refused as replayed',
+      'proof signatures by Envoy / in Wasm', 'replay store: size, fullest bucket', 'measured proofs into a full bucket',
+      'oldest proof at the end'], dbody), '');
+    out.push('Counts are summed over the rounds; the fullest bucket and the oldest proof are the largest of any round. Each round\'s proofs are made right before it for that Envoy, each with ' +
+      'its own `jti`, and sent once (warm-up first, the measurement after it); a proof sent twice is refused (a non-2xx ' +
+      'answer, which makes the figure invalid). Signatures: the filter\'s counters during the measurement (the token is ' +
+      'a cache hit, so these are the proofs\'). Replay store: the proofs sent, placed in the filter\'s buckets of 64 as ' +
+      'the filter places them; a proof written into a full bucket drops the unexpired proof that expires first, which ' +
+      'from then on could be replayed.', '');
   }
 
   out.push('## Size and memory', '');

@@ -37,8 +37,11 @@ export const TOKEN_LIFETIME_SECONDS = 840;
 
 const b64uJson = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
-/** A minter for `alg`: `mint(i)` returns a token whose `sub` is `user-<i>` (unique `jti` per token). */
-export function minter(alg, { prefix = 'user' } = {}) {
+/**
+ * A minter for `alg`: `mint(i)` returns a token whose `sub` is `<prefix>-<i>` (unique `jti` per token); `claims` are
+ * added to every token's (e.g. `cnf` for a DPoP-bound token).
+ */
+export function minter(alg, { prefix = 'user', claims = {} } = {}) {
   const spec = ALGORITHMS[alg];
   if (!spec) throw new Error(`cannot mint ${alg} tokens: choose one of ${Object.keys(ALGORITHMS).join(', ')}`);
   const key = privateKeyObject(spec.signingKid);
@@ -55,6 +58,7 @@ export function minter(alg, { prefix = 'user' } = {}) {
       iat,
       exp,
       jti: crypto.randomUUID(),
+      ...claims,
     });
     const input = `${header}.${payload}`;
     const signature = crypto.sign(spec.hash, Buffer.from(input), { key, ...spec.options });

@@ -12,6 +12,7 @@ import { runToCompletion } from '../lib/proc.mjs';
 import { startEchoUpstream } from '../lib/upstream.mjs';
 import { makeTestPki } from '../lib/certs.mjs';
 import { mint, PARTNER_ISSUER, KID } from '../fixtures/tokens.mjs';
+import { dpopKeyPair, proof as dpopProof, thumbprint } from '../lib/dpop.mjs';
 import { buildFloorSync } from '../bench/floor.mjs';
 
 const ENVOY_DIR = path.join(REPO, 'envoy');
@@ -133,6 +134,7 @@ describe('every Envoy config under envoy/ is loaded by a test', () => {
       'envoy/bench/no-auth.yaml',
       'envoy/bench/tollgate-anonymous.yaml',
       'envoy/bench/tollgate-cache-1000.yaml',
+      'envoy/bench/tollgate-dpop.yaml',
       'envoy/bench/tollgate.yaml',
     ]);
   });
@@ -239,6 +241,30 @@ describe('every Envoy config under envoy/ is loaded by a test', () => {
       const res = await request(port, { path: '/', headers: bearer(await mint()) });
       assert.equal(res.status, 200, res.body);
       assert.equal((await request(port, { path: '/' })).status, 401);
+    });
+  });
+
+  it('envoy/bench/tollgate-dpop.yaml: a DPoP-bound token with a fresh proof (ES256, EdDSA) passes, once; bearer tokens do not', async () => {
+    await withEnvoy(renderTemplate('envoy/bench/tollgate-dpop.yaml'), 'bench-tollgate-dpop', async (envoy) => {
+      const port = envoy.listenerPort('bench');
+      const htu = `http://127.0.0.1:${port}/`;
+      for (const alg of ['ES256', 'Ed25519']) {
+        const keyPair = await dpopKeyPair(alg);
+        const token = await mint({ claims: { cnf: { jkt: await thumbprint(keyPair) } } });
+        const headers = { authorization: `DPoP ${token}`, dpop: await dpopProof(keyPair, { htm: 'GET', htu, accessToken: token }) };
+        const ok = await request(port, { path: '/', headers });
+        assert.equal(ok.status, 200, `${alg}: ${ok.body}`);
+        const again = await request(port, { path: '/', headers });
+        assert.equal(again.status, 401, again.body);
+        assert.match(again.headers['www-authenticate'], /^DPoP realm="tollgate", error="invalid_dpop_proof", error_description="the DPoP proof was used before", algs="ES256 EdDSA"$/);
+        const asBearer = await request(port, { path: '/', headers: bearer(token) });
+        assert.equal(asBearer.status, 401, asBearer.body);
+      }
+      const unbound = await request(port, { path: '/', headers: bearer(await mint()) });
+      assert.equal(unbound.status, 401, unbound.body);
+      assert.match(unbound.headers['www-authenticate'], /error_description="this resource requires a DPoP-bound token"/);
+      assert.equal((await request(port, { path: '/' })).status, 401);
+      assert.equal(await envoy.family('denied', { reason: 'dpop_replayed' }), 2);
     });
   });
 
