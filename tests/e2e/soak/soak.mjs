@@ -54,12 +54,11 @@ const stable = [makeKey('ES256', 'stable-es256'), makeKey('RS256', 'stable-rs256
 const unpublished = makeKey('ES256', 'never-published');
 const impostor = makeKey('EdDSA', 'stable-eddsa'); // a published kid, another key
 
-// The chaos schedule: phases of P seconds, in this cycle, from T0 on.
+// The chaos schedule: phases of P seconds, in this cycle (their times are set once the warm-up is done).
 const CYCLE = ['normal', 'rotate', 'down', 'normal', 'slow', 'garbage', 'rotate-down', 'normal'];
 const P = Math.min(15, Math.max(3, Math.round(SECONDS / 10)));
-const T0 = Math.ceil(Date.now() / 1000) + 6;
 const phases = [];
-for (let i = 0; (i + 1) * P <= SECONDS; i++) phases.push({ at: T0 + i * P, mode: CYCLE[i % CYCLE.length] });
+for (let i = 0; (i + 1) * P <= SECONDS; i++) phases.push({ mode: CYCLE[i % CYCLE.length] });
 const rotations = [makeKey('ES256', 'rot-0')];
 for (const ph of phases) if (ph.mode.startsWith('rotate')) rotations.push(makeKey('ES256', `rot-${rotations.length}`));
 const jwksFor = (k) => ({ keys: [...stable.map((s) => s.jwk), ...(k > 0 ? [rotations[k - 1].jwk] : []), rotations[k].jwk] });
@@ -209,10 +208,12 @@ try {
   const statsStart = await vmStats(envoy);
   const vmsStart = vmMemory(pid);
   log(`Envoy ${rssStart.toFixed(1)} MiB after warm-up, ${vmsStart.length} Wasm VMs: ${fmtVms(vmsStart)}`);
-  log(`chaos: ${SECONDS} s, ${CONNECTIONS} connections, key server phases of ${P} s: ${phases.map((p) => p.mode).join(' ')}`);
+  log(`chaos: ${SECONDS} s, ${CONNECTIONS} connections, ${phases.length} key server phases of ${P} s, cycling ${CYCLE.join(' ')}`);
 
-  // Chaos.
+  // Chaos: wrk starts at T0, a whole second, and the key server's phases follow from there.
   const tokens = writeLines('chaos.tsv', chaosMix());
+  const T0 = Math.ceil(Date.now() / 1000) + 2;
+  phases.forEach((ph, i) => { ph.at = T0 + i * P; });
   let k = 0;
   const rotationLines = [`0\t0\t${mint(rotations[0], claims())}`];
   const timers = [];
