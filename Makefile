@@ -1,6 +1,10 @@
 # The two commands a newcomer needs: `make demo` and `make test`.
 # Both install whatever is missing first (scripts/setup.sh).
-.PHONY: demo test setup build bench fmt oci release
+.PHONY: demo test setup build bench fuzz soak fmt oci release
+
+# `make fuzz FUZZ_SECONDS=600`, `make soak SOAK_SECONDS=1800`: the long runs.
+FUZZ_SECONDS ?= 8
+SOAK_SECONDS ?= 30
 
 demo:   ## build everything and run the demo stack on loopback
 	bash scripts/demo.sh
@@ -17,6 +21,12 @@ build:  ## only build the filter and the site
 bench:  ## filter benchmark (table + chart in target/bench/) and page size; BENCH_ARGS="--quick" for a short run
 	bash scripts/bench.sh $(BENCH_ARGS)
 
+fuzz:   ## every fuzz target for FUZZ_SECONDS seconds (default 8, under a minute in all); prints inputs tried and crashes
+	bash scripts/setup.sh && FUZZ_SECONDS=$(FUZZ_SECONDS) bash scripts/fuzz.sh
+
+soak:   ## Envoy + filter under load while the key server misbehaves, SOAK_SECONDS (default 30) + memory phases
+	bash scripts/setup.sh && bash scripts/build.sh && SOAK_SECONDS=$(SOAK_SECONDS) bash scripts/soak.sh
+
 oci:    ## the filter as OCI images (target/dist/oci); prints the digest the manifests pin
 	bash scripts/setup.sh && bash scripts/build.sh && node scripts/oci-image.mjs --out target/dist/oci
 
@@ -24,4 +34,4 @@ release: ## target/dist: tollgate_filter.wasm, oci/, tollgate-site-www.tar.gz, S
 	bash scripts/setup.sh && bash scripts/build.sh && bash scripts/release.sh
 
 fmt:
-	cargo fmt --all
+	cargo fmt --all && cargo fmt --manifest-path fuzz/Cargo.toml --all

@@ -16,7 +16,8 @@ cd "$ROOT"
 #    snippets over HTTPS (the test starts its own nginx on loopback; the package's
 #    service is not used), docker-registry (the CNCF distribution server) and
 #    skopeo for the OCI image round trip of the mesh tests and for pushing
-#    release images.
+#    release images, g++ for libFuzzer's runtime (the fuzz/ crate's
+#    libfuzzer-sys builds it from source; wrk also drives the soak).
 apt_missing=()
 [ -x /usr/bin/chromium ] || apt_missing+=(chromium)
 [ -x /usr/bin/chromedriver ] || apt_missing+=(chromium-driver)
@@ -27,6 +28,7 @@ command -v wasm-opt >/dev/null || apt_missing+=(binaryen)
 command -v openssl >/dev/null || apt_missing+=(openssl)
 [ -x /usr/bin/docker-registry ] || apt_missing+=(docker-registry)
 [ -x /usr/bin/skopeo ] || apt_missing+=(skopeo)
+command -v g++ >/dev/null || apt_missing+=(g++)
 if [ ${#apt_missing[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   timed "apt-get update (package lists)" $SUDO apt-get update -qq

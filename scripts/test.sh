@@ -9,13 +9,15 @@ suites in tests/e2e." -- "$@"
 cd "$ROOT"
 bash scripts/setup.sh
 
-step "cargo fmt --check"
+step "cargo fmt --check (workspace and fuzz/)"
 cargo fmt --all -- --check
+cargo fmt --manifest-path fuzz/Cargo.toml --all -- --check
 
 step "cargo clippy (native, wasm32-wasip1, wasm32-unknown-unknown)"
 cargo clippy --locked --quiet --workspace --all-targets -- -D warnings
 cargo clippy --locked --quiet -p tollgate-core -p tollgate-filter --target wasm32-wasip1 -- -D warnings
 cargo clippy --locked --quiet -p tollgate-redirect-page --target wasm32-unknown-unknown --all-targets -- -D warnings
+cargo clippy --locked --quiet --manifest-path fuzz/Cargo.toml --all-targets -- -D warnings
 step_done # build.sh times its own steps
 
 bash scripts/build.sh
@@ -37,3 +39,12 @@ cargo test --locked -p tollgate-redirect-page --target wasm32-unknown-unknown
 
 step "end-to-end: real Envoy, real authorization server, real Chromium (node --test)"
 (cd tests/e2e && node --test --test-concurrency=1 --test-reporter=spec)
+
+step "fuzz targets: seed corpus, regression inputs, oracles (cargo test in fuzz/)"
+cargo test --locked --quiet --manifest-path fuzz/Cargo.toml
+
+step "fuzz: every target briefly (scripts/fuzz.sh; the long run is make fuzz FUZZ_SECONDS=N)"
+bash scripts/fuzz.sh
+
+step "soak: 30 s with a misbehaving key server, then the memory phases (scripts/soak.sh)"
+SOAK_SECONDS=30 bash scripts/soak.sh

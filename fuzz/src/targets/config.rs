@@ -1,0 +1,242 @@
+//! `config`: the plugin configuration, `Config::from_json` and `Engine::from_json`.
+//!
+//! Input: the configuration JSON bytes. Checked: no panic; for any input that is a JSON
+//! object, an error names the field it is about (a non-empty `field`) and says something;
+//! an accepted configuration round-trips: [`to_json`] writes the checked model back as
+//! JSON (inline key sets are taken from the input, since key material is never exposed),
+//! and parsing that gives the same configuration (`Debug` compared, which shows every field
+//! but key material). The engine built from it decides a plain request without panicking.
+
+use serde_json::{json, Map, Value};
+use tollgate_core::config::{
+    Binding, Config, DiscoveryJwks, DpopPolicy, KeySource, Mode, PathMatch, Provider, RemoteJwks,
+    Rule, SignaturePath, TokenSource,
+};
+use tollgate_core::{CacheSecret, Engine, PathParameters};
+
+/// Run one input.
+pub fn run(data: &[u8]) {
+    let parsed = Config::from_json(data);
+    let input: Option<Value> = serde_json::from_slice(data).ok();
+    let config = match parsed {
+        Ok(c) => c,
+        Err(e) => {
+            assert!(!e.message.is_empty(), "an error without a message");
+            if input.as_ref().is_some_and(Value::is_object) {
+                assert!(
+                    !e.field.is_empty(),
+                    "an error on a JSON object names no field: {e}"
+                );
+            }
+            if Engine::from_json(data, CacheSecret([0x5eed, 1])).is_ok() {
+                panic!("Engine::from_json accepted what Config::from_json refused: {e}");
+            }
+            return;
+        }
+    };
+    let Some(input) = input else {
+        panic!("a configuration that is not JSON was accepted")
+    };
+    let written = to_json(&config, &input).to_string();
+    match Config::from_json(written.as_bytes()) {
+        Ok(again) => assert_eq!(
+            format!("{config:?}"),
+            format!("{again:?}"),
+            "the configuration did not round-trip through {written}"
+        ),
+        Err(e) => panic!("the written-back configuration is refused: {e}\n{written}"),
+    }
+    let mut engine = Engine::new(config, CacheSecret([0x5eed, 1]));
+    let headers = vec![
+        (":method".to_owned(), "GET".to_owned()),
+        (":path".to_owned(), "/orders/1?x=1".to_owned()),
+        ("authorization".to_owned(), "Bearer a.b.c".to_owned()),
+    ];
+    let _ = engine.evaluate(&headers, 1_700_000_000);
+}
+
+/// The checked configuration as JSON, every field written out explicitly. A destructuring
+/// `let` per struct makes a new field a compile error here until it is written too.
+pub fn to_json(c: &Config, input: &Value) -> Value {
+    let Config {
+        realm,
+        max_token_bytes,
+        cors_preflight,
+        cache_size,
+        forward_token,
+        path_parameters,
+        signature_path,
+        dpop_replay_cache_size,
+        stat_prefix,
+        mode,
+        claims_to_filter_state,
+        providers,
+        rules,
+        claims_to_headers,
+    } = c;
+    let names: Vec<&str> = providers.iter().map(|p| p.name.as_str()).collect();
+    json!({
+        "realm": realm,
+        "max_token_bytes": max_token_bytes,
+        "cors_preflight": cors_preflight,
+        "cache_size": cache_size,
+        "forward_token": forward_token,
+        "path_parameters": match path_parameters {
+            PathParameters::Reject => "reject",
+            PathParameters::Strip => "strip",
+        },
+        "signature_path": match signature_path {
+            SignaturePath::Auto => "auto",
+            SignaturePath::Host => "host",
+            SignaturePath::Wasm => "wasm",
+        },
+        "dpop_replay_cache_size": dpop_replay_cache_size,
+        "stat_prefix": stat_prefix,
+        "mode": mode_json(*mode),
+        "claims_to_filter_state": claims_to_filter_state,
+        "providers": providers
+            .iter()
+            .enumerate()
+            .map(|(i, p)| provider_json(p, &input["providers"][i]["jwks"]["inline"]))
+            .collect::<Vec<_>>(),
+        "rules": rules.iter().map(|r| rule_json(r, &names)).collect::<Vec<_>>(),
+        "claims_to_headers": claims_to_headers
+            .iter()
+            .map(|(c, h)| (c.clone(), Value::from(h.as_str())))
+            .collect::<Map<_, _>>(),
+    })
+}
+
+fn provider_json(p: &Provider, inline: &Value) -> Value {
+    let Provider {
+        name,
+        issuer,
+        audiences,
+        algorithms,
+        token_types,
+        allow_missing_typ,
+        max_lifetime_seconds,
+        clock_skew_seconds,
+        required_claims,
+        binding,
+        dpop,
+        sources,
+        key_source,
+        initial_keys: _,
+    } = p;
+    let DpopPolicy {
+        max_age_seconds,
+        clock_skew_seconds: dpop_skew,
+        algorithms: dpop_algorithms,
+    } = dpop;
+    let jwks = match key_source {
+        KeySource::Inline => json!({ "inline": inline }),
+        KeySource::Remote(RemoteJwks {
+            cluster,
+            url,
+            timeout_ms,
+            cache_seconds,
+            refetch_interval_seconds,
+        }) => json!({ "remote": {
+            "cluster": cluster, "url": url, "timeout_ms": timeout_ms,
+            "cache_seconds": cache_seconds, "refetch_interval_seconds": refetch_interval_seconds,
+        }}),
+        KeySource::Discovery(DiscoveryJwks {
+            cluster,
+            timeout_ms,
+            cache_seconds,
+            refetch_interval_seconds,
+        }) => json!({ "discovery": {
+            "cluster": cluster, "timeout_ms": timeout_ms,
+            "cache_seconds": cache_seconds, "refetch_interval_seconds": refetch_interval_seconds,
+        }}),
+    };
+    json!({
+        "name": name,
+        "issuer": issuer,
+        "audiences": audiences,
+        "jwks": jwks,
+        "algorithms": algorithms.iter().map(|a| a.name()).collect::<Vec<_>>(),
+        "token_types": token_types,
+        "allow_missing_typ": allow_missing_typ,
+        "max_lifetime_seconds": max_lifetime_seconds,
+        "clock_skew_seconds": clock_skew_seconds,
+        "required_claims": required_claims
+            .iter()
+            .map(|(c, v)| (c.clone(), json!(v)))
+            .collect::<Map<_, _>>(),
+        "binding": binding_json(*binding),
+        "dpop": {
+            "max_age_seconds": max_age_seconds,
+            "clock_skew_seconds": dpop_skew,
+            "algorithms": dpop_algorithms.iter().map(|a| a.name()).collect::<Vec<_>>(),
+        },
+        "sources": sources.iter().map(source_json).collect::<Vec<_>>(),
+    })
+}
+
+fn binding_json(b: Binding) -> &'static str {
+    match b {
+        Binding::Any => "any",
+        Binding::Mtls => "mtls",
+        Binding::Dpop => "dpop",
+    }
+}
+
+fn mode_json(m: Mode) -> &'static str {
+    match m {
+        Mode::Enforce => "enforce",
+        Mode::DryRun => "dry_run",
+    }
+}
+
+fn source_json(s: &TokenSource) -> Value {
+    match s {
+        TokenSource::Authorization { scheme } => {
+            json!({ "header": "authorization", "scheme": scheme })
+        }
+        TokenSource::Header { name, prefix } => match prefix {
+            Some(p) => json!({ "header": name, "prefix": p }),
+            None => json!({ "header": name }),
+        },
+        TokenSource::Cookie { name } => json!({ "cookie": name }),
+        TokenSource::Query { name } => json!({ "query": name }),
+    }
+}
+
+fn rule_json(r: &Rule, provider_names: &[&str]) -> Value {
+    let Rule {
+        path,
+        methods,
+        anonymous,
+        scopes,
+        providers,
+        binding,
+        mode,
+        allow_missing,
+    } = r;
+    let mut matcher = match path {
+        PathMatch::Prefix(p) => json!({ "prefix": p }),
+        PathMatch::Exact(p) => json!({ "path": p }),
+        PathMatch::StringPrefix(p) => json!({ "string_prefix": p }),
+    };
+    if let Some(m) = methods {
+        matcher["methods"] = json!(m);
+    }
+    let mut rule = json!({
+        "match": matcher, "anonymous": anonymous, "scopes": scopes, "allow_missing": allow_missing,
+    });
+    if let Some(b) = binding {
+        rule["binding"] = json!(binding_json(*b));
+    }
+    if let Some(m) = mode {
+        rule["mode"] = json!(mode_json(*m));
+    }
+    if let Some(ids) = providers {
+        rule["providers"] = ids
+            .iter()
+            .map(|id| Value::from(provider_names.get(id.0).copied().unwrap_or("?")))
+            .collect();
+    }
+    rule
+}
