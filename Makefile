@@ -1,6 +1,6 @@
 # The two commands a newcomer needs: `make demo` and `make test`.
 # Both install whatever is missing first (scripts/setup.sh).
-.PHONY: demo test setup build bench fuzz soak fmt oci release
+.PHONY: demo test setup build bench bench-signatures fuzz soak fmt oci release
 
 # `make fuzz FUZZ_SECONDS=600`, `make soak SOAK_SECONDS=1800`: the long runs.
 FUZZ_SECONDS ?= 8
@@ -20,6 +20,9 @@ build:  ## only build the filter and the site
 
 bench:  ## filter benchmark (table + chart in target/bench/) and page size; BENCH_ARGS="--quick" for a short run
 	bash scripts/bench.sh $(BENCH_ARGS)
+
+bench-signatures: ## signature checks per algorithm and path, opt-level "s" vs 3, cache memory per entry (target/bench/); BENCH_ARGS="--quick"
+	bash scripts/bench-signatures.sh $(BENCH_ARGS)
 
 fuzz:   ## every fuzz target for FUZZ_SECONDS seconds (default 8, under a minute in all); prints inputs tried and crashes
 	bash scripts/setup.sh && FUZZ_SECONDS=$(FUZZ_SECONDS) bash scripts/fuzz.sh

@@ -11,5 +11,8 @@ timed "build the token filter (wasm32-wasip1, release; a first build compiles fo
   cargo build --locked --quiet -p tollgate-filter --target wasm32-wasip1 --release
 ls -l "$TOLLGATE_FILTER_WASM" | awk '{print "    " $NF ": " $5 " bytes"}'
 
+timed "build the signature benchmark's guest (wasm32-wasip1, release; its smoke test in cargo nextest loads it)" \
+  cargo build --locked --quiet -p tollgate-sigbench-guest --target wasm32-wasip1 --release
+
 timed "build the redirect page and the site (a first build compiles for a few minutes)" \
   bash redirect-page/build.sh "$TOLLGATE_SITE_DIR"

@@ -15,7 +15,7 @@ cargo fmt --manifest-path fuzz/Cargo.toml --all -- --check
 
 step "cargo clippy (native, wasm32-wasip1, wasm32-unknown-unknown)"
 cargo clippy --locked --quiet --workspace --all-targets -- -D warnings
-cargo clippy --locked --quiet -p tollgate-core -p tollgate-filter --target wasm32-wasip1 -- -D warnings
+cargo clippy --locked --quiet -p tollgate-core -p tollgate-filter -p tollgate-sigbench-guest --target wasm32-wasip1 -- -D warnings
 cargo clippy --locked --quiet -p tollgate-redirect-page --target wasm32-unknown-unknown --all-targets -- -D warnings
 cargo clippy --locked --quiet --manifest-path fuzz/Cargo.toml --all-targets -- -D warnings
 step_done # build.sh times its own steps
