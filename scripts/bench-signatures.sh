@@ -45,7 +45,8 @@ timed "build them again at opt-level $alt (profile sigbench: the release profile
   cargo build --locked --quiet -p tollgate-filter -p tollgate-sigbench-guest --target wasm32-wasip1 --profile sigbench
 timed "build the benchmark guest for the host (release profile) and the harness" \
   bash -c 'cargo build --locked --quiet -p tollgate-sigbench-guest --release &&
-           cargo build --locked --quiet -p tollgate-sigbench -p tollgate-abi-tests --example cache_memory'
+           cargo build --locked --quiet -p tollgate-sigbench &&
+           cargo build --locked --quiet -p tollgate-abi-tests --example cache_memory'
 
 step "signature checks per algorithm and path"
 "$ROOT/target/debug/tollgate-sigbench" --level "$level" --alt-level "$alt" "${harness[@]}"
