@@ -13,5 +13,6 @@ seconds="${SOAK_SECONDS:-30}"
 command -v wrk >/dev/null || die "wrk is missing: run scripts/setup.sh"
 [ -x "$ENVOY_BIN" ] || die "Envoy is missing at $ENVOY_BIN: run scripts/setup.sh"
 [ -f "$TOLLGATE_FILTER_WASM" ] || die "the filter is not built ($TOLLGATE_FILTER_WASM): run scripts/build.sh"
-step "soak: ${seconds} s of chaos, then the memory phases (Envoy --concurrency 2, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg))"
+# Not a `step`: its progress ticker would outlive `exec`, and the soak's own summary must stay the last line.
+echo "==> soak: ${seconds} s of chaos, then the memory phases (Envoy --concurrency 2, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)) …"
 exec node tests/e2e/soak/soak.mjs --seconds "$seconds"
