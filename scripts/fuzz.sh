@@ -11,6 +11,11 @@
 # kept between runs). Prints, per target, the inputs tried and the crashes; exits 1 if any target crashed,
 # with the input and the command that replays it.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cli_args "usage: bash scripts/fuzz.sh [TARGET...]   (or: make fuzz [FUZZ_SECONDS=N])
+Builds fuzz/ with libFuzzer on the stable toolchain and runs each target (all of them, or the ones named:
+token jwks config path signature page) for FUZZ_SECONDS seconds (default 8). Prints the inputs tried and the
+crashes per target; exits 1 if any target crashed, with the input and the command that replays it." \
+  --positional 6 -- "$@"
 cd "$ROOT"
 
 seconds="${FUZZ_SECONDS:-8}"

@@ -7,6 +7,11 @@
 #
 #   SOAK_SECONDS=30 scripts/soak.sh      (make soak; make soak SOAK_SECONDS=1800 for the long run)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cli_args "usage: SOAK_SECONDS=N bash scripts/soak.sh   (or: make soak [SOAK_SECONDS=N])
+Runs the real Envoy (two workers) with the built filter under a bounded wrk load while the key server goes down,
+hangs, answers garbage and rotates keys, for SOAK_SECONDS seconds (default 30, at least 10), then the memory
+phases. Its last line is: soak: R requests, W wrong answers, F 5xx, V vm failures, memory A -> B MiB; it exits
+non-zero unless W, F and V are 0 and memory stayed flat." -- "$@"
 cd "$ROOT"
 seconds="${SOAK_SECONDS:-30}"
 [[ "$seconds" =~ ^[0-9]+$ ]] && [ "$seconds" -ge 10 ] || die "SOAK_SECONDS must be a whole number of seconds, at least 10, got '$seconds'"

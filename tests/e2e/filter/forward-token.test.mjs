@@ -34,16 +34,15 @@ describe('forward_token: false', () => {
 
   test('an accepted token is removed before the request goes upstream, verified and from the cache alike', async () => {
     const token = await mint({ sub: 'user-nofwd' });
-    for (const [round, counter] of [['verified', 'cache.miss'], ['cached', 'cache.hit']]) {
-      const stat = `wasmcustom.tollgate.${counter}`;
-      const lookupsBefore = (await tg.envoy.counter(stat)) ?? 0;
+    for (const [round, family] of [['verified', 'jwt_cache_miss'], ['cached', 'jwt_cache_hit']]) {
+      const lookupsBefore = await tg.envoy.family(family);
       const res = await tg.send({ token });
       assert.equal(res.status, 200, `${round}: ${res.body}`);
       assert.equal(res.reachedUpstream.length, 1, round);
       const seen = res.reachedUpstream[0].headers;
       assert.equal(seen.authorization, undefined, `${round}: the upstream must not see the token`);
       assert.equal(seen['x-user-id'], 'user-nofwd', `${round}: the claims still arrive`);
-      assert.equal((await tg.envoy.counter(stat)) - lookupsBefore, 1, `${round}: ${stat}`);
+      assert.equal((await tg.envoy.family(family)) - lookupsBefore, 1, `${round}: ${family}`);
     }
   });
 
