@@ -7,9 +7,25 @@
 //! 9110 §11.1): `Bearer` (RFC 6750) or `DPoP` (RFC 9449, with the proof in the `DPoP`
 //! header); an `Authorization` header with another scheme (e.g. `Basic`) counts as no
 //! credential. The token must be a single token68 value.
+//!
+//! Sources are read the way the upstream reads them, so that what the filter judges is what
+//! the API will use:
+//! - header names compare as [`same_header_name`] says (`x_api_token` is `x-api-token`);
+//! - query parameter and cookie names compare as [`query_name_is`] says (percent-decoded, `+`
+//!   as a space, PHP's `.`/space/`[` → `_`, ignoring case), and `;` separates query
+//!   parameters too: every spelling an application decodes to the configured name is that
+//!   source, and two of them are [`RequestError::MultipleTokens`];
+//! - a token value in the query or a cookie must be sent as is: one with `%` or `+` (which an
+//!   application would decode into another value than the one checked here) is
+//!   [`RequestError::EncodedToken`];
+//! - an `Authorization` value that is not `<scheme> <token>` with a known scheme but that a
+//!   lenient upstream could still read a token from (`Bearer` followed by something other
+//!   than a space or tab, such as U+00A0 or `:`; a bare JWT without scheme; a JWT after an
+//!   unknown scheme such as `JWT` or `Token`) is [`RequestError::MalformedAuthorization`],
+//!   never "no token": on an `allow_missing` route it would otherwise pass unchecked.
 
 use crate::config::TokenSource;
-use crate::request::RequestError;
+use crate::request::{query_name_is, query_pairs, same_header_name, RequestError};
 
 /// The credential a request presents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +82,15 @@ impl Credential<'_> {
 impl<'a> Credential<'a> {
     /// Read the credential from the `Authorization` header (`Bearer` or `DPoP`) only.
     pub fn from_headers(headers: &'a [(String, String)]) -> Result<Credential<'a>, RequestError> {
-        authorization(headers, "Bearer")
+        match authorization(headers, "Bearer")? {
+            Authorization::Credential(c) => Ok(c),
+            Authorization::OtherScheme { lenient: true } => {
+                Err(RequestError::MalformedAuthorization)
+            }
+            Authorization::OtherScheme { lenient: false } | Authorization::Absent => {
+                Ok(Credential::None)
+            }
+        }
     }
 }
 
@@ -80,14 +104,23 @@ pub fn find<'a, 'c>(
     sources: &'c [TokenSource],
 ) -> Result<(Credential<'a>, Option<&'c TokenSource>), RequestError> {
     let mut found = (Credential::None, None);
+    // An `Authorization` value that no source's scheme reads but a lenient upstream would.
+    let mut lenient = false;
     for source in sources {
         let credential = match source {
-            TokenSource::Authorization { scheme } => authorization(headers, scheme)?,
+            TokenSource::Authorization { scheme } => match authorization(headers, scheme)? {
+                Authorization::Credential(c) => c,
+                Authorization::OtherScheme { lenient: l } => {
+                    lenient |= l;
+                    Credential::None
+                }
+                Authorization::Absent => Credential::None,
+            },
             TokenSource::Header { name, prefix } => {
                 match single(
                     headers
                         .iter()
-                        .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+                        .filter(|(n, _)| same_header_name(n, name))
                         .map(|(_, v)| v.as_str()),
                 )? {
                     None => Credential::None,
@@ -106,32 +139,25 @@ pub fn find<'a, 'c>(
                 }
             }
             TokenSource::Cookie { name } => {
-                let values = headers
-                    .iter()
-                    .filter(|(n, _)| n.eq_ignore_ascii_case("cookie"))
-                    .flat_map(|(_, v)| v.split(';'))
-                    .filter_map(|pair| {
-                        let (n, v) = pair.trim().split_once('=')?;
-                        (n.trim() == name).then(|| {
-                            let v = v.trim();
-                            v.strip_prefix('"')
-                                .and_then(|x| x.strip_suffix('"'))
-                                .unwrap_or(v)
-                        })
-                    });
-                match single(values)? {
-                    None => Credential::None,
-                    Some(v) => bearer(v)?,
-                }
-            }
-            TokenSource::Query { name } => {
-                let values = query.trim_start_matches('?').split('&').filter_map(|pair| {
-                    let (n, v) = pair.split_once('=')?;
-                    (n == name).then_some(v)
+                let values = cookies(headers).filter_map(|(n, v)| {
+                    query_name_is(n, name).then(|| {
+                        v.strip_prefix('"')
+                            .and_then(|x| x.strip_suffix('"'))
+                            .unwrap_or(v)
+                    })
                 });
                 match single(values)? {
                     None => Credential::None,
-                    Some(v) => bearer(v)?,
+                    Some(v) => as_sent(v)?,
+                }
+            }
+            TokenSource::Query { name } => {
+                let values = query_pairs(query)
+                    .filter(|(n, _)| query_name_is(n, name))
+                    .map(|(_, v)| v);
+                match single(values)? {
+                    None => Credential::None,
+                    Some(v) => as_sent(v)?,
                 }
             }
         };
@@ -141,6 +167,9 @@ pub fn find<'a, 'c>(
             }
             found = (credential, Some(source));
         }
+    }
+    if lenient && !matches!(found.1, Some(TokenSource::Authorization { .. })) {
+        return Err(RequestError::MalformedAuthorization);
     }
     Ok(found)
 }
@@ -161,19 +190,88 @@ fn bearer(token: &str) -> Result<Credential<'_>, RequestError> {
     Ok(Credential::Bearer(token))
 }
 
+/// A token from the query or a cookie: an application percent-decodes it (and reads `+` as a
+/// space) before use, so one that decoding would change is refused rather than checked in
+/// another form than the one the API uses.
+fn as_sent(token: &str) -> Result<Credential<'_>, RequestError> {
+    if token.contains(['%', '+']) {
+        return Err(RequestError::EncodedToken);
+    }
+    bearer(token)
+}
+
+/// The `name=value` pairs of every `Cookie` header, names and values trimmed (as sent, not
+/// decoded); a pair without `=` is skipped.
+pub(crate) fn cookies(headers: &[(String, String)]) -> impl Iterator<Item = (&str, &str)> {
+    headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("cookie"))
+        .flat_map(|(_, v)| v.split(';'))
+        .filter_map(|pair| {
+            let (n, v) = pair.trim().split_once('=')?;
+            Some((n.trim(), v.trim()))
+        })
+}
+
+/// Three or five non-empty base64url segments separated by dots: a JWS or JWE compact
+/// serialization, which a lenient upstream would take for a token wherever it finds one.
+fn looks_like_jwt(s: &str) -> bool {
+    let parts = s.split('.');
+    let mut count = 0;
+    for part in parts {
+        count += 1;
+        if part.is_empty()
+            || !part
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return false;
+        }
+    }
+    count == 3 || count == 5
+}
+
+/// An `Authorization` value without a scheme this filter reads, from which a lenient upstream
+/// could still take a token: it starts (after any white space) with one of the schemes but is
+/// not followed by a space or tab, or some part of it (split at any Unicode white space, `:`
+/// or `"`) is a JWT.
+fn lenient_token(value: &str, bearer_scheme: &str) -> bool {
+    let start = value.trim_start();
+    let starts_with = |scheme: &str| {
+        start
+            .get(..scheme.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(scheme))
+    };
+    starts_with(bearer_scheme)
+        || starts_with("dpop")
+        || value
+            .split(|c: char| c.is_whitespace() || c == ':' || c == '"')
+            .any(looks_like_jwt)
+}
+
+/// What the `Authorization` header holds for one configured scheme.
+enum Authorization<'a> {
+    /// No `Authorization` header.
+    Absent,
+    /// `<scheme> <token>` or `DPoP <token>`.
+    Credential(Credential<'a>),
+    /// Another scheme; `lenient` when a lenient upstream could still read a token from it.
+    OtherScheme { lenient: bool },
+}
+
 /// The `Authorization` header: `<scheme> <token>` or `DPoP <token>`; another scheme is no
 /// credential. Envoy joins two `Authorization` headers with a comma, which no token68
 /// contains: that is reported as two headers.
 fn authorization<'a>(
     headers: &'a [(String, String)],
     bearer_scheme: &str,
-) -> Result<Credential<'a>, RequestError> {
+) -> Result<Authorization<'a>, RequestError> {
     let mut values = headers
         .iter()
         .filter(|(n, _)| n.eq_ignore_ascii_case("authorization"))
         .map(|(_, v)| v.as_str());
     let Some(value) = values.next() else {
-        return Ok(Credential::None);
+        return Ok(Authorization::Absent);
     };
     if values.next().is_some() || value.contains(',') {
         return Err(RequestError::MultipleAuthorizationHeaders);
@@ -185,7 +283,9 @@ fn authorization<'a>(
     };
     let dpop = scheme.eq_ignore_ascii_case("dpop");
     if !dpop && !scheme.eq_ignore_ascii_case(bearer_scheme) {
-        return Ok(Credential::None);
+        return Ok(Authorization::OtherScheme {
+            lenient: lenient_token(value, bearer_scheme),
+        });
     }
     // The token68 grammar is checked by the engine, on a cache miss only: a value that
     // breaks it can never equal a cached (verified) token.
@@ -194,12 +294,12 @@ fn authorization<'a>(
         return Err(RequestError::MalformedAuthorization);
     }
     if dpop {
-        return Ok(Credential::Dpop {
+        return Ok(Authorization::Credential(Credential::Dpop {
             token,
             proof: Proof::from_headers(headers),
-        });
+        }));
     }
-    Ok(Credential::Bearer(token))
+    Ok(Authorization::Credential(Credential::Bearer(token)))
 }
 
 /// RFC 7235 token68: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.

@@ -17,10 +17,14 @@
 //! 4. **Claims** — a JSON object with unique members; `jti` a non-empty string, `htm` and
 //!    `htu` strings, `iat` a number, `ath` a string → [`ProofError::BadPayload`].
 //! 5. **`htm`** equals the request method exactly → [`ProofError::WrongMethod`].
-//! 6. **`htu`** equals the request URI (`:scheme`, `:authority`, the canonical path), query
-//!    and fragment ignored, both after RFC 3986 syntax- and scheme-based normalisation
-//!    (lower-case scheme and host, default port dropped, percent-encoding normalised as in
-//!    [`crate::path`]) → [`ProofError::WrongUri`].
+//! 6. **`htu`** names this API and the request's path → [`ProofError::WrongUri`]: its
+//!    scheme and authority are one of the provider's `dpop.origins` when they are configured,
+//!    else the request's `:scheme` and `:authority` (the `Host` the client chose: with a
+//!    virtual host matching `*`, a proof made for another API behind the same client-chosen
+//!    host name would pass, so configure `origins`); its path is the canonical request path;
+//!    query and fragment ignored; both sides after RFC 3986 syntax- and scheme-based
+//!    normalisation (lower-case scheme and host, default port dropped, percent-encoding
+//!    normalised as in [`crate::path`]).
 //! 7. **`iat`** in `[now − max_age − skew, now + skew]` → [`ProofError::Stale`] /
 //!    [`ProofError::IssuedInFuture`].
 //! 8. **`ath`** is the base64url SHA-256 of the access token → [`ProofError::WrongTokenHash`].
@@ -155,6 +159,9 @@ pub struct ProofRequest<'a> {
     pub scheme: &'a str,
     /// `:authority`.
     pub authority: &'a str,
+    /// The origins `htu` may name (normalised by [`normal_origin`]); when empty, `htu` must
+    /// name `scheme` and `authority`.
+    pub origins: &'a [String],
     /// The canonical request path (see [`crate::path`]).
     pub path: &'a str,
     /// How `;` in paths is treated (the same rule for `htu`).
@@ -348,10 +355,62 @@ fn same_uri(htu: &str, req: &ProofRequest<'_>) -> bool {
     let Ok(canonical) = canonicalize(path, req.path_parameters) else {
         return false;
     };
-    scheme.eq_ignore_ascii_case(req.scheme)
-        && normal_authority(scheme, authority)
-            .is_some_and(|a| normal_authority(req.scheme, req.authority).is_some_and(|b| a == b))
-        && canonical.path() == req.path
+    let origin_ok = if req.origins.is_empty() {
+        scheme.eq_ignore_ascii_case(req.scheme)
+            && normal_authority(scheme, authority).is_some_and(|a| {
+                normal_authority(req.scheme, req.authority).is_some_and(|b| a == b)
+            })
+    } else {
+        normal_origin(htu.get(..scheme.len() + 3 + authority.len()).unwrap_or(""))
+            .is_some_and(|o| req.origins.contains(&o))
+    };
+    origin_ok && canonical.path() == req.path
+}
+
+/// An origin (`https://api.example.com:8443`) in normal form: lower case, without the
+/// scheme's default port; `None` unless it is exactly `http://` or `https://` and an
+/// authority (host, optional port) with no user, path, query or fragment.
+pub fn normal_origin(origin: &str) -> Option<String> {
+    let (scheme, authority) = origin.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "https" && scheme != "http" {
+        return None;
+    }
+    let (host_ok, port) = match authority.strip_prefix('[') {
+        // An IPv6 literal.
+        Some(rest) => {
+            let (v6, after) = rest.split_once(']')?;
+            let ok = !v6.is_empty()
+                && v6
+                    .bytes()
+                    .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
+            match after.strip_prefix(':') {
+                Some(port) => (ok, Some(port)),
+                None if after.is_empty() => (ok, None),
+                None => return None,
+            }
+        }
+        None => {
+            let (host, port) = match authority.split_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (authority, None),
+            };
+            let ok = !host.is_empty()
+                && host
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
+            (ok, port)
+        }
+    };
+    let port_ok =
+        port.is_none_or(|p| p.parse::<u16>().is_ok() && p.bytes().all(|b| b.is_ascii_digit()));
+    if !(host_ok && port_ok) {
+        return None;
+    }
+    Some(format!(
+        "{scheme}://{}",
+        normal_authority(&scheme, authority)?
+    ))
 }
 
 /// Lower-case host, without the scheme's default port; `None` with user info or no host.

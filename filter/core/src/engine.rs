@@ -7,21 +7,27 @@
 //!    ambiguous ones refused ([`RequestError::InvalidPath`]). Rules see only the canonical
 //!    path, and when it differs from what the client sent, it is what goes upstream
 //!    ([`Allowed::path`]).
-//! 3. A method override (header or `_method` query parameter) is refused
-//!    ([`RequestError::MethodOverride`]).
+//! 3. A method override (header or `_method` query parameter) or a path override
+//!    (`X-Original-URL`, `X-Rewrite-URL`) is refused ([`RequestError::MethodOverride`],
+//!    [`RequestError::PathOverride`]); header names compare as
+//!    [`request::same_header_name`] says (`_` equal to `-`).
 //! 4. With `cors_preflight: true`, an `OPTIONS` request carrying `Origin` and
 //!    `Access-Control-Request-Method` passes without a token (on every valid path).
-//! 5. The first rule matching path and method decides; no rule → 403
+//! 5. The first rule matching path and method decides (a rule also governs its last segment
+//!    with a format suffix, `/orders.json`, unless `format_suffixes: false`); no rule → 403
 //!    [`DenialKind::NoMatchingRule`]. An `anonymous` rule passes without looking at any token.
-//! 6. The credential ([`crate::credential`]): exactly one `Authorization` header (two → 400
-//!    `invalid_request`), scheme `Bearer` (case-insensitive); none / another scheme → 401
-//!    [`DenialKind::MissingToken`]. The query string is never read.
+//!    Refusals before this point are enforced whenever any rule enforces, whatever the
+//!    top-level `mode`: they are dry-run only when every rule is.
+//! 6. The credential ([`crate::credential`]) from the route's token sources: a token in two
+//!    sources (or two spellings of one) → 400 `invalid_request`; none → 401
+//!    [`DenialKind::MissingToken`].
 //! 7. Size cap, then the verified-token cache (hit: re-checked against `now`), else full
 //!    validation ([`crate::token`]) and a cache insert.
-//! 8. The route's provider restriction and scopes (all required, exact match) → 403
-//!    [`DenialKind::InsufficientScope`].
-//! 9. Allow, with the configured claim headers; with `forward_token: false` the glue also
-//!    removes `Authorization` ([`Allowed::remove_authorization`]).
+//! 8. The binding (certificate, DPoP proof), then the route's provider restriction and scopes
+//!    (all required, exact match) → 403 [`DenialKind::InsufficientScope`].
+//! 9. Only then is a DPoP proof written to the replay store (a request refused anyway
+//!    writes nothing), and the request allowed, with the configured claim headers; with
+//!    `forward_token: false` the token is taken out ([`Allowed::token_edits`]).
 //!
 //! The glue must strip every header whose name matches one of [`Engine::claim_header_names`]
 //! ([`is_claim_header`]: ignoring case, `_` equal to `-`) from every request before
@@ -44,12 +50,12 @@ use crate::config::{
     Binding, Config, ConfigError, KeySource, Mode, Provider, ProviderId, Rule, TokenSource,
 };
 use crate::credential::{self, Credential, Proof};
-use crate::dpop::{self, ProofError, ProofRequest};
+use crate::dpop::{self, ProofError, ProofRequest, VerifiedProof};
 use crate::environment::{Environment, Plain, RememberError};
 use crate::jwks::KeySet;
 use crate::path::{self, CanonicalTarget};
 use crate::remote::WaitReason;
-use crate::request::{self, RequestError};
+use crate::request::{self, same_header_name, RequestError};
 use crate::response::{Challenge, Denial, DenialKind};
 use crate::rules;
 use crate::scopes;
@@ -77,6 +83,9 @@ pub struct Engine {
     route_sources: Vec<Vec<TokenSource>>,
     /// Explain denials in [`Evaluation::explanation`].
     explain: bool,
+    /// The mode of refusals made before a rule is chosen: `DryRun` only when every rule is
+    /// dry run (else a dry-run top level would let ambiguous paths past enforced rules).
+    pre_rule_mode: Mode,
 }
 
 /// What the verified-token cache said during an evaluation.
@@ -179,24 +188,11 @@ impl Allowed {
     }
 }
 
-/// True when header `name` must be removed as a spoofed claim header: it equals one of
-/// `claim_headers` ignoring ASCII case and treating `_` and `-` as the same character, as
-/// CGI-style gateways (WSGI, PHP, Rack) do when they turn both `x-user-id` and `x_user_id`
-/// into `HTTP_X_USER_ID`.
+/// True when header `name` must be removed as a spoofed claim header: it is one of
+/// `claim_headers` as [`same_header_name`] compares them (ignoring ASCII case, `_` equal to
+/// `-`, as CGI-style gateways turn both `x-user-id` and `x_user_id` into `HTTP_X_USER_ID`).
 pub fn is_claim_header(claim_headers: &[String], name: &str) -> bool {
-    claim_headers.iter().any(|c| {
-        c.len() == name.len()
-            && c.bytes().zip(name.bytes()).all(|(a, b)| {
-                let fold = |x: u8| {
-                    if x == b'_' {
-                        b'-'
-                    } else {
-                        x.to_ascii_lowercase()
-                    }
-                };
-                fold(a) == fold(b)
-            })
-    })
+    claim_headers.iter().any(|c| same_header_name(c, name))
 }
 
 /// What an evaluation touched besides its outcome (collected on the way).
@@ -256,7 +252,18 @@ impl Engine {
                 out
             })
             .collect();
+        let pre_rule_mode = if !config.rules.is_empty()
+            && config
+                .rules
+                .iter()
+                .all(|r| r.mode.unwrap_or(config.mode) == Mode::DryRun)
+        {
+            Mode::DryRun
+        } else {
+            Mode::Enforce
+        };
         Engine {
+            pre_rule_mode,
             config,
             keys,
             verifiers: Verifiers::pure(),
@@ -390,11 +397,10 @@ impl Engine {
         let outcome = match self.decide(headers, env, now, &mut trace) {
             Ok(a) => Outcome::Allow(a),
             Err(d) => {
-                let mode = trace
-                    .rule
-                    .and_then(|i| self.config.rules.get(i))
-                    .and_then(|r| r.mode)
-                    .unwrap_or(self.config.mode);
+                let mode = match trace.rule.and_then(|i| self.config.rules.get(i)) {
+                    Some(rule) => rule.mode.unwrap_or(self.config.mode),
+                    None => self.pre_rule_mode,
+                };
                 match mode {
                     Mode::Enforce => Outcome::Deny(d),
                     Mode::DryRun => Outcome::DryRun(d),
@@ -435,9 +441,7 @@ impl Engine {
             .ok_or_else(|| bad_request(RequestError::MissingPath))?;
         let target = path::canonicalize(raw_path, self.config.path_parameters)
             .map_err(|e| bad_request(RequestError::InvalidPath(e)))?;
-        if request::asks_method_override(headers, target.query()) {
-            return Err(bad_request(RequestError::MethodOverride));
-        }
+        request::check_overrides(headers, target.query()).map_err(bad_request)?;
         // 4. CORS preflight.
         if self.config.cors_preflight
             && method == "OPTIONS"
@@ -510,14 +514,7 @@ impl Engine {
                 .get(provider.0)
                 .map_or(0, |p| p.clock_skew_seconds);
             token::check_time(skew, Some(hit.exp), hit.nbf, now).map_err(fail)?;
-            trace.proof_signature = binding.enforce(provider, &hit.confirmation, env)?;
-            return grant(
-                rule,
-                hit,
-                (!forward_token).then_some(&binding),
-                &target,
-                || binding.challenge(provider),
-            );
+            return binding.admit(hit, &target, forward_token, env, &mut trace.proof_signature);
         }
         if !credential::is_token68(token) {
             return Err(unattributed(DenialKind::InvalidRequest(
@@ -553,17 +550,13 @@ impl Engine {
                 };
                 // The token itself is good: it is cached whatever the binding says, and the
                 // binding is checked on this and every later request.
-                let bound = binding.enforce(entry.provider, &entry.confirmation, env);
-                let decision = bound.and_then(|proof_path| {
-                    trace.proof_signature = proof_path;
-                    grant(
-                        rule,
-                        &entry,
-                        (!forward_token).then_some(&binding),
-                        &target,
-                        || binding.challenge(entry.provider),
-                    )
-                });
+                let decision = binding.admit(
+                    &entry,
+                    &target,
+                    forward_token,
+                    env,
+                    &mut trace.proof_signature,
+                );
                 self.cache.insert(hash, entry, now);
                 decision
             }
@@ -621,16 +614,43 @@ impl Bound<'_> {
         )
     }
 
+    /// The admission of a verified or cached token, one step for cache hits and misses: the
+    /// binding, the route's scopes, and only then the DPoP proof into the replay store (a
+    /// request refused anyway writes nothing there), then the allow decision.
+    fn admit(
+        &self,
+        entry: &CachedToken,
+        target: &CanonicalTarget<'_>,
+        forward_token: bool,
+        env: &mut dyn Environment,
+        proof_signature: &mut Option<Path>,
+    ) -> Result<Allowed, Denial> {
+        let proof = self.enforce(entry.provider, &entry.confirmation, env)?;
+        *proof_signature = proof.as_ref().map(|p| p.path);
+        let allowed = grant(
+            self.rule,
+            entry,
+            (!forward_token).then_some(self),
+            target,
+            || self.challenge(entry.provider),
+        )?;
+        if let Some(proof) = proof {
+            self.remember(entry.provider, &proof, env)?;
+        }
+        Ok(allowed)
+    }
+
     /// The token's confirmation and the route's binding, on every request (cached or not):
     /// a certificate-bound token needs the connection's certificate, a DPoP-bound token the
-    /// DPoP scheme and a valid proof by its key; `binding: mtls` / `dpop` require the
-    /// binding. Returns the path that checked a proof signature, if one was checked.
+    /// DPoP scheme and a valid proof by its key; the DPoP scheme needs a DPoP-bound token
+    /// (RFC 9449 §7.1); `binding: mtls` / `dpop` require the binding. Returns the verified
+    /// proof, if one was checked, for [`Bound::remember`].
     fn enforce(
         &self,
         provider: ProviderId,
         confirmation: &Confirmation,
         env: &mut dyn Environment,
-    ) -> Result<Option<Path>, Denial> {
+    ) -> Result<Option<VerifiedProof>, Denial> {
         let Some(p) = self.config.providers.get(provider.0) else {
             return Err(Denial::new(DenialKind::NoMatchingRule));
         };
@@ -675,6 +695,12 @@ impl Bound<'_> {
                 Err(dpop_fail(TokenError::DpopRequired))
             }
             Credential::Bearer(_) => Ok(None),
+            // The DPoP scheme with a token that is not DPoP-bound (RFC 9449 §7.1): refused
+            // before the proof is even read, so an unbound token cannot be used to write
+            // proofs of any key into the replay store.
+            Credential::Dpop { .. } if confirmation.jkt.is_none() => {
+                Err(dpop_fail(TokenError::NotDpopBound))
+            }
             Credential::Dpop { token, proof } => {
                 let proof_error = |e: ProofError| fail(DenialKind::InvalidDpopProof(e));
                 let proof = match proof {
@@ -686,29 +712,43 @@ impl Bound<'_> {
                     method: self.method,
                     scheme: request::header(self.headers, ":scheme").unwrap_or(""),
                     authority: request::header(self.headers, ":authority").unwrap_or(""),
+                    origins: &p.dpop.origins,
                     path: self.path,
                     path_parameters: self.config.path_parameters,
                     access_token: token,
                 };
                 let verified = dpop::check(proof, &p.dpop, self.verifiers, &req, self.now)
                     .map_err(proof_error)?;
-                match confirmation.jkt {
-                    Some(jkt) if jkt != verified.thumbprint => {
-                        return Err(proof_error(ProofError::KeyMismatch))
-                    }
-                    None if binding == Binding::Dpop => {
-                        return Err(dpop_fail(TokenError::NotDpopBound))
-                    }
-                    _ => {}
+                if confirmation.jkt != Some(verified.thumbprint) {
+                    return Err(proof_error(ProofError::KeyMismatch));
                 }
-                match env.remember_proof(&verified.replay_key, verified.remember_until, self.now) {
-                    Ok(()) => Ok(Some(verified.path)),
-                    Err(RememberError::Replayed) => Err(proof_error(ProofError::Replayed)),
-                    Err(RememberError::Unavailable) => {
-                        Err(fail(DenialKind::ReplayCacheUnavailable))
-                    }
-                }
+                Ok(Some(verified))
             }
+        }
+    }
+
+    /// Write a verified proof into the replay store: a second use within its lifetime is
+    /// refused, a full store refuses the new proof (503) rather than forget an old one.
+    fn remember(
+        &self,
+        provider: ProviderId,
+        proof: &VerifiedProof,
+        env: &mut dyn Environment,
+    ) -> Result<(), Denial> {
+        let fail = |kind: DenialKind| Denial {
+            kind,
+            provider: Some(provider),
+            challenge: self.challenge(provider),
+        };
+        match env.remember_proof(&proof.replay_key, proof.remember_until, self.now) {
+            Ok(()) => Ok(()),
+            Err(RememberError::Replayed) => {
+                Err(fail(DenialKind::InvalidDpopProof(ProofError::Replayed)))
+            }
+            Err(RememberError::Full { retry_after }) => {
+                Err(fail(DenialKind::ReplayStoreFull { retry_after }))
+            }
+            Err(RememberError::Unavailable) => Err(fail(DenialKind::ReplayCacheUnavailable)),
         }
     }
 }
@@ -787,9 +827,15 @@ fn strip_token(
             vec![HeaderEdit::Remove("authorization".into())],
             target.rewritten(),
         ),
-        TokenSource::Header { name, .. } => {
-            (vec![HeaderEdit::Remove(name.clone())], target.rewritten())
-        }
+        // Every spelling an upstream reads as this header (there is one: two are refused).
+        TokenSource::Header { name, .. } => (
+            headers
+                .iter()
+                .filter(|(n, _)| same_header_name(n, name))
+                .map(|(n, _)| HeaderEdit::Remove(n.clone()))
+                .collect(),
+            target.rewritten(),
+        ),
         TokenSource::Cookie { name } => {
             let rest: Vec<&str> = headers
                 .iter()
@@ -797,7 +843,10 @@ fn strip_token(
                 .flat_map(|(_, v)| v.split(';'))
                 .map(str::trim)
                 .filter(|pair| {
-                    !pair.is_empty() && pair.split_once('=').is_none_or(|(n, _)| n.trim() != name)
+                    !pair.is_empty()
+                        && pair
+                            .split_once('=')
+                            .is_none_or(|(n, _)| !request::query_name_is(n.trim(), name))
                 })
                 .collect();
             let edit = if rest.is_empty() {
@@ -808,19 +857,33 @@ fn strip_token(
             (vec![edit], target.rewritten())
         }
         TokenSource::Query { name } => {
-            let kept: Vec<&str> = target
-                .query()
-                .trim_start_matches('?')
-                .split('&')
-                .filter(|pair| {
-                    !pair.is_empty() && pair.split_once('=').map_or(*pair, |(n, _)| n) != name
-                })
-                .collect();
-            let query = if kept.is_empty() {
-                String::new()
-            } else {
-                format!("?{}", kept.join("&"))
-            };
+            // Keep every other parameter with the separator it came with.
+            let raw = target.query().strip_prefix('?').unwrap_or(target.query());
+            let mut query = String::new();
+            let mut start = 0;
+            for end in raw
+                .match_indices(['&', ';'])
+                .map(|(i, _)| i)
+                .chain(std::iter::once(raw.len()))
+            {
+                let piece = raw.get(start..end).unwrap_or("");
+                let separator = if start == 0 {
+                    ""
+                } else {
+                    raw.get(start - 1..start).unwrap_or("&")
+                };
+                start = end + 1;
+                let piece_name = piece.split_once('=').map_or(piece, |(n, _)| n);
+                if piece.is_empty() || request::query_name_is(piece_name, name) {
+                    continue;
+                }
+                query.push(if query.is_empty() {
+                    '?'
+                } else {
+                    separator.chars().next().unwrap_or('&')
+                });
+                query.push_str(piece);
+            }
             (Vec::new(), Some(format!("{}{query}", target.path())))
         }
     }
@@ -828,8 +891,11 @@ fn strip_token(
 
 /// Map configured claims to header values: strings as is, numbers and booleans as JSON
 /// text, arrays of scalars joined with single spaces; objects, `null`, arrays containing
-/// objects/arrays/null are skipped. A value containing control characters (CR, LF, NUL, …)
-/// or longer than [`MAX_CLAIM_HEADER_BYTES`] is skipped (never forwarded in part).
+/// objects/arrays/null are skipped. An array with an empty element or one containing a space
+/// or a comma is skipped too: joined, `["viewer admin"]` would read as two roles to the API
+/// (space-separated) or `["a,b"]` as two list members (comma-separated header lists). A
+/// value containing control characters (CR, LF, NUL, …) or longer than
+/// [`MAX_CLAIM_HEADER_BYTES`] is skipped (never forwarded in part).
 pub fn claim_headers(
     mapping: &[(String, String)],
     claims: &Map<String, Value>,
@@ -841,7 +907,12 @@ pub fn claim_headers(
         };
         let text = match v {
             Value::Array(items) => {
-                let parts: Option<Vec<String>> = items.iter().map(scalar_text).collect();
+                let parts: Option<Vec<String>> = items
+                    .iter()
+                    .map(|item| {
+                        scalar_text(item).filter(|t| !t.is_empty() && !t.contains([' ', ',']))
+                    })
+                    .collect();
                 parts.map(|p| p.join(" "))
             }
             other => scalar_text(other),

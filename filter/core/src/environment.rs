@@ -4,20 +4,29 @@
 //! an Envoy process, see [`crate::replay`]). The engine asks only when a token or route
 //! needs it, so a plain bearer request costs nothing here.
 
-use crate::replay::{self, ReplayUnavailable, Replayed};
+use crate::replay::{self, Refusal, ReplaySecret, ReplayUnavailable};
 
 /// Why a proof could not be remembered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RememberError {
     /// It was seen before.
     Replayed,
+    /// Its bucket is full of unexpired proofs: the request gets 503 with `Retry-After`
+    /// (seconds), and no remembered proof is forgotten to make room.
+    Full {
+        /// Seconds until room is made by expiry.
+        retry_after: u64,
+    },
     /// The store is not available: the request gets 503, never a pass.
     Unavailable,
 }
 
-impl From<Replayed> for RememberError {
-    fn from(_: Replayed) -> Self {
-        RememberError::Replayed
+impl From<Refusal> for RememberError {
+    fn from(r: Refusal) -> Self {
+        match r {
+            Refusal::Replayed => RememberError::Replayed,
+            Refusal::Full { retry_after } => RememberError::Full { retry_after },
+        }
     }
 }
 
@@ -61,16 +70,36 @@ impl Environment for Plain {
 pub struct InMemory {
     /// The client certificate's SHA-256, if any.
     pub client_certificate: Option<[u8; 32]>,
+    secret: ReplaySecret,
+    capacity: usize,
     buckets: Vec<Vec<u8>>,
 }
 
 impl InMemory {
-    /// A store of `replay_entries` proofs and the given client certificate.
+    /// A store of `replay_entries` proofs and the given client certificate, its buckets
+    /// chosen under a fixed secret (tests: a host with one VM uses [`InMemory::with_secret`]
+    /// and a random secret).
     pub fn new(client_certificate: Option<[u8; 32]>, replay_entries: usize) -> InMemory {
+        InMemory::with_secret(client_certificate, replay_entries, ReplaySecret([7; 16]))
+    }
+
+    /// The same with the bucket hash keyed by `secret`.
+    pub fn with_secret(
+        client_certificate: Option<[u8; 32]>,
+        replay_entries: usize,
+        secret: ReplaySecret,
+    ) -> InMemory {
         InMemory {
             client_certificate,
-            buckets: vec![Vec::new(); replay::bucket_count(replay_entries)],
+            secret,
+            capacity: replay::bucket_capacity(replay_entries),
+            buckets: vec![Vec::new(); replay::BUCKETS],
         }
+    }
+
+    /// Proofs remembered now (expired ones included until their bucket is next written).
+    pub fn remembered(&self) -> usize {
+        self.buckets.iter().map(|b| b.len() / 24).sum()
     }
 }
 
@@ -84,12 +113,11 @@ impl Environment for InMemory {
         remember_until: u64,
         now: u64,
     ) -> Result<(), RememberError> {
-        let n = self.buckets.len();
         let bucket = self
             .buckets
-            .get_mut(replay::bucket_of(key, n))
+            .get_mut(replay::bucket_of(&self.secret, key))
             .ok_or(RememberError::Unavailable)?;
-        *bucket = replay::remember(Some(bucket), key, remember_until, now)?;
+        *bucket = replay::remember(Some(bucket), key, remember_until, now, self.capacity)?;
         Ok(())
     }
 }

@@ -15,6 +15,9 @@ pub enum RequestError {
     /// `Authorization: Bearer` with no token, or with something that is not a single
     /// token68 value (spaces inside, empty).
     MalformedAuthorization,
+    /// A token in the query or a cookie contains `%` or `+`: the application would decode it
+    /// into another value than the one checked, so it is refused.
+    EncodedToken,
     /// The token appears twice in one source (two headers of that name, two cookies, two
     /// query parameters): ambiguous, so refused.
     MultipleTokens,
@@ -26,9 +29,14 @@ pub enum RequestError {
     /// Envoy forwards unchanged and many frameworks upper-case before routing).
     InvalidMethod,
     /// A method-override header (`x-http-method-override`, `x-http-method`,
-    /// `x-method-override`) or `_method` query parameter: frameworks that honour them run
-    /// another method's handler than the one the rules saw.
+    /// `x-method-override`, in any spelling [`same_header_name`] equates) or `_method` query
+    /// parameter: frameworks that honour them run another method's handler than the one the
+    /// rules saw.
     MethodOverride,
+    /// A path-override header (`x-original-url`, `x-rewrite-url`): older Symfony and Zend
+    /// applications and IIS rewrite set-ups route by it instead of the request line, so the
+    /// upstream would serve another path than the one the rules saw.
+    PathOverride,
     /// The path cannot be canonicalised unambiguously (see [`crate::path`]): such a path
     /// could match one rule here and mean another resource upstream, so it is refused.
     InvalidPath(PathError),
@@ -41,10 +49,12 @@ impl RequestError {
             RequestError::MultipleAuthorizationHeaders => "multiple_authorization_headers",
             RequestError::MalformedAuthorization => "malformed_authorization",
             RequestError::MultipleTokens => "multiple_tokens",
+            RequestError::EncodedToken => "encoded_token",
             RequestError::MissingMethod => "missing_method",
             RequestError::MissingPath => "missing_path",
             RequestError::InvalidMethod => "invalid_method",
             RequestError::MethodOverride => "method_override",
+            RequestError::PathOverride => "path_override",
             RequestError::InvalidPath(_) => "invalid_path",
         }
     }
@@ -58,10 +68,12 @@ impl fmt::Display for RequestError {
             }
             RequestError::MalformedAuthorization => "the Authorization header is malformed",
             RequestError::MultipleTokens => "the request carries its token more than once",
+            RequestError::EncodedToken => "the token must not be percent-encoded",
             RequestError::MissingMethod => "the request has no method",
             RequestError::MissingPath => "the request has no path",
             RequestError::InvalidMethod => "the request method is not an upper-case HTTP token",
             RequestError::MethodOverride => "method overrides are not accepted",
+            RequestError::PathOverride => "path overrides are not accepted",
             RequestError::InvalidPath(e) => return e.fmt(f),
         })
     }
@@ -115,6 +127,22 @@ pub fn check_method(method: &str) -> Result<(), RequestError> {
     }
 }
 
+/// True when two header names name the same header for an upstream: equal ignoring ASCII
+/// case, with `_` and `-` the same character. CGI-style gateways (WSGI, PHP, Rack, Go's
+/// `net/http/cgi`) turn both `x-user-id` and `x_user_id` into `HTTP_X_USER_ID`, so every header
+/// the filter reasons about (claim headers, method and path overrides, token sources) is
+/// compared this way.
+pub fn same_header_name(a: &str, b: &str) -> bool {
+    let fold = |x: u8| {
+        if x == b'_' {
+            b'-'
+        } else {
+            x.to_ascii_lowercase()
+        }
+    };
+    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| fold(x) == fold(y))
+}
+
 /// Headers through which frameworks let a client replace the method (Express
 /// `method-override`, Symfony, ASP.NET, Laravel, Google APIs).
 pub const METHOD_OVERRIDE_HEADERS: [&str; 3] = [
@@ -123,28 +151,69 @@ pub const METHOD_OVERRIDE_HEADERS: [&str; 3] = [
     "x-method-override",
 ];
 
-/// True when the request asks for another method than `:method`: one of
-/// [`METHOD_OVERRIDE_HEADERS`], or a `_method` query parameter (Laravel, Spring's
-/// `HiddenHttpMethodFilter`, Rails-style forms). A `_method` in a form body cannot be seen
-/// here: disable method overrides in the application.
-pub fn asks_method_override(headers: &[(String, String)], query: &str) -> bool {
-    let by_header = headers.iter().any(|(n, _)| {
-        METHOD_OVERRIDE_HEADERS
+/// Headers through which some applications let a client replace the path (Symfony before 5,
+/// Zend Framework, IIS URL Rewrite set-ups read `X-Original-URL` / `X-Rewrite-URL`).
+pub const PATH_OVERRIDE_HEADERS: [&str; 2] = ["x-original-url", "x-rewrite-url"];
+
+/// The request asks for another method or path than the one the rules see: one of
+/// [`METHOD_OVERRIDE_HEADERS`] or [`PATH_OVERRIDE_HEADERS`] in any spelling
+/// [`same_header_name`] equates, or a `_method` query parameter (Laravel, Spring's
+/// `HiddenHttpMethodFilter`, Rails-style forms) in any spelling [`query_name_is`] equates.
+/// A `_method` in a form body cannot be seen here: disable method overrides in the
+/// application.
+pub fn check_overrides(headers: &[(String, String)], query: &str) -> Result<(), RequestError> {
+    for (n, _) in headers {
+        if METHOD_OVERRIDE_HEADERS
             .iter()
-            .any(|o| n.eq_ignore_ascii_case(o))
-    });
-    by_header
-        || query
-            .trim_start_matches('?')
-            .split(['&', ';'])
-            .any(|pair| is_method_override_name(pair.split('=').next().unwrap_or("")))
+            .any(|o| same_header_name(n, o))
+        {
+            return Err(RequestError::MethodOverride);
+        }
+        if PATH_OVERRIDE_HEADERS.iter().any(|o| same_header_name(n, o)) {
+            return Err(RequestError::PathOverride);
+        }
+    }
+    if query_pairs(query).any(|(name, _)| query_name_is(name, "_method")) {
+        return Err(RequestError::MethodOverride);
+    }
+    Ok(())
 }
 
-/// A query parameter name that an application reads as `_method`: percent-decoded once,
-/// `+` as a space, leading spaces dropped and `.`, space and `[` read as `_` (as PHP does with
-/// variable names), compared ignoring case. `;` separates parameters too (older Python and
-/// Go parsers).
-fn is_method_override_name(raw: &str) -> bool {
+/// The `name=value` pairs of a query string (with or without its `?`), split at `&` and at
+/// `;` (older Python and Go parsers, and Java servlet containers with some settings, split at
+/// both); a pair without `=` has an empty value. Names and values are as sent (not decoded).
+pub fn query_pairs(query: &str) -> impl Iterator<Item = (&str, &str)> {
+    query
+        .strip_prefix('?')
+        .unwrap_or(query)
+        .split(['&', ';'])
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
+}
+
+/// True when an application reads the query parameter (or cookie) name `raw` as `name`:
+/// percent-decoded once, `+` as a space, leading spaces dropped, `.`, space and `[` read as
+/// `_` (as PHP does with variable names), compared ignoring ASCII case (ASP.NET binds query
+/// parameters and cookies case-insensitively). `name` is a plain name as configured. A name
+/// followed by `[…]` (`_method[]`, PHP's array syntax) counts as that name too.
+pub fn query_name_is(raw: &str, name: &str) -> bool {
+    let decoded = percent_decode_form(raw);
+    let start = decoded.iter().take_while(|b| **b == b' ').count();
+    let got = decoded.get(start..).unwrap_or(&[]);
+    let fold = |c: u8| match c {
+        b'.' | b' ' | b'[' => b'_',
+        c => c.to_ascii_lowercase(),
+    };
+    let want: Vec<u8> = name.bytes().map(fold).collect();
+    let equal =
+        |n: &[u8]| n.len() == want.len() && n.iter().zip(&want).all(|(c, w)| fold(*c) == *w);
+    let before_bracket = got.split(|b| *b == b'[').next().unwrap_or(&[]);
+    equal(got) || (before_bracket.len() < got.len() && equal(before_bracket))
+}
+
+/// Percent-decode once (`%XX`; a `%` not followed by two hex digits stays), `+` as a space:
+/// how form and query decoders read names and values.
+pub fn percent_decode_form(raw: &str) -> Vec<u8> {
     let bytes = raw.as_bytes();
     let mut decoded = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -163,21 +232,7 @@ fn is_method_override_name(raw: &str) -> bool {
             }
         }
     }
-    let start = decoded.iter().take_while(|b| **b == b' ').count();
-    let name = decoded.get(start..).unwrap_or(&[]);
-    let is_override = |n: &[u8]| {
-        n.len() == 7
-            && n.iter().zip(b"_method").all(|(c, want)| {
-                let c = match c {
-                    b'.' | b' ' | b'[' => b'_',
-                    c => c.to_ascii_lowercase(),
-                };
-                c == *want
-            })
-    };
-    // `_method[]=…` or `_method[x]=…` is the array `_method` in PHP.
-    let before_bracket = name.split(|b| *b == b'[').next().unwrap_or(&[]);
-    is_override(name) || (before_bracket.len() < name.len() && is_override(before_bracket))
+    decoded
 }
 
 fn hex_value(b: &u8) -> Option<u8> {

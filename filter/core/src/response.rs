@@ -10,6 +10,7 @@
 //! | [`DenialKind::KeysUnavailable`] | 503 | `Retry-After: 5` (a server-side failure is never a 401) | `temporarily_unavailable` |
 //! | [`DenialKind::InvalidDpopProof`] | 401 | `DPoP realm="…", error="invalid_dpop_proof", error_description="…", algs="ES256 …"` | `invalid_dpop_proof` |
 //! | [`DenialKind::ReplayCacheUnavailable`] | 503 | `Retry-After: 5` | `temporarily_unavailable` |
+//! | [`DenialKind::ReplayStoreFull`] | 503 | `Retry-After: <seconds until room>` | `temporarily_unavailable` |
 //!
 //! With [`Challenge::Dpop`] (the request used the DPoP scheme, or the route requires DPoP)
 //! every challenge is `DPoP realm="…", …, algs="…"` instead of `Bearer realm="…", …`.
@@ -58,6 +59,13 @@ pub enum DenialKind {
     InvalidDpopProof(ProofError),
     /// The DPoP replay store could not be consulted: 503, never a pass.
     ReplayCacheUnavailable,
+    /// The proof's bucket of the DPoP replay store is full of unexpired proofs: the new proof
+    /// is refused rather than an old one forgotten (see [`crate::replay`]). 503 with
+    /// `Retry-After`: the client's own proof was fine, so this is not a 401.
+    ReplayStoreFull {
+        /// Seconds until the bucket has room again.
+        retry_after: u64,
+    },
 }
 
 /// The authentication scheme a 401 (or 400/403) challenges with.
@@ -117,10 +125,12 @@ pub const ALL_REASONS: &[&str] = &[
     "multiple_authorization_headers",
     "malformed_authorization",
     "multiple_tokens",
+    "encoded_token",
     "missing_method",
     "missing_path",
     "invalid_method",
     "method_override",
+    "path_override",
     "invalid_path",
     // TokenError
     "token_too_large",
@@ -175,6 +185,7 @@ pub const ALL_REASONS: &[&str] = &[
     "dpop_key_mismatch",
     "dpop_replayed",
     "replay_cache_unavailable",
+    "dpop_replay_store_full",
 ];
 
 impl Denial {
@@ -190,6 +201,7 @@ impl Denial {
             DenialKind::KeysUnavailable => "keys_unavailable",
             DenialKind::InvalidDpopProof(e) => e.reason(),
             DenialKind::ReplayCacheUnavailable => "replay_cache_unavailable",
+            DenialKind::ReplayStoreFull { .. } => "dpop_replay_store_full",
         }
     }
 
@@ -206,6 +218,7 @@ impl Denial {
             DenialKind::KeysUnavailable => "the provider has no keys yet".into(),
             DenialKind::InvalidDpopProof(e) => e.to_string(),
             DenialKind::ReplayCacheUnavailable => "the DPoP replay store is not available".into(),
+            DenialKind::ReplayStoreFull { .. } => "the DPoP replay store is full".into(),
         }
     }
 
@@ -262,6 +275,14 @@ impl Denial {
                     503,
                     "temporarily_unavailable",
                     "the DPoP replay store is not available; retry later".into(),
+                )
+            }
+            DenialKind::ReplayStoreFull { retry_after } => {
+                headers.push(("retry-after".into(), (*retry_after).max(1).to_string()));
+                (
+                    503,
+                    "temporarily_unavailable",
+                    "the DPoP replay store is full; retry later".into(),
                 )
             }
             DenialKind::InsufficientScope { required } => {

@@ -27,7 +27,9 @@ fn log(level: LogLevel, message: &str) {
     host::log(level, message);
 }
 
-/// The request's `x-request-id` (Envoy sets one on every request), or `-`.
+/// The request's `x-request-id` (Envoy sets one on every request), or `-`. A client can
+/// choose it, so log lines print it quoted and escaped (`request_id="…"`): it can never add
+/// a field of its own to the line.
 fn request_id(headers: &[(String, String)]) -> &str {
     headers
         .iter()
@@ -66,7 +68,7 @@ pub fn run(shared: &mut Shared, context_id: u32, pass: Pass) -> Action {
             log(
                 LogLevel::Debug,
                 &format!(
-                    "request {} waits for the keys of provider {} ({})",
+                    "request {:?} waits for the keys of provider {} ({})",
                     request_id(&headers),
                     shared.engine.provider_name(need.provider),
                     match need.reason {
@@ -105,7 +107,7 @@ struct Denied<'a> {
 impl Denied<'_> {
     fn line(&self, shared: &Shared, denial: &Denial, status: u32) -> String {
         format!(
-            "status={status} reason={} provider={} rule={} request_id={}",
+            "status={status} reason={} provider={} rule={} request_id={:?}",
             denial.reason(),
             denial
                 .provider
@@ -131,7 +133,7 @@ impl Denied<'_> {
             };
             log(
                 LogLevel::Debug,
-                &format!("request {} {verdict} because {why}", self.request_id),
+                &format!("request {:?} {verdict} because {why}", self.request_id),
             );
         }
     }

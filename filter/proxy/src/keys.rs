@@ -90,6 +90,15 @@ pub fn cache_secret() -> tollgate_core::CacheSecret {
     tollgate_core::CacheSecret([random_u64(1), random_u64(2)])
 }
 
+/// A candidate secret for the DPoP replay store's bucket hash (see
+/// `tollgate_core::replay::ReplaySecret`), from the same source of randomness.
+pub fn replay_secret() -> tollgate_core::replay::ReplaySecret {
+    let mut secret = [0u8; 16];
+    secret[..8].copy_from_slice(&random_u64(3).to_le_bytes());
+    secret[8..].copy_from_slice(&random_u64(4).to_le_bytes());
+    tollgate_core::replay::ReplaySecret(secret)
+}
+
 fn random_u64(tag: u8) -> u64 {
     let mut hasher = RandomState::new().build_hasher();
     hasher.write_u8(tag);

@@ -165,6 +165,14 @@ impl RootContext for TollgateRoot {
         if !shared.remote.is_empty() {
             shared.doorbell = self.doorbell();
         }
+        // The DPoP replay store's bucket secret, shared by the VMs of this process. Without
+        // it DPoP requests get 503 (and the next one tries to create it again).
+        if let Err(status) = crate::environment::ensure_replay_secret() {
+            host::log(
+                LogLevel::Error,
+                &format!("cannot create the DPoP replay store's secret: host returned {status:?}"),
+            );
+        }
         host::log(
             LogLevel::Info,
             &format!(

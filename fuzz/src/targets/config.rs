@@ -128,7 +128,16 @@ fn provider_json(p: &Provider, inline: &Value) -> Value {
         max_age_seconds,
         clock_skew_seconds: dpop_skew,
         algorithms: dpop_algorithms,
+        origins,
     } = dpop;
+    let mut dpop_json = json!({
+        "max_age_seconds": max_age_seconds,
+        "clock_skew_seconds": dpop_skew,
+        "algorithms": dpop_algorithms.iter().map(|a| a.name()).collect::<Vec<_>>(),
+    });
+    if !origins.is_empty() {
+        dpop_json["origins"] = json!(origins);
+    }
     let jwks = match key_source {
         KeySource::Inline => json!({ "inline": inline }),
         KeySource::Remote(RemoteJwks {
@@ -166,11 +175,7 @@ fn provider_json(p: &Provider, inline: &Value) -> Value {
             .map(|(c, v)| (c.clone(), json!(v)))
             .collect::<Map<_, _>>(),
         "binding": binding_json(*binding),
-        "dpop": {
-            "max_age_seconds": max_age_seconds,
-            "clock_skew_seconds": dpop_skew,
-            "algorithms": dpop_algorithms.iter().map(|a| a.name()).collect::<Vec<_>>(),
-        },
+        "dpop": dpop_json,
         "sources": sources.iter().map(source_json).collect::<Vec<_>>(),
     })
 }
@@ -214,6 +219,7 @@ fn rule_json(r: &Rule, provider_names: &[&str]) -> Value {
         binding,
         mode,
         allow_missing,
+        format_suffixes,
     } = r;
     let mut matcher = match path {
         PathMatch::Prefix(p) => json!({ "prefix": p }),
@@ -223,6 +229,7 @@ fn rule_json(r: &Rule, provider_names: &[&str]) -> Value {
     if let Some(m) = methods {
         matcher["methods"] = json!(m);
     }
+    matcher["format_suffixes"] = json!(format_suffixes);
     let mut rule = json!({
         "match": matcher, "anonymous": anonymous, "scopes": scopes, "allow_missing": allow_missing,
     });

@@ -300,12 +300,18 @@ fn check_engine(raw: &str, method: &str, mode: PathParameters, canonical: &Canon
         );
         return;
     }
+    // A rule also governs its last segment with a format suffix (`/orders.json`).
+    let stripped = naive_without_suffix(canonical);
     let rule = config.rules.iter().find(|r| {
-        let path_ok = match &r.path {
-            PathMatch::Prefix(s) => naive_prefix(canonical, s),
-            PathMatch::Exact(s) => naive_exact(canonical, s),
-            PathMatch::StringPrefix(s) => naive_string_prefix(canonical, s),
+        let matches = |p: &str| match &r.path {
+            PathMatch::Prefix(s) => naive_prefix(p, s),
+            PathMatch::Exact(s) => naive_exact(p, s),
+            PathMatch::StringPrefix(s) => naive_string_prefix(p, s),
         };
+        let path_ok = matches(canonical)
+            || (r.format_suffixes
+                && !matches!(r.path, PathMatch::StringPrefix(_))
+                && stripped.as_deref().is_some_and(matches));
         path_ok
             && r.methods.as_ref().is_none_or(|ms| {
                 ms.iter()
@@ -326,4 +332,20 @@ fn check_engine(raw: &str, method: &str, mode: PathParameters, canonical: &Canon
             panic!("{method} {raw:?} (canonical {canonical:?}): rule {rule:?}, engine {outcome:?}")
         }
     }
+}
+
+/// The path without the format suffix of its last segment, written plainly: split off one
+/// trailing `/`, take the text after the last `/`, cut it at its first `.` unless that is its
+/// first character.
+fn naive_without_suffix(p: &str) -> Option<String> {
+    let (body, trailing) = match p.strip_suffix('/') {
+        Some(b) => (b, "/"),
+        None => (p, ""),
+    };
+    let (dir, last) = body.rsplit_once('/')?;
+    let (base, _) = last.split_once('.')?;
+    if base.is_empty() {
+        return None;
+    }
+    Some(format!("{dir}/{base}{trailing}"))
 }

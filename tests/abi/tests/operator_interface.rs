@@ -43,7 +43,7 @@ fn dry_run_counts_and_logs_what_it_would_deny_and_lets_the_request_pass() {
     );
     assert_eq!(family(&vm, "denied", &[]), 0);
     assert!(vm.logs_at(LogLevel::Info).contains(
-        &"would deny (dry run): status=403 reason=insufficient_scope provider=idsvr rule=3 match=prefix:/admin request_id=r-dry"
+        &"would deny (dry run): status=403 reason=insufficient_scope provider=idsvr rule=3 match=prefix:/admin request_id=\"r-dry\""
             .to_owned()
     ));
 
@@ -178,7 +178,7 @@ fn a_denial_is_logged_at_info_and_explained_at_debug_only() {
     let info = vm.logs_at(LogLevel::Info);
     assert!(
         info.contains(
-            &"denied: status=403 reason=insufficient_scope provider=idsvr rule=3 match=prefix:/admin request_id=r-1"
+            &"denied: status=403 reason=insufficient_scope provider=idsvr rule=3 match=prefix:/admin request_id=\"r-1\""
                 .to_owned()
         ),
         "{info:?}"
@@ -198,7 +198,7 @@ fn a_denial_is_logged_at_info_and_explained_at_debug_only() {
         .collect();
     assert_eq!(debug.len(), 1, "{debug:?}");
     assert!(
-        debug[0].starts_with("request r-1 refused because "),
+        debug[0].starts_with("request \"r-1\" refused because "),
         "{}",
         debug[0]
     );

@@ -11,20 +11,25 @@ import { runToCompletion } from './proc.mjs';
 export const SHIPPED_WASM_PATH = 'target/wasm32-wasip1/release/tollgate_filter.wasm';
 
 /**
- * The text of example `rel` (e.g. 'envoy/examples/dpop/envoy.yaml') with ports 10000 / 9901 -> 0, the
+ * The text of example `rel` (e.g. 'envoy/examples/dpop/envoy.yaml') with ports 10000 / 9901 -> 0 (10000 ->
+ * `apiPort` when given, also in origins the example names), the
  * authorization server 127.0.0.1:9000 -> `authPort`, the shipped .wasm path -> the one under test, and
  * `certsDir` (when given) in place of envoy/examples/<name>/certs. Fails when the example no longer has what is
  * replaced (the test must then be updated with it).
  */
-export function exampleConfig(rel, { authPort, certsDir } = {}) {
+export function exampleConfig(rel, { authPort, certsDir, apiPort } = {}) {
   const text = readFileSync(path.join(REPO, rel), 'utf8');
   const expected = [/port_value: 10000\b/, /port_value: 9901\b/];
   if (authPort !== undefined) expected.push(/port_value: 9000\b/, /"issuer": "http:\/\/127\.0\.0\.1:9000"/);
   const certs = `${path.dirname(rel)}/certs/`;
   if (certsDir !== undefined) expected.push(new RegExp(certs.replace(/[.]/g, '\\.')));
   for (const re of expected) assert.match(text, re, `${rel} changed (${re}): update the tests that load it`);
-  let out = text.replace(/port_value: 10000\b/g, 'port_value: 0').replace(/port_value: 9901\b/g, 'port_value: 0')
+  // A fixed listener port (`apiPort`, chosen free by the test) where the example names its own origin
+  // (dpop.origins): the origin then names the port Envoy really listens on.
+  const api = apiPort ?? 0;
+  let out = text.replace(/port_value: 10000\b/g, `port_value: ${api}`).replace(/port_value: 9901\b/g, 'port_value: 0')
     .replaceAll(SHIPPED_WASM_PATH, requireWasm());
+  if (apiPort !== undefined) out = out.replaceAll('127.0.0.1:10000', `127.0.0.1:${apiPort}`).replaceAll('localhost:10000', `localhost:${apiPort}`);
   if (authPort !== undefined) {
     out = out.replace(/port_value: 9000\b/g, `port_value: ${authPort}`).replaceAll('http://127.0.0.1:9000', `http://127.0.0.1:${authPort}`);
   }

@@ -628,10 +628,38 @@ fn check_dpop(at: &str, d: RawDpop) -> Result<DpopPolicy, ConfigError> {
             algorithms.push(alg);
         }
     }
+    let mut origins = Vec::new();
+    match d.origins {
+        Some(list) if list.is_empty() => {
+            return Err(ConfigError::new(
+                format!("{at}.origins"),
+                "must list at least one origin (or be left out)",
+            ))
+        }
+        Some(list) => {
+            for (j, origin) in list.iter().enumerate() {
+                let normal = crate::dpop::normal_origin(origin).ok_or_else(|| {
+                    ConfigError::new(
+                        format!("{at}.origins[{j}]"),
+                        format!("\"{origin}\" is not an origin: http:// or https://, a host, an optional port, nothing else (no path, query, fragment or user)"),
+                    )
+                })?;
+                if origins.contains(&normal) {
+                    return Err(ConfigError::new(
+                        format!("{at}.origins[{j}]"),
+                        "this origin is listed twice",
+                    ));
+                }
+                origins.push(normal);
+            }
+        }
+        None => {}
+    }
     Ok(DpopPolicy {
         max_age_seconds: d.max_age_seconds,
         clock_skew_seconds: d.clock_skew_seconds,
         algorithms,
+        origins,
     })
 }
 
@@ -762,6 +790,7 @@ fn check_rule(i: usize, r: RawRule, providers: &[Provider]) -> Result<Rule, Conf
         binding: r.binding.map(binding),
         mode: r.mode.map(mode),
         allow_missing: r.allow_missing,
+        format_suffixes: r.matcher.format_suffixes,
         path,
         methods: r.matcher.methods,
         anonymous: r.anonymous,

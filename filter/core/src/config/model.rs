@@ -190,6 +190,10 @@ pub struct Rule {
     /// `allow_missing`: a request without any token passes (without claims); a token that
     /// is present must still be valid.
     pub allow_missing: bool,
+    /// `match.format_suffixes` (default true): the rule also governs a request path whose
+    /// last segment is the rule's last segment with a format suffix (`/orders.json` for
+    /// `/orders`), as Rails, Django REST Framework, Grape and Spring route them.
+    pub format_suffixes: bool,
 }
 
 /// Where signatures are checked (`signature_path`). The verdicts are the same on both paths
@@ -230,6 +234,10 @@ pub struct DpopPolicy {
     pub clock_skew_seconds: u64,
     /// Accepted proof algorithms (asymmetric only); also the `algs` of the DPoP challenge.
     pub algorithms: Vec<Algorithm>,
+    /// `dpop.origins`: the origins (`https://api.example.com`, normalised: lower case, no
+    /// default port) a proof's `htu` may name. Empty: the request's own `:scheme` and
+    /// `:authority` are used, which the client chooses (see [`crate::dpop`]).
+    pub origins: Vec<String>,
 }
 
 /// Whether decisions are enforced (`mode`).

@@ -123,6 +123,8 @@ pub(super) struct RawDpop {
     pub(super) clock_skew_seconds: u64,
     #[serde(default)]
     pub(super) algorithms: Option<Vec<String>>,
+    #[serde(default)]
+    pub(super) origins: Option<Vec<String>>,
 }
 
 impl Default for RawDpop {
@@ -131,6 +133,7 @@ impl Default for RawDpop {
             max_age_seconds: DEFAULT_DPOP_MAX_AGE_SECONDS,
             clock_skew_seconds: DEFAULT_DPOP_CLOCK_SKEW_SECONDS,
             algorithms: None,
+            origins: None,
         }
     }
 }
@@ -198,6 +201,12 @@ pub(super) struct RawMatch {
     pub(super) string_prefix: Option<String>,
     #[serde(default)]
     pub(super) methods: Option<Vec<String>>,
+    #[serde(default = "default_format_suffixes")]
+    pub(super) format_suffixes: bool,
+}
+
+fn default_format_suffixes() -> bool {
+    true
 }
 
 /// Default `realm`.

@@ -9,7 +9,7 @@ use crate::dpop::{self, ProofError as P};
 use crate::environment::InMemory;
 use crate::response::Challenge;
 use crate::testkit::{self, TestKey, NOW};
-use crate::{jwks::Algorithm, Evaluation, TokenError as E};
+use crate::{jwks::Algorithm, CacheLookup, Evaluation, TokenError as E};
 
 const HTU: &str = "https://api.example.test/orders";
 
@@ -370,12 +370,27 @@ fn a_dpop_route_needs_a_dpop_bound_token_and_says_so() {
         &request("GET", "DPoP", plain.clone(), std::slice::from_ref(&p)),
     ));
     assert_eq!(d.kind, DenialKind::InvalidToken(E::NotDpopBound));
-    // Under binding any, an unbound token with a valid proof is a bearer token: accepted.
-    allowed(run(
+    // Under binding any too (RFC 9449 §7.1: the DPoP scheme is for DPoP-bound tokens), and
+    // nothing is written to the replay store for it.
+    let mut store = env();
+    let d = denied(run(
         &mut engine_for("any"),
-        &mut env(),
+        &mut store,
         &request("GET", "DPoP", plain, &[p]),
     ));
+    assert_eq!(d.kind, DenialKind::InvalidToken(E::NotDpopBound));
+    assert_eq!(
+        d.challenge,
+        Challenge::Dpop {
+            algs: vec![
+                Algorithm::ES256,
+                Algorithm::EdDSA,
+                Algorithm::RS256,
+                Algorithm::PS256
+            ]
+        }
+    );
+    assert_eq!(store.remembered(), 0);
     // No token on a route whose every provider requires DPoP: the DPoP challenge with the
     // providers' proof algorithms (one provider still taking bearer tokens: Bearer).
     let d = denied(e.evaluate_in(&testkit::request("GET", "/orders", None), &mut env(), NOW));
@@ -506,4 +521,193 @@ fn dpop_policy_is_checked_at_configuration() {
     let err =
         Engine::from_json(cfg.to_string().as_bytes(), crate::CacheSecret([1, 1])).unwrap_err();
     assert_eq!(err.field, "dpop_replay_cache_size");
+}
+
+/// A request on a route whose scope the token lacks: 403, and the valid proof it carried is
+/// not written to the replay store (a refused request writes nothing there).
+#[test]
+fn a_refused_request_writes_no_proof_into_the_replay_store() {
+    let mut cfg = testkit::config();
+    cfg["rules"][1]["scopes"] = json!(["orders:admin"]);
+    let mut e = engine_with(cfg);
+    let mut store = env();
+    let token = bound_token(TestKey::EdDsa);
+    let proof = spec(TestKey::EdDsa, &token, "jti-scope").sign();
+    let d = denied(run(
+        &mut e,
+        &mut store,
+        &request("GET", "DPoP", token.clone(), std::slice::from_ref(&proof)),
+    ));
+    assert!(matches!(d.kind, DenialKind::InsufficientScope { .. }));
+    assert_eq!(store.remembered(), 0);
+    // The same on a cache hit.
+    let again = spec(TestKey::EdDsa, &token, "jti-scope-2").sign();
+    let ev = run(&mut e, &mut store, &request("GET", "DPoP", token, &[again]));
+    assert_eq!(ev.cache, Some(CacheLookup::Hit));
+    assert!(matches!(
+        denied(ev).kind,
+        DenialKind::InsufficientScope { .. }
+    ));
+    assert_eq!(store.remembered(), 0);
+}
+
+/// The eviction attack: an attacker with its own DPoP-bound token floods the store with
+/// proofs of its own key; the victim's proof, seen once, stays a replay. With a store small
+/// enough to fill, a full bucket refuses the NEW proof (503, `Retry-After`) and forgets none.
+#[test]
+fn flooding_the_replay_store_never_lets_a_replay_through() {
+    let mut e = engine_for("dpop");
+    let mut store = InMemory::new(None, 1);
+    let victim = bound_token(TestKey::EdDsa);
+    let victim_proof = spec(TestKey::EdDsa, &victim, "victim").sign();
+    let victim_request = request(
+        "GET",
+        "DPoP",
+        victim.clone(),
+        std::slice::from_ref(&victim_proof),
+    );
+    allowed(run(&mut e, &mut store, &victim_request));
+    let attacker = bound_token(TestKey::Es256);
+    let mut full = 0;
+    let mut accepted = vec![victim_request.clone()];
+    for i in 0..1000 {
+        let p = spec(TestKey::Es256, &attacker, &format!("attacker-{i}")).sign();
+        let req = request("GET", "DPoP", attacker.clone(), &[p]);
+        match run(&mut e, &mut store, &req).outcome {
+            Outcome::Allow(_) => accepted.push(req),
+            Outcome::Deny(d) => {
+                let DenialKind::ReplayStoreFull { retry_after } = d.kind else {
+                    panic!("unexpected {d:?}");
+                };
+                assert!((1..=330).contains(&retry_after), "{retry_after}");
+                let r = d.response("api");
+                assert_eq!(r.status, 503);
+                assert_eq!(d.reason(), "dpop_replay_store_full");
+                full += 1;
+            }
+            Outcome::DryRun(d) => panic!("unexpected {d:?}"),
+        }
+    }
+    assert!(
+        full > 0,
+        "a store of 1024 × 4 entries fills some bucket with 1000 proofs"
+    );
+    for req in &accepted {
+        assert_eq!(proof_error(run(&mut e, &mut store, req)), P::Replayed);
+    }
+}
+
+/// `dpop.origins`: the proof's `htu` must name one of the configured origins, whatever
+/// `Host` the client sent; without `origins` the request's `:scheme` and `:authority` are
+/// the reference (the documented fallback).
+#[test]
+fn htu_is_checked_against_the_configured_origins_not_the_clients_host() {
+    let token = bound_token(TestKey::EdDsa);
+    let with_origins = |origins: Value| {
+        let mut cfg = testkit::config();
+        cfg["providers"][0]["binding"] = json!("dpop");
+        cfg["providers"][0]["dpop"] = json!({ "origins": origins });
+        engine_with(cfg)
+    };
+    let send = |e: &mut Engine, htu: &str, authority: &str, jti: &str| {
+        let mut s = spec(TestKey::EdDsa, &token, jti);
+        s.claims.insert("htu".into(), json!(htu));
+        let mut req = request("GET", "DPoP", token.clone(), &[s.sign()]);
+        for (n, v) in req.iter_mut() {
+            if n == ":authority" {
+                *v = authority.to_owned();
+            }
+        }
+        run(e, &mut env(), &req)
+    };
+    // API B's Envoy (origin https://b.example.test) and a proof made for API A, sent with
+    // A's host name: refused.
+    let mut b = with_origins(json!(["https://b.example.test"]));
+    let ev = send(
+        &mut b,
+        "https://a.example.test/orders",
+        "a.example.test",
+        "x1",
+    );
+    assert_eq!(proof_error(ev), P::WrongUri);
+    // A proof for B passes whatever Host the client sends, and the origin is normalised.
+    allowed(send(
+        &mut b,
+        "https://B.Example.Test:443/orders",
+        "a.example.test",
+        "x2",
+    ));
+    allowed(send(
+        &mut b,
+        "https://b.example.test/orders",
+        "anything",
+        "x3",
+    ));
+    // Wrong scheme, port or path under the right host: refused.
+    for (htu, jti) in [
+        ("http://b.example.test/orders", "x4"),
+        ("https://b.example.test:8443/orders", "x5"),
+        ("https://b.example.test/other", "x6"),
+        ("https://user@b.example.test/orders", "x7"),
+    ] {
+        assert_eq!(
+            proof_error(send(&mut b, htu, "b.example.test", jti)),
+            P::WrongUri,
+            "{htu}"
+        );
+    }
+    // Without origins, the client's Host decides (the fallback the README warns about).
+    let mut fallback = engine_for("dpop");
+    allowed(send(
+        &mut fallback,
+        "https://a.example.test/orders",
+        "a.example.test",
+        "x8",
+    ));
+}
+
+#[test]
+fn origins_are_checked_at_configuration() {
+    let bad = |origins: Value| {
+        let mut cfg = testkit::config();
+        cfg["providers"][0]["dpop"] = json!({ "origins": origins });
+        Engine::from_json(cfg.to_string().as_bytes(), crate::CacheSecret([1, 1]))
+            .unwrap_err()
+            .to_string()
+    };
+    for o in [
+        "https://api.example.test/",
+        "https://api.example.test/orders",
+        "https://api.example.test?x",
+        "https://user@api.example.test",
+        "ftp://api.example.test",
+        "api.example.test",
+        "https://",
+        "https://api.example.test:99999",
+        "https://api.example.test:x",
+        "https://[::1",
+    ] {
+        let e = bad(json!([o]));
+        assert!(e.starts_with("providers[0].dpop.origins[0]: "), "{o}: {e}");
+    }
+    assert_eq!(
+        bad(json!([])),
+        "providers[0].dpop.origins: must list at least one origin (or be left out)"
+    );
+    assert_eq!(
+        bad(json!(["https://a.test", "HTTPS://A.TEST:443"])),
+        "providers[0].dpop.origins[1]: this origin is listed twice"
+    );
+    for good in [
+        "https://[::1]:8443",
+        "http://127.0.0.1:10000",
+        "https://API.example.test",
+    ] {
+        let mut cfg = testkit::config();
+        cfg["providers"][0]["dpop"] = json!({ "origins": [good] });
+        assert!(
+            Engine::from_json(cfg.to_string().as_bytes(), crate::CacheSecret([1, 1])).is_ok(),
+            "{good}"
+        );
+    }
 }

@@ -1,5 +1,6 @@
 //! Native unit tests of the core. Negative tests assert the exact variant.
 
+mod attack_tests;
 mod binding_tests;
 mod config_tests;
 mod engine_tests;

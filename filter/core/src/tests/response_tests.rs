@@ -109,6 +109,8 @@ fn all_request_errors() -> Vec<RequestError> {
         MissingPath,
         InvalidMethod,
         MethodOverride,
+        PathOverride,
+        EncodedToken,
         InvalidPath(crate::PathError::DotSegment),
     ]
 }
@@ -122,6 +124,7 @@ fn all_kinds() -> Vec<DenialKind> {
         DenialKind::NoMatchingRule,
         DenialKind::KeysUnavailable,
         DenialKind::ReplayCacheUnavailable,
+        DenialKind::ReplayStoreFull { retry_after: 7 },
     ];
     v.extend(
         all_proof_errors()
@@ -174,6 +177,15 @@ fn dpop_challenges_carry_the_scheme_and_algs() {
     );
     let r = deny(DenialKind::ReplayCacheUnavailable).response("api");
     assert_eq!((r.status, header(&r, "retry-after")), (503, Some("5")));
+    let r = deny(DenialKind::ReplayStoreFull { retry_after: 42 }).response("api");
+    assert_eq!((r.status, header(&r, "retry-after")), (503, Some("42")));
+    assert_eq!(header(&r, "www-authenticate"), None);
+    assert_eq!(
+        r.body,
+        r#"{"error":"temporarily_unavailable","error_description":"the DPoP replay store is full; retry later"}"#
+    );
+    let r = deny(DenialKind::ReplayStoreFull { retry_after: 0 }).response("api");
+    assert_eq!(header(&r, "retry-after"), Some("1"));
 }
 
 fn header<'a>(r: &'a crate::LocalResponse, name: &str) -> Option<&'a str> {
