@@ -225,11 +225,31 @@ async function stop(code) {
 process.on('SIGINT', () => stop(CHECK ? 130 : 0));
 process.on('SIGTERM', () => stop(CHECK ? 143 : 0));
 process.on('SIGHUP', () => stop(CHECK ? 129 : 0));
-// A signal sent to `make` alone ends make but not this process (make does not pass it on): when the parent is
-// gone, stop the same way.
+// A signal sent to `make` alone does not reach this process: make passes SIGTERM on, but on SIGHUP or SIGINT it
+// waits for its children, expecting the terminal to have signalled the whole group. So the demo also stops when
+// its parent is gone, and, when the parent is make (Linux: /proc), when make stops catching SIGHUP, SIGINT or
+// SIGTERM: its handler resets the signal to the default before waiting.
 const parentPid = process.ppid;
+const FATAL = (1n << 0n) | (1n << 1n) | (1n << 14n); // SigCgt bits of SIGHUP (1), SIGINT (2), SIGTERM (15)
+const caught = (pid) => {
+  try {
+    const mask = /^SigCgt:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return mask === undefined ? undefined : BigInt(`0x${mask}`) & FATAL;
+  } catch {
+    return undefined;
+  }
+};
+const parentIsMake = (() => {
+  try {
+    return readFileSync(`/proc/${parentPid}/comm`, 'utf8').trim() === 'make';
+  } catch {
+    return false;
+  }
+})();
+const makeCaught = parentIsMake ? caught(parentPid) : undefined;
 parentWatch = setInterval(() => {
   if (process.ppid !== parentPid) stop(CHECK ? 129 : 0);
+  else if (makeCaught && caught(parentPid) !== makeCaught) stop(CHECK ? 129 : 0);
 }, 500);
 parentWatch.unref();
 
