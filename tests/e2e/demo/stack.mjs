@@ -311,7 +311,7 @@ const lines = [
   `  API via Envoy:         ${apiUrl}   (Envoy + tollgate in front of the echo API)`,
   `  Envoy admin:           http://127.0.0.1:${stack.envoy.adminPort}   (curl -s http://127.0.0.1:${stack.envoy.adminPort}/stats | grep wasmcustom.tollgate)`,
   '',
-  'Try the mobile flow in a desktop browser:',
+  'Try the mobile flow in a browser (a phone-sized window shows the screens as a phone does):',
   `  1. Open ${start}`,
   '     (the app starts an authorization request with PKCE S256 and a fresh state; or open this one-time URL:',
   `      ${oneTime} )`,
