@@ -1,9 +1,9 @@
 // One demo at a time per log folder: the running demo records itself in <log base>/running.json (its pid, when it
 // started, its start URL and log folder) and removes the record when it stops. A second start finds the record,
 // says where the running one is and stops there instead of starting a second stack on other ports; a record whose
-// process is gone (killed with SIGKILL, a crash) is stale and replaced.
+// process is gone (killed with SIGKILL, a crash), or is no longer the demo (a reused pid), is stale and replaced.
 // `stack.mjs --stop` stops the running one as Ctrl-C does.
-import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { logBase, shown } from './common.mjs';
 
@@ -21,6 +21,16 @@ function alive(pid) {
   }
 }
 
+/** Whether `pid` runs the demo (Linux: its command line names stack.mjs), so that a reused pid is not taken for it;
+ *  true where /proc is not there to tell. */
+function isDemo(pid) {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').some((arg) => arg.endsWith('stack.mjs'));
+  } catch (err) {
+    return err.code !== 'ENOENT' || !existsSync('/proc/self');
+  }
+}
+
 /** The running demo's record { pid, startedAt, startUrl, logDir }, or undefined (none, or a stale one). */
 export function runningDemo(base) {
   let record;
@@ -29,7 +39,7 @@ export function runningDemo(base) {
   } catch {
     return undefined;
   }
-  return Number.isInteger(record?.pid) && record.pid !== process.pid && alive(record.pid) ? record : undefined;
+  return Number.isInteger(record?.pid) && record.pid !== process.pid && alive(record.pid) && isDemo(record.pid) ? record : undefined;
 }
 
 /** The lines that say a demo is running and how to reach or stop it; `command` is how the user started the demo

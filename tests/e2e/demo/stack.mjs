@@ -4,8 +4,9 @@
 // (state + iss checks, PKCE code exchange, API calls), and the real Envoy with the tollgate filter in front of an
 // echo API. Prints the steps to try it in a desktop browser and ready-to-paste curl commands with freshly minted
 // tokens; keeps every component's log in a folder of its own (.demo/logs/<UTC time>/, git-ignored); says which
-// preferred port was busy and which one it took instead; stops everything on Ctrl-C / SIGTERM and says so.
-// `--help` lists the options. Everything here is TEST/DEMO ONLY.
+// preferred port was busy and which one it took instead; stops everything on Ctrl-C / SIGTERM / SIGHUP and says so.
+// The app's and the authorization server's screens are ../flow/app-page.mjs and ../flow/interaction.mjs. One demo
+// runs per log folder (running.mjs). `--help` lists the options. Everything here is TEST/DEMO ONLY.
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseCli, portOption, UsageError } from '../../../scripts/cli.mjs';
@@ -119,7 +120,7 @@ const wanted = Object.fromEntries(Object.entries(PREFERRED).map(([key, port]) =>
 const ports = await choosePorts(wanted);
 
 const logDir = newLogDir(logBase(values.logs));
-let record;
+let claimed; // this run's record as the running demo (running.mjs)
 const files = flowLogFiles(logDir);
 out(logLines(logDir, {
   'Envoy': files.envoy,
@@ -217,7 +218,7 @@ async function stop(code) {
   clearInterval(parentWatch);
   out('\nstopping the demo (Envoy, echo API, authorization server, site, app endpoint)...');
   await stack?.stop();
-  record?.clear();
+  claimed?.clear();
   out(`stopped: Envoy, echo API, authorization server, site and app endpoint are down; logs kept in ${shown(logDir)}/`);
   process.exit(code);
 }
@@ -290,10 +291,12 @@ const cases = [
 ];
 
 const start = `http://127.0.0.1:${stack.appEndpoint.port}/app/start`;
-record = running.claim(BASE, { startUrl: start, logDir });
-if (!record.ok) {
-  process.stderr.write(`${running.alreadyRunningLines(record.running, COMMAND).join('\n')}\n`);
-  record = undefined;
+const claim = running.claim(BASE, { startUrl: start, logDir });
+if (claim.ok) {
+  claimed = claim;
+} else {
+  // another demo started in the meantime: it wins
+  process.stderr.write(`${running.alreadyRunningLines(claim.running, COMMAND).join('\n')}\n`);
   await stop(1);
 }
 const oneTime = stack.app.beginAuthorization({ scope: 'openid orders:read' }).url;
