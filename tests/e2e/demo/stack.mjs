@@ -17,6 +17,12 @@ const SHOTS = { login: '1-sign-in.png', consent: '2-consent.png', page: '3-our-p
 /** Text that marks a screen as unfinished: a development UI's debug block or placeholder controls. */
 const DEBUG_TEXT = /debug|click to expand|\[ ?cancel ?\]|undefined|\[object /i;
 
+/** The title of each screen of the flow in the other languages (the browser's first language picks it). */
+const LOCALISED = {
+  'de-DE': { login: 'Anmelden', consent: 'Zugriff erlauben', page: 'Zurück zur App', app: 'Sie sind angemeldet' },
+  'fr-FR': { login: 'Se connecter', consent: 'Autoriser l’accès', page: 'Retour à l’application', app: 'Vous êtes connecté' },
+};
+
 const PREFERRED = { as: 9000, site: 8080, app: 8081, api: 10100, admin: 9902 };
 // How the user started the demo, for --help and the messages: scripts/demo.sh and the Makefile set it.
 const COMMAND = process.env.TOLLGATE_DEMO_COMMAND || 'node tests/e2e/demo/stack.mjs';
@@ -369,8 +375,34 @@ if (!CHECK) {
       check(false, `browser walk-through (${device.name}): ${err.message.split('\n')[0]}`);
     }
   }
+  for (const [locale, titles] of Object.entries(LOCALISED)) {
+    try {
+      await languagePass({ ...PHONE, name: `phone ${locale}`, locale }, titles, { check, launchMobileBrowser, signInAndContinue });
+    } catch (err) {
+      check(false, `browser walk-through (${locale}): ${err.message.split('\n')[0]}`);
+    }
+  }
   out(failures.length === 0 ? `demo check: OK (${passed} checks)` : `demo check: FAILED (${failures.length} of ${passed + failures.length} checks)`);
   await stop(failures.length === 0 ? 0 : 1);
+}
+
+/** A walk-through in a browser whose first language is `device.locale`: every screen speaks it. */
+async function languagePass(device, titles, { check, launchMobileBrowser, signInAndContinue }) {
+  const browser = await launchMobileBrowser(device);
+  try {
+    const seen = {};
+    await signInAndContinue(await browser.freshPage(), {
+      authorizationUrl: `http://127.0.0.1:${stack.appEndpoint.port}/app/start`,
+      pageOrigin: new URL(stack.pageUrl).origin,
+      appEndpoint: stack.appEndpoint,
+      onScreen: async (name, page) => {
+        seen[name] = (await page.locator('h1').first().innerText()).trim();
+      },
+    });
+    check(JSON.stringify(seen) === JSON.stringify(titles), `${device.name}: every screen in ${device.locale} (${Object.values(seen).join(' / ')})`);
+  } finally {
+    await browser.close();
+  }
 }
 
 /**

@@ -99,6 +99,8 @@ describe('mobile-flow demo (tests/e2e/demo/stack.mjs)', () => {
       assert.match(out, new RegExp(`^  ok   ${device}: a reload of the result says "This sign-in was already used"$`, 'm'));
       assert.match(out, new RegExp(`^  ok   ${device}: the app says "You cancelled the sign-in" after Cancel$`, 'm'));
     }
+    assert.match(out, /^ {2}ok {3}phone de-DE: every screen in de-DE \(Anmelden \/ Zugriff erlauben \/ Zurück zur App \/ Sie sind angemeldet\)$/m);
+    assert.match(out, /^ {2}ok {3}phone fr-FR: every screen in fr-FR \(Se connecter \/ Autoriser l’accès \/ Retour à l’application \/ Vous êtes connecté\)$/m);
     assert.match(out, /stopping the demo/);
     assert.doesNotMatch(out, /is busy: it took/, 'no preferred port with --any-ports');
 
