@@ -408,7 +408,8 @@ async function languagePass(device, titles, { check, launchMobileBrowser, signIn
 /**
  * One browser walk-through on `device` (browser.mjs PHONE or DESKTOP): sign in, our page, the app's result; every
  * screen must fit the width (no horizontal scroll) and carry no debug text; the result must show the API's answers;
- * a reload of the result must say the sign-in was already used; Cancel at the server must end at "you cancelled".
+ * a reload of the result must say the sign-in was already used; Cancel at the server must end at "you cancelled";
+ * going back from our page to the server's finished step must say that step is over.
  */
 async function browserPass(device, { check, runCurl, launchMobileBrowser, signInAndContinue }) {
   const browser = await launchMobileBrowser(device);
@@ -450,6 +451,20 @@ async function browserPass(device, { check, runCurl, launchMobileBrowser, signIn
     const cancel = await signInAndContinue(await browser.freshPage(), { ...flow, cancel: true });
     check(cancel.link.result?.kind === 'authorization_error', `${where}: Cancel at the server reaches the app as an error response`);
     check(/^You cancelled the sign-in\n/.test(cancel.appPageText), `${where}: the app says "${cancel.appPageText.split('\n')[0]}" after Cancel`);
+    // back from our page to the authorization server's finished consent step
+    const back = await browser.freshPage();
+    const press = (locator) => (device.hasTouch ? locator.tap() : locator.click());
+    await back.goto(flow.authorizationUrl);
+    await back.locator('input[name="login"]').fill('alice');
+    await press(back.locator('#submit'));
+    await back.locator('html[data-screen="consent"]').waitFor({ state: 'attached' });
+    await press(back.locator('#submit'));
+    await back.locator('#tg-continue').waitFor({ state: 'visible' });
+    await back.goBack();
+    await back.locator('html[data-screen="expired"]').waitFor({ state: 'attached' });
+    const expired = await back.locator('#title').innerText();
+    check(expired === 'This sign-in step is over', `${where}: back from our page, the authorization server says "${expired}"`);
+    await layout('expired', back);
   } finally {
     await browser.close();
   }

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import {
   LANGS, Problem, appText, asset, chooseLang, problemScreen, resultScreen, shortToken,
 } from './app-page.mjs';
-import { consentScopes, consentScreen, loginScreen } from './interaction.mjs';
+import { consentScopes, consentScreen, expiredScreen, loginScreen } from './interaction.mjs';
 
 const TOKEN = `eyJhbGciOiJFUzI1NiJ9.${'a'.repeat(400)}.sigSIGsig123456`;
 const RESULT = {
@@ -91,6 +91,9 @@ describe('demo screens', () => {
     assert.match(login, /name="prompt" value="login"/);
     assert.match(login, /<a class="button secondary" id="cancel" href="\/interaction\/u2\/abort">Abbrechen<\/a>/);
     assert.doesNotMatch(login, /debug|\[ Cancel \]/i);
+    assert.match(expiredScreen('en'), /<html lang="en" data-screen="expired">[\s\S]*<h1 id="title">This sign-in step is over<\/h1>/);
+    assert.match(expiredScreen('de'), /<h1 id="title">Dieser Anmeldeschritt ist vorbei<\/h1>/);
+    assert.match(expiredScreen('fr'), /<h1 id="title">Cette étape de connexion est terminée<\/h1>/);
   });
 
   it('serves only its own assets', () => {

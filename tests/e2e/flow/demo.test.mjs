@@ -98,6 +98,8 @@ describe('mobile-flow demo (tests/e2e/demo/stack.mjs)', () => {
       assert.match(out, new RegExp(`^  ok   ${device}: the app's screen shows the API's answers as cards \\(GET 200, POST 403\\)$`, 'm'));
       assert.match(out, new RegExp(`^  ok   ${device}: a reload of the result says "This sign-in was already used"$`, 'm'));
       assert.match(out, new RegExp(`^  ok   ${device}: the app says "You cancelled the sign-in" after Cancel$`, 'm'));
+      assert.match(out, new RegExp(`^  ok   ${device}: back from our page, the authorization server says "This sign-in step is over"$`, 'm'));
+      assert.match(out, new RegExp(`^  ok   ${device}: the expired screen fits the width`, 'm'));
     }
     assert.match(out, /^ {2}ok {3}phone de-DE: every screen in de-DE \(Anmelden \/ Zugriff erlauben \/ Zurück zur App \/ Sie sind angemeldet\)$/m);
     assert.match(out, /^ {2}ok {3}phone fr-FR: every screen in fr-FR \(Se connecter \/ Autoriser l’accès \/ Retour à l’application \/ Vous êtes connecté\)$/m);

@@ -21,6 +21,8 @@ const TEXT = {
     password: 'Password',
     signIn: 'Sign in',
     nameMissing: 'Enter a name (up to 64 characters).',
+    expiredTitle: 'This sign-in step is over',
+    expiredBody: 'It was already completed, cancelled or timed out. Go back to the app to start again.',
     consentTitle: 'Allow access',
     consentBody: (client, account) => `${client} asks for access as ${account}. It will be able to:`,
     allow: 'Allow',
@@ -40,6 +42,8 @@ const TEXT = {
     password: 'Passwort',
     signIn: 'Anmelden',
     nameMissing: 'Geben Sie einen Namen ein (bis zu 64 Zeichen).',
+    expiredTitle: 'Dieser Anmeldeschritt ist vorbei',
+    expiredBody: 'Er wurde bereits abgeschlossen, abgebrochen oder ist abgelaufen. Kehren Sie zur App zurück, um neu zu beginnen.',
     consentTitle: 'Zugriff erlauben',
     consentBody: (client, account) => `${client} bittet um Zugriff als ${account}. Die App darf dann:`,
     allow: 'Erlauben',
@@ -59,6 +63,8 @@ const TEXT = {
     password: 'Mot de passe',
     signIn: 'Se connecter',
     nameMissing: 'Saisissez un nom (64 caractères au plus).',
+    expiredTitle: 'Cette étape de connexion est terminée',
+    expiredBody: 'Elle a déjà été menée à bien, annulée ou a expiré. Revenez à l’application pour recommencer.',
     consentTitle: 'Autoriser l’accès',
     consentBody: (client, account) => `${client} demande l’accès en tant que ${account}. L’application pourra :`,
     allow: 'Autoriser',
@@ -96,6 +102,12 @@ ${error ? `<p class="error" id="form-error" role="alert">${escapeHtml(error)}</p
 <p class="hint">${escapeHtml(t.loginHint)}</p>
 `;
   return screenHtml({ lang, screen: 'login', title: t.loginTitle, body });
+}
+
+/** The screen for an interaction that is over (back navigation to a finished step, a timeout). */
+export function expiredScreen(lang) {
+  const t = TEXT[lang];
+  return screenHtml({ lang, screen: 'expired', title: t.expiredTitle, body: `<p id="summary">${escapeHtml(t.expiredBody)}</p>\n` });
 }
 
 /** The consent screen: each scope once, with what it allows (unknown scopes by name only). */
@@ -149,9 +161,16 @@ export function interactionScreens(provider) {
     }
     const m = /^\/interaction\/([\w-]+)(\/abort)?$/.exec(ctx.path);
     if (!m) return next();
-    const details = await provider.interactionDetails(ctx.req, ctx.res);
-    if (details.uid !== m[1]) return next();
     const lang = chooseLang(ctx.get('accept-language'));
+    let details;
+    try {
+      details = await provider.interactionDetails(ctx.req, ctx.res);
+    } catch (err) {
+      // going back to a step that is finished, or one that timed out: say so instead of oidc-provider's error page
+      if (err.name === 'SessionNotFound') return answer(ctx, 400, expiredScreen(lang));
+      throw err;
+    }
+    if (details.uid !== m[1]) return answer(ctx, 400, expiredScreen(lang));
     const client = details.params.client_id;
     if (m[2]) {
       if (ctx.method !== 'GET') return next();
