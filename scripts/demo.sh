@@ -2,9 +2,8 @@
 # The demo: installs what the demo needs and is missing (setup.sh --demo: no test tooling; Chromium only for
 # --check), builds the filter and the site, then runs the whole stack on loopback (authorization server, Envoy with
 # the filter in front of an echo API, the redirect page's site, a tiny "app" endpoint) and prints what to open and
-# what to curl. Ctrl-C, SIGTERM
-# and SIGHUP stop everything. The options are those of tests/e2e/demo/stack.mjs (bash scripts/demo.sh --help;
-# make demo ARGS="--help").
+# what to curl. Ctrl-C, SIGTERM and SIGHUP stop everything. The options are those of tests/e2e/demo/stack.mjs
+# (bash scripts/demo.sh --help; make demo ARGS="--help").
 #
 # Quiet on purpose: one line per step ("==> build the token filter … done in 0.4s"); on a terminal the line shows
 # what cargo is compiling while it runs. The output of setup's installs and of the build goes to .demo/build.log
