@@ -232,6 +232,13 @@ async function stop(code) {
 process.on('SIGINT', () => stop(CHECK ? 130 : 0));
 process.on('SIGTERM', () => stop(CHECK ? 143 : 0));
 process.on('SIGHUP', () => stop(CHECK ? 129 : 0));
+// A bug in the demo itself still stops the stack and removes its temporary folders.
+for (const event of ['uncaughtException', 'unhandledRejection']) {
+  process.on(event, (err) => {
+    process.stderr.write(`the demo failed: ${err?.stack ?? err}\n`);
+    stop(1);
+  });
+}
 // A signal sent to `make` alone does not reach this process: make passes SIGTERM on, but on SIGHUP or SIGINT it
 // waits for its children, expecting the terminal to have signalled the whole group. So the demo also stops when
 // its parent is gone, and, when the parent is make (Linux: /proc), when make stops catching SIGHUP, SIGINT or
