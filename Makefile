@@ -1,13 +1,14 @@
 # The two commands a newcomer needs: `make demo` and `make test`.
-# Both install whatever is missing first (scripts/setup.sh).
+# Both install whatever is missing first (scripts/setup.sh; the demo only what it runs).
 .PHONY: demo test setup build bench bench-signatures fuzz soak fmt oci release
 
 # `make fuzz FUZZ_SECONDS=600`, `make soak SOAK_SECONDS=1800`: the long runs.
 FUZZ_SECONDS ?= 8
 SOAK_SECONDS ?= 30
 
-demo:   ## build everything and run the demo stack on loopback
-	bash scripts/demo.sh
+# `make demo ARGS="--help"`: the demo's options (--check, ports, --stop ...).
+demo:   ## build what the demo runs and run the demo stack on loopback; ARGS="..." passes its options
+	@TOLLGATE_DEMO_COMMAND="make demo" exec bash scripts/demo.sh $(ARGS)
 
 test:   ## every check and every test (what CI runs)
 	bash scripts/test.sh

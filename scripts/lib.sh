@@ -123,9 +123,65 @@ step() {
 timed() {
   local what="$1"
   shift
+  if [ -n "${TOLLGATE_STEP_LOG:-}" ]; then
+    _timed_one_line "$what" "$@"
+    return
+  fi
   step "$what"
   "$@"
   step_done
+}
+
+# With TOLLGATE_STEP_LOG set (a file), `timed` keeps each step on one line, "==> WHAT … done in 1.2s", and appends
+# the command's output to that file instead of the terminal. On a terminal the line shows what cargo is compiling
+# and, after a minute, how long the step has run; elsewhere a step still running after TOLLGATE_PROGRESS_EVERY
+# seconds says so on a line of its own. A failing step prints the end of the file on stderr and exits with its
+# status.
+_timed_one_line() {
+  local what="$1" start now took pid code=0 last shown="" every="${TOLLGATE_PROGRESS_EVERY:-60}" broken=false
+  shift
+  local log="$TOLLGATE_STEP_LOG" tty=false next_tick every_ms
+  [ -t 1 ] && tty=true
+  every_ms="$(awk -v e="$every" 'BEGIN { printf "%d", e * 1000 }')"
+  _now_ms start
+  next_tick=$((start + every_ms))
+  printf '==> %s … ' "$what"
+  printf -- '--- %s\n' "$what" >>"$log"
+  "$@" >>"$log" 2>&1 &
+  pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 0.5
+    _now_ms now
+    if $tty; then
+      last="$(grep -o 'Compiling [^ ]*' "$log" | tail -n 1 || true)"
+      human_duration took $((now - start))
+      [ $((now - start)) -ge 60000 ] && last="${last:+${last,}, }still running ($took)"
+      if [ -n "$last" ] && [ "$last" != "$shown" ]; then
+        printf '\r\033[K==> %s … %s' "$what" "${last,}"
+        shown="$last"
+      fi
+    elif [ "$now" -ge "$next_tick" ]; then
+      human_duration took $((now - start))
+      printf '\n    … still running (%s)' "$took"
+      broken=true
+      next_tick=$((next_tick + every_ms))
+    fi
+  done
+  wait "$pid" || code=$?
+  _now_ms now
+  human_duration took $((now - start))
+  if [ -n "$shown" ]; then
+    printf '\r\033[K==> %s … ' "$what"
+  elif $broken; then
+    printf '\n    '
+  fi
+  if [ "$code" -ne 0 ]; then
+    printf 'failed\n'
+    printf '    failed after %s (exit %d): %s; the end of %s:\n' "$took" "$code" "$what" "$log" >&2
+    tail -n 30 "$log" >&2
+    exit "$code"
+  fi
+  printf 'done in %s\n' "$took"
 }
 
 trap 'step_done $?' EXIT

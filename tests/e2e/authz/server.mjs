@@ -241,6 +241,9 @@ function parseOptions(options) {
   if (typeof opts.clientCertificateHeader !== 'string' || !/^[a-z0-9-]+$/.test(opts.clientCertificateHeader)) {
     throw new Error('clientCertificateHeader must be a lower-case header name');
   }
+  if (opts.interactions !== undefined && typeof opts.interactions !== 'function') {
+    throw new Error('interactions must be a function (provider) => Koa middleware');
+  }
   return opts;
 }
 
@@ -253,6 +256,8 @@ function parseOptions(options) {
  * @param {'ES256'|'EdDSA'|'RS256'} [options.accessTokenAlg='ES256']
  * @param {number} [options.accessTokenTTL=900] seconds
  * @param {string[]} [options.redirectUris] redirect URIs of the mobile (public) client
+ * @param {function} [options.interactions] (provider) => Koa middleware that renders the sign-in and consent
+ *   screens at /interaction/<uid> with oidc-provider's interaction API, instead of its development screens
  */
 export async function startAuthServer(options = {}) {
   const opts = parseOptions(options);
@@ -349,7 +354,7 @@ export async function startAuthServer(options = {}) {
       responseTypes: ['code'],
       pkce: { required: () => true },
       features: {
-        devInteractions: { enabled: true },
+        devInteractions: { enabled: opts.interactions === undefined },
         resourceIndicators: {
           enabled: true,
           // Without a `resource` parameter the request is for our API.
@@ -430,6 +435,8 @@ export async function startAuthServer(options = {}) {
         ctx.body = ctx.body.replace(/@import url\(https:\/\/fonts\.googleapis\.com[^)]*\);/g, '');
       }
     });
+
+    if (opts.interactions) provider.use(opts.interactions(provider));
 
     // oidc-provider answers most refused grants with a generic error_description ("grant request is invalid")
     // and keeps the reason in error_detail; tests read it here to tell one refusal from another.

@@ -4,6 +4,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { REPO } from '../lib/paths.mjs';
 
@@ -52,15 +54,43 @@ describe('progress lines (scripts/lib.sh)', () => {
     assert.ok(r.ms < 5_000, `took ${r.ms} ms`);
   });
 
+  it('with TOLLGATE_STEP_LOG a step is one line and its output goes to that file', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'tollgate-progress-'));
+    try {
+      const log = path.join(dir, 'steps.log');
+      const ok = bash('timed "a noisy step" bash -c "echo noisy; echo also >&2"\necho next', { TOLLGATE_STEP_LOG: log });
+      assert.equal(ok.code, 0, ok.err);
+      assert.match(ok.out, /^==> a noisy step … done in 0\.\ds\nnext\n$/);
+      assert.equal(ok.err, '');
+      assert.equal(readFileSync(log, 'utf8'), '--- a noisy step\nnoisy\nalso\n');
+
+      const slow = bash('timed "a slow step" sleep 1.3', { TOLLGATE_STEP_LOG: log, TOLLGATE_PROGRESS_EVERY: '0.5' });
+      assert.equal(slow.code, 0, slow.err);
+      assert.match(slow.out, /^==> a slow step … (\n {4}… still running \(\d\.\ds\))+\n {4}done in 1\.[3-9]s\n$/);
+
+      const bad = bash('timed "a step that fails" bash -c "echo why; exit 3"\necho never', { TOLLGATE_STEP_LOG: log });
+      assert.equal(bad.code, 3);
+      assert.equal(bad.out, '==> a step that fails … failed\n');
+      assert.match(bad.err, new RegExp(`^ {4}failed after 0\\.\\ds \\(exit 3\\): a step that fails; the end of ${log.replace(/[.]/g, '\\.')}:\n`));
+      assert.ok(bad.err.endsWith('--- a step that fails\nwhy\n'), bad.err);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('durations read like 0.4s, 12s, 2m 31s, 1h 02m 03s', () => {
     const r = bash('for ms in 400 9999 12000 59999 151000 3723000; do human_duration d $ms; echo "$d"; done');
     assert.equal(r.out, '0.4s\n9.9s\n12s\n59s\n2m 31s\n1h 02m 03s\n');
   });
 
-  it('setup.sh with everything in place prints one line', () => {
+  it('setup.sh with everything in place prints one line; with --demo too', () => {
     const r = spawnSync('bash', [path.join(REPO, 'scripts', 'setup.sh')], { cwd: REPO, encoding: 'utf8', timeout: 120_000 });
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /^setup: everything is in place \(envoy: 1\.\d+\.\d+\)\n$/);
     assert.equal(r.stderr, '');
+    const demo = spawnSync('bash', [path.join(REPO, 'scripts', 'setup.sh'), '--demo'], { cwd: REPO, encoding: 'utf8', timeout: 120_000 });
+    assert.equal(demo.status, 0, demo.stderr);
+    assert.match(demo.stdout, /^==> setup: everything the demo needs is in place \(envoy 1\.\d+\.\d+\)\n$/);
+    assert.equal(demo.stderr, '');
   });
 });

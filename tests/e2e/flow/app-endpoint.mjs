@@ -3,6 +3,7 @@
 // lets the caller (the test, or the demo's app) handle it and answer with a small HTML page.
 import http from 'node:http';
 import { LOOPBACK } from '../lib/net.mjs';
+import { SCREEN_HEADERS, asset } from './app-page.mjs';
 
 const escapeHtml = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
@@ -13,10 +14,20 @@ export function htmlPage(title, lines) {
 <pre id="result">${lines.map(escapeHtml).join('\n')}</pre></main></body></html>\n`;
 }
 
+/** The answer for a page `out`: { status?, title, html } (a screen of app-page.mjs) or { status?, title, lines }. */
+function pageAnswer(res, out, extra = {}) {
+  const body = out.html ?? htmlPage(out.title, out.lines);
+  const headers = out.html ? SCREEN_HEADERS : { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' };
+  res.writeHead(out.status ?? 200, { ...headers, ...extra, 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
 /**
- * Start the app-link endpoint on `port` (0 = free port), serving `linkPath` (the app link's path).
- * `onLink(record)` (optional, async) returns { status?, title, lines } for the page the browser shows; it may set
- * record.result for the caller. `routes` maps other GET paths to async (url) => ({ redirect } | { status?, title, lines }).
+ * Start the app-link endpoint on `port` (0 = free port), serving `linkPath` (the app link's path) and the screens'
+ * assets under /assets/ (app-page.mjs).
+ * `onLink(record)` (optional, async) returns { status?, title, html } or { status?, title, lines } for the page the
+ * browser shows; it may set record.result for the caller. `record.lang` is the browser's Accept-Language header.
+ * `routes` maps other GET paths to async (url, { lang }) => ({ redirect } | { status?, title, html | lines }).
  * Returns { port, url (the app-link base URL), received: [{ path, search, params, at }], waitForLink(n, ms), close() }.
  */
 export function startAppEndpoint({ port = 0, linkPath = '/app/oauth', onLink, routes = {} } = {}) {
@@ -24,18 +35,23 @@ export function startAppEndpoint({ port = 0, linkPath = '/app/oauth', onLink, ro
   const waiters = [];
   const server = http.createServer(async (req, res) => {
     const url = new URL(req.url, `http://${LOOPBACK}`);
+    const lang = req.headers['accept-language'];
+    const file = req.method === 'GET' && url.pathname.startsWith('/assets/') ? asset(url.pathname.slice('/assets/'.length)) : undefined;
+    if (file) {
+      res.writeHead(200, { 'content-type': file.type, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+      res.end(file.body);
+      return;
+    }
     if (req.method === 'GET' && Object.hasOwn(routes, url.pathname)) {
       // e.g. the demo's /app/start: the app begins an authorization request and sends the browser to it
       try {
-        const out = await routes[url.pathname](url);
+        const out = await routes[url.pathname](url, { lang });
         if (out.redirect) {
           res.writeHead(302, { location: out.redirect, 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' });
           res.end();
           return;
         }
-        const body = htmlPage(out.title, out.lines);
-        res.writeHead(out.status ?? 200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
-        res.end(body);
+        pageAnswer(res, out);
       } catch (err) {
         res.writeHead(500, { 'content-type': 'text/plain', 'cache-control': 'no-store' });
         res.end(`${err.message}\n`);
@@ -47,7 +63,7 @@ export function startAppEndpoint({ port = 0, linkPath = '/app/oauth', onLink, ro
       res.end('not the app link\n');
       return;
     }
-    const record = { path: url.pathname, search: url.search, params: url.searchParams, at: Date.now(), result: undefined };
+    const record = { path: url.pathname, search: url.search, params: url.searchParams, lang, at: Date.now(), result: undefined };
     received.push(record);
     for (const w of waiters.splice(0)) w();
     let page = { title: 'App received the link', lines: ['The app received the authorization response.'] };
@@ -64,14 +80,7 @@ export function startAppEndpoint({ port = 0, linkPath = '/app/oauth', onLink, ro
         page = { title: 'App error', lines: [err.message] };
       }
     }
-    const body = htmlPage(page.title, page.lines);
-    res.writeHead(status, {
-      'content-type': 'text/html; charset=utf-8',
-      'cache-control': 'no-store',
-      'referrer-policy': 'no-referrer',
-      'content-length': Buffer.byteLength(body),
-    });
-    res.end(body);
+    pageAnswer(res, { ...page, status }, { 'referrer-policy': 'no-referrer' });
   });
   server.keepAliveTimeout = 500;
   return new Promise((resolve, reject) => {

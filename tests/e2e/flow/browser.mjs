@@ -3,9 +3,22 @@
 // Android viewport, touch and user agent) — plus the browser leg of the mobile flow.
 import { ANDROID, launchPhone } from '../page/site.mjs';
 
-/** Launch the phone browser. Resolves { context, freshPage(), close() }; close() also removes the profile. */
+/** The demo check's phone: a Pixel-sized Android screen (412 x 915 CSS px at device scale 2.625, touch). */
+export const PHONE = { ...ANDROID, name: 'phone', viewport: { width: 412, height: 915 }, deviceScaleFactor: 2.625 };
+/** The demo check's desktop: a laptop-sized window, mouse only. */
+export const DESKTOP = {
+  name: 'desktop',
+  viewport: { width: 1280, height: 800 },
+  deviceScaleFactor: 1,
+  isMobile: false,
+  hasTouch: false,
+  locale: 'en-US',
+};
+
+/** Launch the phone browser (or `device`, e.g. PHONE or DESKTOP; its `name` is ours, not playwright's). Resolves { context, freshPage(), close() }; close() also removes the profile. */
 export async function launchMobileBrowser(device = ANDROID) {
-  const phone = await launchPhone(device);
+  const { name: _name, ...options } = device;
+  const phone = await launchPhone(options);
   return {
     ...phone,
     /** A new tab with no cookies from earlier scenarios (each scenario signs in anew). */
@@ -20,27 +33,35 @@ export async function launchMobileBrowser(device = ANDROID) {
 
 /**
  * The browser leg of the flow, as a user on a phone does it: open `authorizationUrl`, go through the authorization
- * server's own screens (oidc-provider's sign-in and consent, or its "[ Cancel ]" link), land on our intermediate
+ * server's screens (sign-in and consent, interaction.mjs; or Cancel on the sign-in screen), land on our intermediate
  * page (origin `pageOrigin`), wait for its Continue (or error) screen, and tap its Continue button, which navigates
  * to the app link. `appEndpoint` is the loopback app-link endpoint (app-endpoint.mjs).
+ * `touch` false: mouse clicks instead of taps (a desktop).
+ * `onScreen(name, page)` (optional, async) is called on each screen as it is shown: 'login', 'consent' (not when
+ * cancelling), 'page' (our page), 'app' (the app endpoint's answer); e.g. to check its layout or take a screenshot.
  * Resolves { link (what the app endpoint received), screen, pageUrlAfter, pageText, appPageText }.
  */
 export async function signInAndContinue(page, {
-  authorizationUrl, pageOrigin, appEndpoint, login = 'alice', password = 'TEST-ONLY-any-password', cancel = false,
+  authorizationUrl, pageOrigin, appEndpoint, login = 'alice', password = 'TEST-ONLY-any-password', cancel = false, onScreen,
+  touch = true,
 }) {
+  const press = (locator) => (touch ? locator.tap() : locator.click());
   const linksBefore = appEndpoint.received.length;
   await page.goto(authorizationUrl);
   // the authorization server's sign-in screen
   await page.locator('input[name="login"]').waitFor();
   if (cancel) {
-    await page.getByRole('link', { name: '[ Cancel ]' }).tap();
+    await onScreen?.('login', page);
+    await press(page.locator('#cancel'));
   } else {
     await page.locator('input[name="login"]').fill(login);
     await page.locator('input[name="password"]').fill(password);
-    await page.getByRole('button', { name: 'Sign-in' }).tap();
+    await onScreen?.('login', page);
+    await press(page.locator('#submit'));
     // its consent screen (a native client is always asked)
-    await page.locator('input[name="prompt"][value="consent"]').waitFor({ state: 'attached' });
-    await page.getByRole('button', { name: 'Continue' }).tap();
+    await page.locator('html[data-screen="consent"]').waitFor({ state: 'attached' });
+    await onScreen?.('consent', page);
+    await press(page.locator('#submit'));
   }
   // our intermediate page
   await page.waitForURL((u) => u.origin === pageOrigin);
@@ -48,13 +69,15 @@ export async function signInAndContinue(page, {
   await page.locator(`html[data-screen="${screen}"]`).waitFor({ state: 'attached' });
   const pageUrlAfter = page.url();
   const pageText = await page.locator('body').innerText();
+  await onScreen?.('page', page);
   const continueLink = page.locator('#tg-continue');
   await continueLink.waitFor({ state: 'visible' });
-  await continueLink.tap();
+  await press(continueLink);
   const link = await appEndpoint.waitForLink(linksBefore + 1);
   // the browser shows the app endpoint's answer (on a device the OS opens the app instead)
   await page.waitForURL((u) => u.origin === new URL(appEndpoint.url).origin);
   await page.locator('#title').waitFor();
   const appPageText = await page.locator('body').innerText();
+  await onScreen?.('app', page);
   return { link, screen, pageUrlAfter, pageText, appPageText };
 }

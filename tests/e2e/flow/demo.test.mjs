@@ -1,6 +1,7 @@
 // The mobile-flow demo does what it prints: `stack.mjs --check` starts the whole stack, runs every printed curl
-// command with the real curl and the printed browser walk-through in headless Chromium, and exits 0 only if all of
-// it answered as announced. A second run, without --check, is stopped with SIGTERM and must exit cleanly. Both
+// command with the real curl and the printed browser walk-through in headless Chromium on a phone and a desktop
+// (every screen fits the width, no debug text, the API's answers on the app's screen, reload and Cancel in plain
+// words), and exits 0 only if all of it answered as announced. A second run, without --check, is stopped with SIGTERM and must exit cleanly. Both
 // name the log of every component at start, keep them after stop and say when everything is down; the second one
 // finds its preferred API port held by the test and says which port it took instead.
 import { describe, it, after } from 'node:test';
@@ -87,6 +88,21 @@ describe('mobile-flow demo (tests/e2e/demo/stack.mjs)', () => {
     }
     for (const status of [200, 401, 403]) assert.match(out, new RegExp(`^# expect ${status}: `, 'm'));
     assert.doesNotMatch(out, /FAIL/);
+    // the browser pass on a phone and a desktop: every screen fits the width and carries no debug text; the app's
+    // screen has the API's answers; a reload and a Cancel are told in plain words
+    for (const device of ['phone', 'desktop']) {
+      for (const screen of ['login', 'consent', 'page', 'app', 'already-used']) {
+        assert.match(out, new RegExp(`^  ok   ${device}: the ${screen} screen fits the width \\(\\d+ <= ${device === 'phone' ? 412 : 1280} CSS px\\)$`, 'm'));
+        assert.match(out, new RegExp(`^  ok   ${device}: the ${screen} screen carries no debug text$`, 'm'));
+      }
+      assert.match(out, new RegExp(`^  ok   ${device}: the app's screen shows the API's answers as cards \\(GET 200, POST 403\\)$`, 'm'));
+      assert.match(out, new RegExp(`^  ok   ${device}: a reload of the result says "This sign-in was already used"$`, 'm'));
+      assert.match(out, new RegExp(`^  ok   ${device}: the app says "You cancelled the sign-in" after Cancel$`, 'm'));
+      assert.match(out, new RegExp(`^  ok   ${device}: back from our page, the authorization server says "This sign-in step is over"$`, 'm'));
+      assert.match(out, new RegExp(`^  ok   ${device}: the expired screen fits the width`, 'm'));
+    }
+    assert.match(out, /^ {2}ok {3}phone de-DE: every screen in de-DE \(Anmelden \/ Zugriff erlauben \/ Zurück zur App \/ Sie sind angemeldet\)$/m);
+    assert.match(out, /^ {2}ok {3}phone fr-FR: every screen in fr-FR \(Se connecter \/ Autoriser l’accès \/ Retour à l’application \/ Vous êtes connecté\)$/m);
     assert.match(out, /stopping the demo/);
     assert.doesNotMatch(out, /is busy: it took/, 'no preferred port with --any-ports');
 
@@ -100,8 +116,8 @@ describe('mobile-flow demo (tests/e2e/demo/stack.mjs)', () => {
     assert.match(logs['site.log'], /Z GET \/app\/callback 200$/m);
     assert.match(logs['site-app-link.log'], /Z GET \/app\/oauth 200$/m);
     assert.match(logs['app-endpoint.log'], /Z GET \/app\/start -> 302 to http:\/\/127\.0\.0\.1:\d+\/auth$/m);
-    assert.match(logs['app-endpoint.log'], /Z GET \/app\/oauth \(code, iss, state\) -> 200 The app finished the sign-in$/m);
-    assert.match(logs['app-endpoint.log'], /Z GET \/app\/oauth \(error, error_description, iss, state\) -> 400 The app refused the response$/m);
+    assert.match(logs['app-endpoint.log'], /Z GET \/app\/oauth \(code, iss, state\) -> 200 Signed in$/m);
+    assert.match(logs['app-endpoint.log'], /Z GET \/app\/oauth \(error, error_description, iss, state\) -> 400 Cancelled$/m);
   });
 
   it('runs until SIGTERM, its start URL begins a PKCE authorization request that signs in to the printed page, and it stops cleanly', async () => {

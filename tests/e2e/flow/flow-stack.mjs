@@ -1,6 +1,7 @@
 // The whole mobile-flow stack on loopback, shared by the scenario test (mobile-flow.test.mjs) and the demo
 // (tests/e2e/demo/stack.mjs): the app-link endpoint, our site (the intermediate page) served by `tollgate-site
-// serve`, the real oidc-provider whose mobile client redirects to the page, the echo API, and the real Envoy with
+// serve`, the real oidc-provider whose mobile client redirects to the page (with our sign-in and consent screens,
+// interaction.mjs), the echo API, and the real Envoy with
 // the tollgate filter trusting that authorization server. Everything started is stopped by stop(), also when a
 // later step fails to start. With `logDir`, every component writes its log there and the logs stay after stop().
 import { appendFileSync, writeFileSync } from 'node:fs';
@@ -13,6 +14,7 @@ import { startEchoUpstream } from '../lib/upstream.mjs';
 import { startAuthServer } from '../authz/server.mjs';
 import { MobileApp } from './app.mjs';
 import { startAppEndpoint } from './app-endpoint.mjs';
+import { interactionScreens } from './interaction.mjs';
 import { startSite } from './site.mjs';
 
 export const REALM = 'orders-api';
@@ -187,7 +189,9 @@ export async function startFlowStack({
     stack.pageUrl = stack.site.pageUrl;
     log(`site (intermediate page) on ${stack.pageUrl}`);
 
-    stack.as = await startAuthServer({ port: ports.as ?? 0, redirectUris: [stack.pageUrl], accessTokenTTL });
+    stack.as = await startAuthServer({
+      port: ports.as ?? 0, redirectUris: [stack.pageUrl], accessTokenTTL, interactions: interactionScreens,
+    });
     stoppers.push(() => stack.as.close());
     if (files) {
       const stopFollowing = followAuthServer(stack.as, files.authz);
