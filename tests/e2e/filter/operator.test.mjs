@@ -98,7 +98,7 @@ describe('metrics: one labelled family per decision, in Envoy\'s /stats/promethe
         assert.match(line, /^tollgate_(allowed|denied|would_deny|jwt_cache_hit|jwt_cache_miss|signatures|signature_host_algorithms|vm_memory_bytes)\{stat_prefix="(orders|billing)"/, line);
       }
       // The dry-run decision is logged as such.
-      assert.match(envoy.log(), /wasm log billing tollgate: would deny \(dry run\): status=403 reason=insufficient_scope provider=idsvr rule=3 match=prefix:\/admin request_id=\S+/);
+      assert.match(envoy.log(), /wasm log billing tollgate: would deny \(dry run\): status=403 reason=insufficient_scope provider=idsvr rule=3 match=prefix:\/admin request_id="[^"]+"/);
     });
   });
 
@@ -256,7 +256,7 @@ describe('token sources, allow_missing and the log lines of a denial', () => {
     const log = envoy.log();
     const lines = log.split('\n').filter((l) => l.includes('req-operator-1'));
     assert.equal(lines.length, 2, lines.join('\n'));
-    assert.match(lines[0], /\[info\]\[wasm\].*wasm log api tollgate: denied: status=403 reason=insufficient_scope provider=idsvr rule=4 match=prefix:\/admin request_id=req-operator-1$/);
+    assert.match(lines[0], /\[info\]\[wasm\].*wasm log api tollgate: denied: status=403 reason=insufficient_scope provider=idsvr rule=4 match=prefix:\/admin request_id="req-operator-1"$/);
     assert.match(lines[1], /\[debug\]\[wasm\].*wasm log api tollgate: request req-operator-1 refused because .*orders:admin/);
     assertNoSecret(log, token, 'the Envoy log');
   });
