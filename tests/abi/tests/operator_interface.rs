@@ -43,7 +43,7 @@ fn dry_run_counts_and_logs_what_it_would_deny_and_lets_the_request_pass() {
     );
     assert_eq!(family(&vm, "denied", &[]), 0);
     assert!(vm.logs_at(LogLevel::Info).contains(
-        &"would deny (dry run): status=403 reason=insufficient_scope provider=idsvr rule=3 match=prefix:/admin request_id=r-dry"
+        &"would deny (dry run): status=403 reason=insufficient_scope provider=idsvr rule=3 match=prefix:/admin request_id=\"r-dry\""
             .to_owned()
     ));
 
@@ -178,7 +178,7 @@ fn a_denial_is_logged_at_info_and_explained_at_debug_only() {
     let info = vm.logs_at(LogLevel::Info);
     assert!(
         info.contains(
-            &"denied: status=403 reason=insufficient_scope provider=idsvr rule=3 match=prefix:/admin request_id=r-1"
+            &"denied: status=403 reason=insufficient_scope provider=idsvr rule=3 match=prefix:/admin request_id=\"r-1\""
                 .to_owned()
         ),
         "{info:?}"
@@ -207,5 +207,27 @@ fn a_denial_is_logged_at_info_and_explained_at_debug_only() {
         assert!(!line.message.contains(&token), "{}", line.message);
         let signature = token.rsplit('.').next().unwrap();
         assert!(!line.message.contains(signature), "{}", line.message);
+    }
+}
+
+#[test]
+fn the_request_id_is_quoted_so_a_client_cannot_add_a_field_to_the_line() {
+    let mut vm = started_vm(&testkit::config(), NOW);
+    for (id, shown) in [
+        ("abc", r#"request_id="abc""#),
+        ("abc reason=forged", r#"request_id="abc reason=forged""#),
+        (r#"x" status=200"#, r#"request_id="x\" status=200""#),
+    ] {
+        vm.clear_logs();
+        expect_local_response(
+            &mut vm,
+            &with_request_id(testkit::request("GET", "/orders", None), id),
+        );
+        assert_eq!(
+            vm.logs_at(LogLevel::Info),
+            vec![format!(
+                "denied: status=401 reason=missing_token provider=- rule=1 match=prefix:/orders {shown}"
+            )]
+        );
     }
 }
