@@ -91,6 +91,17 @@ impl Process {
             .map(|e| (e.value.clone(), e.cas)))
     }
 
+    /// Every shared-data entry (key → value and CAS), as the whole process sees it: lets a
+    /// test show that a request wrote nothing.
+    pub fn shared_data_snapshot(&self) -> Result<BTreeMap<String, (Vec<u8>, u32)>> {
+        Ok(self
+            .lock()?
+            .shared_data
+            .iter()
+            .map(|(k, e)| (k.clone(), (e.value.clone(), e.cas)))
+            .collect())
+    }
+
     /// Write a shared-data entry from the test (unconditionally).
     pub fn set_shared_data(&self, key: &str, value: &[u8]) -> Result<()> {
         let mut state = self.lock()?;

@@ -39,6 +39,8 @@ mod remote_keys_waiting;
 #[cfg(test)]
 mod remote_workers;
 #[cfg(test)]
+mod replay_store_eviction;
+#[cfg(test)]
 mod request_canonicalisation;
 #[cfg(test)]
 mod sender_constrained;

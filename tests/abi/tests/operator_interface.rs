@@ -209,3 +209,25 @@ fn a_denial_is_logged_at_info_and_explained_at_debug_only() {
         assert!(!line.message.contains(signature), "{}", line.message);
     }
 }
+
+#[test]
+fn the_request_id_is_quoted_so_a_client_cannot_add_a_field_to_the_line() {
+    let mut vm = started_vm(&testkit::config(), NOW);
+    for (id, shown) in [
+        ("abc", r#"request_id="abc""#),
+        ("abc reason=forged", r#"request_id="abc reason=forged""#),
+        (r#"x" status=200"#, r#"request_id="x\" status=200""#),
+    ] {
+        vm.clear_logs();
+        expect_local_response(
+            &mut vm,
+            &with_request_id(testkit::request("GET", "/orders", None), id),
+        );
+        assert_eq!(
+            vm.logs_at(LogLevel::Info),
+            vec![format!(
+                "denied: status=401 reason=missing_token provider=- rule=1 match=prefix:/orders {shown}"
+            )]
+        );
+    }
+}

@@ -158,6 +158,30 @@ fn dpop_answers_through_the_built_filter() {
 }
 
 #[test]
+fn the_dpop_scheme_with_an_unbound_token_is_refused_on_a_bearer_route() {
+    // binding "any": an unbound token passes as Bearer, but sent with the DPoP scheme (and
+    // a valid proof) it claims a binding it does not have.
+    let process = Process::new();
+    process.set_time_seconds(NOW).unwrap();
+    let mut vm = vm_in(&process, &config("any"));
+    let unbound = testkit::token(TestKey::Es256, NOW);
+    let p = proof(TestKey::Es256, &unbound, "unbound-1", "GET");
+    let r = expect_local_response(&mut vm, &dpop_request(&unbound, &[p]));
+    assert_eq!(r.status, 401, "{}", r.body_text());
+    assert_eq!(
+        r.header("www-authenticate").as_deref(),
+        Some("DPoP realm=\"tollgate-test\", error=\"invalid_token\", error_description=\"the token is not bound to a DPoP key\", algs=\"ES256 EdDSA RS256 PS256\"")
+    );
+    assert_eq!(
+        serde_json::from_slice::<Value>(&r.body).unwrap(),
+        json!({ "error": "invalid_token", "error_description": "the token is not bound to a DPoP key" })
+    );
+    assert_eq!(family(&vm, "denied", &[("reason", "not_dpop_bound")]), 1);
+    // The same token as Bearer on that route passes.
+    expect_forwarded(&mut vm, &testkit::request("GET", "/orders", Some(&unbound)));
+}
+
+#[test]
 fn certificate_bound_tokens_check_the_connection_certificate() {
     let cert = [0x5au8; 32];
     let token = bound_token(json!({ "x5t#S256": b64(&cert) }));

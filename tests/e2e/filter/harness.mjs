@@ -162,9 +162,18 @@ export function assertNoSecret(text, token, where) {
  * Only non-zero changes are listed.
  */
 export async function counterDelta(envoy, fn) {
-  const before = await envoy.stats('^wasmcustom\\.tollgate\\.');
+  const before = await decisionStats(envoy);
   const result = await fn();
-  const after = await envoy.stats('^wasmcustom\\.tollgate\\.');
+  return { delta: decisionDelta(before, await decisionStats(envoy)), result };
+}
+
+/** The filter's stats, for {@link decisionDelta}. */
+export function decisionStats(envoy) {
+  return envoy.stats('^wasmcustom\\.tollgate\\.');
+}
+
+/** The decision counters that changed from `before` to `after` (two {@link decisionStats}), as counterDelta sums them. */
+export function decisionDelta(before, after) {
   const delta = {};
   const add = (key, d) => { delta[key] = (delta[key] ?? 0) + d; };
   for (const [name, value] of after) {
@@ -177,5 +186,5 @@ export async function counterDelta(envoy, fn) {
       add(`provider.${m.labels.provider}.${m.family}`, d);
     }
   }
-  return { delta, result };
+  return delta;
 }

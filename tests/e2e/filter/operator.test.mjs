@@ -98,7 +98,7 @@ describe('metrics: one labelled family per decision, in Envoy\'s /stats/promethe
         assert.match(line, /^tollgate_(allowed|denied|would_deny|jwt_cache_hit|jwt_cache_miss|signatures|signature_host_algorithms|vm_memory_bytes)\{stat_prefix="(orders|billing)"/, line);
       }
       // The dry-run decision is logged as such.
-      assert.match(envoy.log(), /wasm log billing tollgate: would deny \(dry run\): status=403 reason=insufficient_scope provider=idsvr rule=3 match=prefix:\/admin request_id="\S+"/);
+      assert.match(envoy.log(), /wasm log billing tollgate: would deny \(dry run\): status=403 reason=insufficient_scope provider=idsvr rule=3 match=prefix:\/admin request_id="[^"]+"/);
     });
   });
 

@@ -26,7 +26,9 @@ export function rawHttp1(port, { method = 'GET', target = '/', headers = [], bod
       reject(new Error(`raw HTTP/1.1 ${method} ${target} timed out after ${timeoutMs} ms`));
     }, timeoutMs);
     socket.on('connect', () => {
-      const lines = [`${method} ${target} HTTP/1.1`, `host: 127.0.0.1:${port}`, 'connection: close'];
+      // A `host` among `headers` replaces the default one (a request for another virtual host).
+      const ownHost = headers.some(([n]) => n.toLowerCase() === 'host');
+      const lines = [`${method} ${target} HTTP/1.1`, ...(ownHost ? [] : [`host: 127.0.0.1:${port}`]), 'connection: close'];
       for (const [n, v] of headers) lines.push(`${n}: ${v}`);
       if (body) lines.push(`content-length: ${Buffer.byteLength(body)}`);
       socket.write(`${lines.join('\r\n')}\r\n\r\n${body}`);
@@ -71,8 +73,13 @@ function dechunk(text) {
   }
 }
 
-/** One HTTP/2 stream (h2c with prior knowledge). Header names and `:method` go out as given. */
-export function http2Request(port, { method = 'GET', target = '/', headers = [], timeoutMs = 10_000 } = {}) {
+/**
+ * One HTTP/2 stream (h2c with prior knowledge). Header names and `:method` go out as given; `scheme` and
+ * `authority` set `:scheme` (default `http`) and `:authority` (default `127.0.0.1:<port>`).
+ */
+export function http2Request(port, {
+  method = 'GET', target = '/', headers = [], scheme = 'http', authority, timeoutMs = 10_000,
+} = {}) {
   return new Promise((resolve, reject) => {
     const client = http2.connect(`http://${LOOPBACK}:${port}`);
     let settled = false;
@@ -88,7 +95,7 @@ export function http2Request(port, { method = 'GET', target = '/', headers = [],
       if (!settled) reject(new Error(`h2 ${method} ${target} timed out after ${timeoutMs} ms`));
     }, timeoutMs);
     client.on('error', (err) => done({ status: 0, reset: err.code ?? err.message, headers: {}, body: '' }));
-    const out = { ':method': method, ':path': target, ':scheme': 'http', ':authority': `127.0.0.1:${port}` };
+    const out = { ':method': method, ':path': target, ':scheme': scheme, ':authority': authority ?? `127.0.0.1:${port}` };
     // Duplicate names are sent as an array value (node joins nothing for them: one field each).
     for (const [n, v] of headers) out[n] = n in out ? [].concat(out[n], v) : v;
     let stream;
