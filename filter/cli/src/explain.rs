@@ -157,14 +157,14 @@ pub fn explain(engine: &mut Engine, req: &Request) -> Explained {
         let (word, key) = match result {
             StepResult::Passed => ("pass", "passed"),
             StepResult::Failed => ("FAIL", "failed"),
-            StepResult::NotRun => ("  - ", "not_run"),
+            StepResult::NotRun => (" -- ", "not_run"),
         };
         let detail = match (result, denial) {
             (StepResult::Failed, Some(d)) => format!(": {} ({})", d.kind_description(), d.reason()),
             _ => String::new(),
         };
         lines.push(format!(
-            "  {word}  {:<13} {}{detail}",
+            "  {word}  {:<14} {}{detail}",
             step.name(),
             step.description()
         ));

@@ -288,15 +288,11 @@ pub fn steps(
     STEPS
         .iter()
         .map(|&step| {
-            let result = if !reached {
-                StepResult::NotRun
-            } else if step == Step::CorsPreflight && !cors_preflight {
+            let skipped = !reached || (step == Step::CorsPreflight && !cors_preflight);
+            let result = if skipped {
                 StepResult::NotRun
             } else if step == last && decided_at.is_some() {
                 StepResult::Failed
-            } else if step == Step::CorsPreflight && passage != Passage::Preflight {
-                // Looked at, and the request is not a preflight: it goes on to the rules.
-                StepResult::Passed
             } else {
                 StepResult::Passed
             };
