@@ -7,40 +7,39 @@ mod check;
 mod explain;
 mod input;
 
+use std::io::Write;
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 
-const USAGE: &str = "\
-tollgate: check a tollgate filter configuration before it ships, and explain decisions
-
-usage:
+const USAGE: &str = "usage:
   tollgate check [--json] FILE...
-      FILE is a plugin configuration (JSON), an Envoy configuration with the
-      envoy.filters.http.wasm filter, an Istio WasmPlugin or an Envoy Gateway
-      EnvoyExtensionPolicy (YAML). Valid: a summary and warnings, exit 0.
-      Invalid: the error the filter would log, exit 1.
   tollgate explain FILE --method METHOD --path PATH [--header 'NAME: VALUE']...
                    [--now UNIX_SECONDS] [--keys [PROVIDER=]JWKS.json]...
                    [--authority HOST] [--scheme https|http] [--json]
-      The decision the filter would make: the rule, each check in order, the
-      status and WWW-Authenticate, the changes to the request. Keys of a
-      provider with remote or discovery keys come from --keys (never fetched).
-      The token is never printed.
   tollgate schema
-      The JSON Schema (draft 2020-12) of the configuration.
   tollgate --help | --version
-";
+check: FILE is a plugin configuration (JSON), an Envoy configuration with the
+  envoy.filters.http.wasm filter, an Istio WasmPlugin or an Envoy Gateway
+  EnvoyExtensionPolicy (YAML; anchors and aliases are refused). Valid: a summary
+  and warnings, exit 0. Invalid: the error the filter would log, exit 1.
+explain: the decision the filter would make on one request: the rule, each check
+  in order, the status and WWW-Authenticate, the changes to the request. Keys of
+  a provider with remote or discovery keys come from --keys (never fetched). The
+  token is never printed. --now defaults to the current time.
+schema: the JSON Schema (draft 2020-12) of the configuration.
+see README.md, \"Check a policy before you ship it\"";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (code, stdout, stderr) = run(&args);
+    // Written without println!: a closed pipe (`tollgate … | head`) is not a reason to panic.
     if !stdout.is_empty() {
-        println!("{stdout}");
+        let _ = writeln!(std::io::stdout().lock(), "{stdout}");
     }
     if !stderr.is_empty() {
-        eprintln!("{stderr}");
+        let _ = writeln!(std::io::stderr().lock(), "{stderr}");
     }
     ExitCode::from(code)
 }
@@ -61,7 +60,8 @@ fn run(args: &[String]) -> (u8, String, String) {
             serde_json::to_string_pretty(&tollgate_core::config::json_schema()).unwrap_or_default(),
             String::new(),
         ),
-        Some(other) => usage_error(&format!("unknown command or option: {other}")),
+        Some(other) if other.starts_with('-') => usage_error(&format!("unknown option {other}")),
+        Some(other) => usage_error(&format!("unknown command {other}")),
     }
 }
 
@@ -69,7 +69,7 @@ fn usage_error(message: &str) -> (u8, String, String) {
     (
         2,
         String::new(),
-        format!("tollgate: {message}\n(tollgate --help lists the commands)"),
+        format!("tollgate: {message} (see tollgate --help)"),
     )
 }
 
