@@ -303,3 +303,111 @@ pub fn steps(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod step_tests {
+    use super::*;
+    use crate::request::RequestError;
+    use crate::token::TokenError;
+
+    fn results(v: &[(Step, StepResult)]) -> Vec<(&'static str, StepResult)> {
+        v.iter().map(|(s, r)| (s.name(), *r)).collect()
+    }
+
+    #[test]
+    fn a_denial_fails_its_step_after_passing_the_earlier_ones() {
+        let d = Denial::new(DenialKind::InvalidToken(TokenError::Expired));
+        assert_eq!(failed_step(&d), Step::Claims);
+        let got = steps(false, Some(failed_step(&d)), Passage::Token);
+        use StepResult::*;
+        assert_eq!(
+            results(&got),
+            vec![
+                ("request", Passed),
+                ("cors_preflight", NotRun),
+                ("rule", Passed),
+                ("credential", Passed),
+                ("token_size", Passed),
+                ("token_format", Passed),
+                ("provider", Passed),
+                ("token_type", Passed),
+                ("key", Passed),
+                ("signature", Passed),
+                ("claims", Failed),
+                ("binding", NotRun),
+                ("scopes", NotRun),
+            ]
+        );
+    }
+
+    #[test]
+    fn allowed_requests_stop_where_no_more_checks_are_needed() {
+        use StepResult::*;
+        let passed = |v: Vec<(Step, StepResult)>| -> Vec<&'static str> {
+            v.iter()
+                .filter(|(_, r)| *r == Passed)
+                .map(|(s, _)| s.name())
+                .collect()
+        };
+        assert_eq!(
+            passed(steps(true, None, Passage::Preflight)),
+            ["request", "cors_preflight"]
+        );
+        assert_eq!(
+            passed(steps(false, None, Passage::Anonymous)),
+            ["request", "rule"]
+        );
+        assert_eq!(
+            passed(steps(false, None, Passage::NoTokenAllowed)),
+            ["request", "rule", "credential"]
+        );
+        assert_eq!(passed(steps(false, None, Passage::Token)).len(), 12);
+    }
+
+    #[test]
+    fn each_kind_of_denial_has_its_step() {
+        let step = |k: DenialKind| failed_step(&Denial::new(k));
+        assert_eq!(
+            step(DenialKind::InvalidRequest(RequestError::MethodOverride)),
+            Step::Request
+        );
+        assert_eq!(
+            step(DenialKind::InvalidRequest(RequestError::MultipleTokens)),
+            Step::Credential
+        );
+        assert_eq!(step(DenialKind::NoMatchingRule), Step::Rule);
+        assert_eq!(step(DenialKind::MissingToken), Step::Credential);
+        assert_eq!(
+            step(DenialKind::InvalidToken(TokenError::TooLarge)),
+            Step::TokenSize
+        );
+        assert_eq!(
+            step(DenialKind::InvalidToken(TokenError::BadHeader)),
+            Step::TokenFormat
+        );
+        assert_eq!(step(DenialKind::KeysUnavailable), Step::Provider);
+        assert_eq!(
+            step(DenialKind::InvalidToken(TokenError::WrongType)),
+            Step::TokenType
+        );
+        assert_eq!(
+            step(DenialKind::InvalidToken(TokenError::UnknownKeyId)),
+            Step::Key
+        );
+        assert_eq!(
+            step(DenialKind::InvalidToken(TokenError::BadSignature)),
+            Step::Signature
+        );
+        assert_eq!(
+            step(DenialKind::InvalidToken(TokenError::DpopRequired)),
+            Step::Binding
+        );
+        assert_eq!(step(DenialKind::ReplayCacheUnavailable), Step::Binding);
+        assert_eq!(
+            step(DenialKind::InsufficientScope {
+                required: vec!["a".into()]
+            }),
+            Step::Scopes
+        );
+    }
+}
