@@ -16,6 +16,8 @@ pub struct Request {
     /// Other headers as given (`name: value`), names lower-cased.
     pub headers: Vec<(String, String)>,
     pub now: u64,
+    /// SHA-256 of the client certificate the connection presented (mTLS), if any.
+    pub client_certificate: Option<[u8; 32]>,
 }
 
 /// Keys for a provider whose keys the filter would fetch: `(provider name or None for every
@@ -96,7 +98,10 @@ pub fn explain(engine: &mut Engine, req: &Request) -> Explained {
         (":scheme".to_owned(), req.scheme.clone()),
     ];
     headers.extend(req.headers.iter().cloned());
-    let mut env = InMemory::new(None, engine.config().dpop_replay_cache_size);
+    let mut env = InMemory::new(
+        req.client_certificate,
+        engine.config().dpop_replay_cache_size,
+    );
     let evaluation = engine.evaluate_in(&headers, &mut env, req.now);
     let realm = engine.realm().to_owned();
 

@@ -17,7 +17,8 @@ const USAGE: &str = "usage:
   tollgate check [--json] FILE...
   tollgate explain FILE --method METHOD --path PATH [--header 'NAME: VALUE']...
                    [--now UNIX_SECONDS] [--keys [PROVIDER=]JWKS.json]...
-                   [--authority HOST] [--scheme https|http] [--json]
+                   [--authority HOST] [--scheme https|http]
+                   [--client-cert-sha256 HEX] [--json]
   tollgate schema
   tollgate --help | --version
 check: FILE is a plugin configuration (JSON), an Envoy configuration with the
@@ -27,7 +28,9 @@ check: FILE is a plugin configuration (JSON), an Envoy configuration with the
 explain: the decision the filter would make on one request: the rule, each check
   in order, the status and WWW-Authenticate, the changes to the request. Keys of
   a provider with remote or discovery keys come from --keys (never fetched). The
-  token is never printed. --now defaults to the current time.
+  token is never printed. --now defaults to the current time; --authority to
+  api.example.com; --client-cert-sha256 is the SHA-256 (64 hex digits) of the
+  DER client certificate of an mTLS connection.
 schema: the JSON Schema (draft 2020-12) of the configuration.
 see README.md, \"Check a policy before you ship it\"";
 
@@ -240,6 +243,7 @@ fn parse_explain(args: &[String]) -> Result<ExplainArgs, String> {
     let mut now = None;
     let mut keys = Vec::new();
     let mut as_json = false;
+    let mut client_certificate = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -253,6 +257,12 @@ fn parse_explain(args: &[String]) -> Result<ExplainArgs, String> {
                 let v = value(&mut it, "--now")?;
                 now = Some(v.parse::<u64>().map_err(|_| {
                     format!("explain: --now takes unix seconds (e.g. 1765000000), not {v}")
+                })?);
+            }
+            "--client-cert-sha256" => {
+                let v = value(&mut it, "--client-cert-sha256")?;
+                client_certificate = Some(sha256_hex(&v).ok_or_else(|| {
+                    format!("explain: --client-cert-sha256 takes 64 hex digits, not {v}")
                 })?);
             }
             "--header" | "-H" => {
@@ -293,8 +303,22 @@ fn parse_explain(args: &[String]) -> Result<ExplainArgs, String> {
             scheme,
             headers,
             now,
+            client_certificate,
         },
         keys,
         as_json,
     ))
+}
+
+/// 64 hex digits as 32 bytes.
+fn sha256_hex(text: &str) -> Option<[u8; 32]> {
+    let text = text.trim();
+    if text.len() != 64 || !text.is_ascii() {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
 }

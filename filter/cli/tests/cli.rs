@@ -464,7 +464,7 @@ fn mint(spec: &Value, now: u64) -> String {
         (now as i64 + o) as u64
     };
     let header = json!({"alg": "ES256", "kid": "tg-es256-1", "typ": "at+jwt"});
-    let claims = json!({
+    let mut claims = json!({
         "iss": "https://login.example.com/oauth/v2/oauth-anonymous",
         "aud": spec.get("aud").cloned().unwrap_or(json!("api.example.com")),
         "sub": "user-1234",
@@ -474,6 +474,9 @@ fn mint(spec: &Value, now: u64) -> String {
         "jti": "decision-table",
         "scope": spec.get("scope").cloned().unwrap_or(json!("orders:read")),
     });
+    if let Some(cnf) = spec.get("cnf") {
+        claims["cnf"] = cnf.clone();
+    }
     let b64 = |v: &Value| Base64UrlSafeNoPadding::encode_to_string(v.to_string()).unwrap();
     let input = format!("{}.{}", b64(&header), b64(&claims));
     let sig: p256::ecdsa::Signature = key.sign(input.as_bytes());
@@ -616,4 +619,46 @@ fn explain_uses_keys_given_for_a_remote_provider_and_says_when_they_are_missing(
         text(&out.stderr),
         "--keys nobody=…: no provider is named nobody\n"
     );
+}
+
+#[test]
+fn explain_holds_a_certificate_bound_token_to_the_given_client_certificate() {
+    let mut c = base_config();
+    c["providers"][0]["binding"] = json!("mtls");
+    let path = scratch("mtls.json", c.to_string().as_bytes());
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let x5t = Base64UrlSafeNoPadding::encode_to_string([0xab_u8; 32]).unwrap();
+    let token = mint(&json!({"cnf": {"x5t#S256": x5t}}), now);
+    let header = format!("authorization: Bearer {token}");
+    let now_arg = now.to_string();
+    let ask = |cert: Option<&str>| -> Value {
+        let mut args = vec![
+            "explain", &path, "--json", "--now", &now_arg, "--method", "GET", "--path", "/orders",
+            "--header", &header,
+        ];
+        if let Some(c) = cert {
+            args.extend(["--client-cert-sha256", c]);
+        }
+        serde_json::from_slice(&tollgate(&args).stdout).unwrap()
+    };
+    assert_eq!(ask(None)["reason"], json!("no_client_certificate"));
+    assert_eq!(ask(Some(&"ab".repeat(32)))["decision"], json!("allow"));
+    assert_eq!(
+        ask(Some(&"cd".repeat(32)))["reason"],
+        json!("certificate_mismatch")
+    );
+    let bad = tollgate(&[
+        "explain",
+        &path,
+        "--method",
+        "GET",
+        "--path",
+        "/",
+        "--client-cert-sha256",
+        "xyz",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
 }
