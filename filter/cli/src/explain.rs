@@ -209,10 +209,12 @@ pub fn explain(engine: &mut Engine, req: &Request) -> Explained {
     let mut upstream = serde_json::Map::new();
     if let Outcome::Allow(a) = &evaluation.outcome {
         lines.push("upstream:".to_owned());
-        if let Some(p) = &a.path {
+        // Query values are left out: a token read from the query string may still be in it.
+        let path = a.path.as_deref().map(without_query_values);
+        if let Some(p) = &path {
             lines.push(format!("  :path rewritten to {p}"));
         }
-        upstream.insert("path".into(), json!(a.path));
+        upstream.insert("path".into(), json!(path));
         if !stripped.is_empty() {
             lines.push(format!(
                 "  removed if the client sent them: {}",
@@ -265,5 +267,22 @@ pub fn explain(engine: &mut Engine, req: &Request) -> Explained {
     Explained {
         text: lines.join("\n"),
         json: Value::Object(out),
+    }
+}
+
+/// `/orders?access_token=…&page=…`: the path with every query value replaced by `…`.
+fn without_query_values(path: &str) -> String {
+    match path.split_once('?') {
+        None => path.to_owned(),
+        Some((p, q)) => {
+            let names: Vec<String> = q
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((n, _)) => format!("{n}=…"),
+                    None => pair.to_owned(),
+                })
+                .collect();
+            format!("{p}?{}", names.join("&"))
+        }
     }
 }

@@ -662,3 +662,29 @@ fn explain_holds_a_certificate_bound_token_to_the_given_client_certificate() {
     ]);
     assert_eq!(bad.status.code(), Some(2));
 }
+
+#[test]
+fn explain_never_prints_a_token_read_from_the_query_string() {
+    let mut c = base_config();
+    c["providers"][0]["sources"] = json!([{"query": "access_token"}]);
+    let path = scratch("query.json", c.to_string().as_bytes());
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let token = mint(&json!({}), now);
+    let now_arg = now.to_string();
+    // The path is rewritten (`%6F` → `o`) and the token stays in the query (forward_token: true).
+    let target = format!("/%6Frders?access_token={token}&page=2");
+    let out = tollgate(&[
+        "explain", &path, "--now", &now_arg, "--method", "GET", "--path", &target,
+    ]);
+    let stdout = text(&out.stdout);
+    assert!(stdout.starts_with("decision: allow"), "{stdout}");
+    assert!(
+        stdout.contains("  :path rewritten to /orders?access_token=…&page=…\n"),
+        "{stdout}"
+    );
+    let signature = token.rsplit('.').next().unwrap();
+    assert!(!stdout.contains(signature), "{stdout}");
+}
