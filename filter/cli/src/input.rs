@@ -71,11 +71,16 @@ impl fmt::Display for InputError {
     }
 }
 
-/// Read a file, at most [`MAX_FILE_BYTES`], as UTF-8 text.
+/// Read a file (`-`: standard input), at most [`MAX_FILE_BYTES`], as UTF-8 text.
 pub fn read_text(path: &str) -> Result<String, InputError> {
-    let file = File::open(path).map_err(|e| InputError::Io(e.to_string()))?;
+    let source: Box<dyn Read> = if path == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        Box::new(File::open(path).map_err(|e| InputError::Io(e.to_string()))?)
+    };
     let mut bytes = Vec::new();
-    file.take(MAX_FILE_BYTES + 1)
+    source
+        .take(MAX_FILE_BYTES + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| InputError::Io(e.to_string()))?;
     if bytes.len() as u64 > MAX_FILE_BYTES {

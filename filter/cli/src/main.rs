@@ -21,7 +21,7 @@ const USAGE: &str = "usage:
                    [--client-cert-sha256 HEX] [--json]
   tollgate schema
   tollgate --help | --version
-check: FILE is a plugin configuration (JSON), an Envoy configuration with the
+check: FILE (- for standard input) is a plugin configuration (JSON), an Envoy configuration with the
   envoy.filters.http.wasm filter, an Istio WasmPlugin or an Envoy Gateway
   EnvoyExtensionPolicy (YAML; anchors and aliases are refused). Valid: a summary
   and warnings, exit 0. Invalid: the error the filter would log, exit 1.
@@ -83,7 +83,9 @@ fn run_check(args: &[String]) -> (u8, String, String) {
         match a.as_str() {
             "--json" => as_json = true,
             "--help" | "-h" => return (0, USAGE.trim_end().to_owned(), String::new()),
-            s if s.starts_with("--") => return usage_error(&format!("check: unknown option {s}")),
+            s if s.starts_with('-') && s != "-" => {
+                return usage_error(&format!("check: unknown option {s}"))
+            }
             s => files.push(s.to_owned()),
         }
     }

@@ -688,3 +688,29 @@ fn explain_never_prints_a_token_read_from_the_query_string() {
     let signature = token.rsplit('.').next().unwrap();
     assert!(!stdout.contains(signature), "{stdout}");
 }
+
+#[test]
+fn check_reads_standard_input() {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(["check", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut config = base_config();
+    config["realm"] = json!("");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(config.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        "-: invalid configuration: realm: must be non-empty, without control characters, quotes or backslashes\n"
+    );
+}

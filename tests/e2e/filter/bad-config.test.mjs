@@ -7,7 +7,7 @@ import { bootstrap, toYaml, tollgateFilter } from '../lib/envoy-config.mjs';
 import { requireWasm } from '../lib/paths.mjs';
 import { scenarioConfig } from './harness.mjs';
 import { IDSVR_JWKS } from '../fixtures/tokens.mjs';
-import { schemaErrors } from '../lib/schema.mjs';
+import { cliCheck, schemaErrors } from '../lib/schema.mjs';
 
 function withProvider(change) {
   const cfg = scenarioConfig();
@@ -38,6 +38,10 @@ describe('bad plugin configuration: Envoy refuses the plugin and the log names t
     it(c.name, async () => {
       const plugin = c.plugin();
       if (c.schema) assert.equal(schemaErrors(plugin) === null ? 'accepts' : 'refuses', c.schema, 'the schema\'s verdict');
+      // tollgate check refuses it with the line the filter logs (compared below with Envoy's).
+      const checked = cliCheck(plugin);
+      assert.equal(checked.code, 1, checked.stdout);
+      const cliLine = checked.stderr.trim().replace(/^-: /, '');
       const config = toYaml(bootstrap({ upstreamPort: 9, httpFilters: [tollgateFilter(plugin, { wasm: requireWasm(), schema: false })] }));
       const { code, log } = await startEnvoyExpectingFailure(config, { name: 'bad-config' });
       assert.notEqual(code, 0, 'envoy exits non-zero');
@@ -45,6 +49,7 @@ describe('bad plugin configuration: Envoy refuses the plugin and the log names t
       assert.ok(line, `no "tollgate: invalid configuration:" line in the Envoy log:\n${log}`);
       assert.match(line, /\[critical\]/, 'logged at critical level');
       if (c.field) assert.ok(line.includes(`invalid configuration: ${c.field}`), `the log line names ${c.field}: ${line}`);
+      assert.ok(line.endsWith(`tollgate: ${cliLine}`), `tollgate check says what the filter logs:\n${cliLine}\n${line}`);
       // `envoy --mode validate` runs the plugin's on_configure too, so CI's validate step catches it as well.
       const validated = await validateConfigText(config);
       assert.equal(validated.ok, false, 'envoy --mode validate rejects it');

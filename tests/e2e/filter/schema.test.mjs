@@ -4,12 +4,12 @@
 // Every configuration the rest of the suite loads is checked where it is built (lib/envoy-config.mjs).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { REPO } from '../lib/paths.mjs';
 import { runToCompletion } from '../lib/proc.mjs';
-import { SCHEMA, schemaErrors } from '../lib/schema.mjs';
+import { requireCli, SCHEMA, schemaErrors } from '../lib/schema.mjs';
 import { loadShippedManifests, pluginConfigOf } from '../mesh/lib/manifests.mjs';
 import { scenarioConfig } from './harness.mjs';
 
@@ -36,15 +36,6 @@ function envoyPluginConfigs(rel) {
     }
   };
   for (const doc of parseAllDocuments(text)) walk(doc.toJS({ maxAliasCount: 0 }));
-  return found;
-}
-
-/** The command line built from this tree (scripts/build.sh builds the release one). */
-function cli() {
-  const candidates = [process.env.TOLLGATE_CLI, path.join(REPO, 'target/x86_64-unknown-linux-gnu/release/tollgate'),
-    path.join(REPO, 'target/debug/tollgate')].filter(Boolean);
-  const found = candidates.find((p) => existsSync(p));
-  if (!found) throw new Error(`the tollgate command line is not built: run bash scripts/build.sh (looked at ${candidates.join(', ')})`);
   return found;
 }
 
@@ -97,7 +88,7 @@ describe('the configuration schema (filter/tollgate.schema.json) with an indepen
       assert.notEqual(schemaErrors(config), null, 'the schema refuses it');
       const file = path.join(REPO, 'target', `schema-test-${name.replace(/\W+/g, '-')}.json`);
       writeFileSync(file, JSON.stringify(config));
-      const { code, output } = await runToCompletion(cli(), ['check', file]);
+      const { code, output } = await runToCompletion(requireCli(), ['check', file]);
       assert.equal(code, 1, output);
       assert.ok(output.includes(`invalid configuration: ${field}`), output);
     });
