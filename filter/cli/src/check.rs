@@ -50,6 +50,9 @@ pub fn check(json: &str) -> Result<Checked, ConfigError> {
     Ok(Checked { engine, warnings })
 }
 
+/// Rules looked at for shadowing (the probes cost about 7 × count² rule matches).
+const MAX_SHADOW_RULES: usize = 2000;
+
 /// Methods a rule without `methods` is probed with.
 const PROBE_METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 
@@ -116,7 +119,18 @@ fn shadowed_rules(engine: &Engine, out: &mut Vec<Warning>) {
         }
     }
     let catch_all = rules.iter().position(is_catch_all);
-    for (j, rule) in rules.iter().enumerate() {
+    // Each probe scans the rules before its own: the work grows with the square of the count.
+    if rules.len() > MAX_SHADOW_RULES {
+        out.push(Warning::new(
+            "rules",
+            format!(
+                "{} rules: only the first {MAX_SHADOW_RULES} were looked at for rules that never \
+                 decide",
+                rules.len()
+            ),
+        ));
+    }
+    for (j, rule) in rules.iter().enumerate().take(MAX_SHADOW_RULES) {
         let winners: Vec<Option<usize>> = probes(rule)
             .iter()
             .map(|(m, p)| rule_for(&mut probe, m, p))

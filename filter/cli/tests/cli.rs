@@ -714,3 +714,24 @@ fn check_reads_standard_input() {
         "-: invalid configuration: realm: must be non-empty, without control characters, quotes or backslashes\n"
     );
 }
+
+#[test]
+fn many_rules_are_checked_in_bounded_time() {
+    let mut c = base_config();
+    let rules: Vec<Value> = (0..20_000)
+        .map(|i| json!({"match": {"prefix": format!("/r{i}")}}))
+        .collect();
+    c["rules"] = Value::Array(rules);
+    let path = scratch("many-rules.json", c.to_string().as_bytes());
+    let start = Instant::now();
+    let out = tollgate(&["check", &path]);
+    assert!(
+        start.elapsed() < Duration::from_secs(60),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).ends_with(&format!(
+        "{path}: warning: rules: 20000 rules: only the first 2000 were looked at for rules that never decide\n"
+    )));
+}
