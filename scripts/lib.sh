@@ -12,6 +12,7 @@ export CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}"
 export CHROMIUM_BIN="${CHROMIUM_BIN:-/usr/bin/chromium}"
 export TOLLGATE_FILTER_WASM="${TOLLGATE_FILTER_WASM:-$ROOT/target/wasm32-wasip1/release/tollgate_filter.wasm}"
 export TOLLGATE_SITE_DIR="${TOLLGATE_SITE_DIR:-$ROOT/target/www}"
+export TOLLGATE_CLI="${TOLLGATE_CLI:-$ROOT/target/x86_64-unknown-linux-gnu/release/tollgate}"
 
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 

@@ -22,6 +22,10 @@ step_done # build.sh times its own steps
 
 bash scripts/build.sh
 
+step "tollgate check on the shipped examples and manifests"
+"$TOLLGATE_CLI" check envoy/examples/*/envoy.yaml envoy/istio/wasmplugin.yaml envoy/istio/remote-jwks.yaml \
+  envoy/gateway/envoyextensionpolicy.yaml
+
 step "Istio / Envoy Gateway manifests pin the image this build packs"
 node scripts/oci-image.mjs --check-manifests
 

@@ -2,13 +2,25 @@
 // Every listener and the admin bind 127.0.0.1 port 0: the kernel picks free ports, the runner reads them back.
 import { STATS_TAGS } from './metrics.mjs';
 import { wasmPath } from './paths.mjs';
+import { cliCheck, schemaErrors, SCHEMA_PATH } from './schema.mjs';
 
 /**
  * The tollgate HTTP filter entry: envoy.filters.http.wasm, V8, local .wasm, plugin config as StringValue JSON. As in
  * the shipped configs, `vm_id` is `tollgate` and `name` names the instance: Envoy starts the filter's lines with
  * `wasm log <name> tollgate:` on requests and `wasm log tollgate:` for the plugin's own (configuration, keys).
+ *
+ * Every plugin configuration given as an object must satisfy the configuration's JSON Schema and pass `tollgate
+ * check`, so each one the suite loads holds the schema and the command line to what the filter accepts; `schema:
+ * false` skips both for a configuration a test makes wrong on purpose (tests/e2e/filter/bad-config.test.mjs checks
+ * their answers on those itself).
  */
-export function tollgateFilter(pluginConfig, { wasm = wasmPath(), name = 'api', vmId = 'tollgate' } = {}) {
+export function tollgateFilter(pluginConfig, { wasm = wasmPath(), name = 'api', vmId = 'tollgate', schema = true } = {}) {
+  if (schema && typeof pluginConfig !== 'string') {
+    const errors = schemaErrors(pluginConfig);
+    if (errors) throw new Error(`the plugin configuration does not satisfy ${SCHEMA_PATH}: ${errors}`);
+    const checked = cliCheck(pluginConfig);
+    if (checked.code !== 0) throw new Error(`tollgate check refuses the plugin configuration: ${checked.stderr}${checked.stdout}`);
+  }
   return {
     name: 'envoy.filters.http.wasm',
     typed_config: {

@@ -11,6 +11,7 @@ import { runToCompletion } from '../lib/proc.mjs';
 import { buildImages } from '../../../scripts/oci-image.mjs';
 
 const SITE_DIR = process.env.TOLLGATE_SITE_DIR || path.join(REPO, 'target', 'www');
+const CLI = process.env.TOLLGATE_CLI || path.join(REPO, 'target', 'x86_64-unknown-linux-gnu', 'release', 'tollgate');
 const sha256 = (buf) => crypto.createHash('sha256').update(buf).digest('hex');
 
 function filesUnder(dir, base = dir) {
@@ -37,9 +38,10 @@ describe('release artefacts (scripts/release.sh)', () => {
   });
   after(() => rmSync(tmp, { recursive: true, force: true }));
 
-  it('writes exactly the filter, the OCI layout, the site tarball and SHA256SUMS', () => {
+  it('writes exactly the filter, the command line, the OCI layout, the site tarball and SHA256SUMS', () => {
     const files = filesUnder(out);
-    assert.deepEqual(files.filter((f) => !f.startsWith('oci/')), ['SHA256SUMS', 'tollgate-site-www.tar.gz', 'tollgate_filter.wasm']);
+    assert.deepEqual(files.filter((f) => !f.startsWith('oci/')),
+      ['SHA256SUMS', 'tollgate-linux-x86_64', 'tollgate-site-www.tar.gz', 'tollgate_filter.wasm']);
     assert.ok(files.includes('oci/index.json') && files.includes('oci/oci-layout'));
   });
 
@@ -51,6 +53,13 @@ describe('release artefacts (scripts/release.sh)', () => {
     assert.deepEqual(index.manifests.map((m) => [m.annotations['org.opencontainers.image.ref.name'], m.digest]),
       built.images.map((i) => [i.tag, i.digest]));
     assert.match(run.output, new RegExp(`image    tollgate-filter:${built.version.replaceAll('.', '\\.')} +oci +digest ${built.images[0].digest}`));
+  });
+
+  it('the command line is the built binary byte for byte, and it runs', async () => {
+    assert.deepEqual(readFileSync(path.join(out, 'tollgate-linux-x86_64')), readFileSync(CLI));
+    const { code, output } = await runToCompletion(path.join(out, 'tollgate-linux-x86_64'), ['--version']);
+    assert.equal(code, 0, output);
+    assert.match(output, /^tollgate \d+\.\d+\.\d+\n$/);
   });
 
   it('the tarball holds every file of the built site under www/, owner 0, time 0', async () => {
@@ -81,6 +90,10 @@ describe('release artefacts (scripts/release.sh)', () => {
     const missing = await release(path.join(tmp, 'none'), { TOLLGATE_FILTER_WASM: path.join(tmp, 'absent.wasm') });
     assert.equal(missing.code, 1);
     assert.match(missing.output, /^error: .*absent\.wasm is missing: run bash scripts\/build\.sh \(or make release\)$/m);
+    assert.ok(!existsSync(path.join(tmp, 'none')), 'nothing half-written');
+    const noCli = await release(path.join(tmp, 'none'), { TOLLGATE_CLI: path.join(tmp, 'absent-tollgate') });
+    assert.equal(noCli.code, 1);
+    assert.match(noCli.output, /^error: .*absent-tollgate is missing: run bash scripts\/build\.sh \(or make release\)$/m);
     assert.ok(!existsSync(path.join(tmp, 'none')), 'nothing half-written');
   });
 });

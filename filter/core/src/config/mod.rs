@@ -34,6 +34,11 @@ use std::fmt;
 mod check;
 mod model;
 mod raw;
+#[cfg(feature = "schema")]
+mod schema;
+
+#[cfg(feature = "schema")]
+pub use schema::json_schema;
 
 pub use model::*;
 pub use raw::{

@@ -7,6 +7,11 @@ use serde::Deserialize;
 use serde_json::Value;
 
 #[derive(Deserialize)]
+#[cfg_attr(
+    feature = "schema",
+    derive(schemars::JsonSchema),
+    schemars(rename = "Config")
+)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawConfig {
     pub(super) providers: Vec<RawProvider>,
@@ -38,6 +43,11 @@ pub(super) struct RawConfig {
 }
 
 #[derive(Deserialize, Default, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "schema",
+    derive(schemars::JsonSchema),
+    schemars(rename = "Mode")
+)]
 #[serde(rename_all = "snake_case")]
 pub(super) enum RawMode {
     #[default]
@@ -47,6 +57,11 @@ pub(super) enum RawMode {
 
 /// One place a provider's token may come from.
 #[derive(Deserialize)]
+#[cfg_attr(
+    feature = "schema",
+    derive(schemars::JsonSchema),
+    schemars(rename = "Source")
+)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawSource {
     #[serde(default)]
@@ -62,6 +77,11 @@ pub(super) struct RawSource {
 }
 
 #[derive(Deserialize, Default, Clone, Copy)]
+#[cfg_attr(
+    feature = "schema",
+    derive(schemars::JsonSchema),
+    schemars(rename = "SignaturePath")
+)]
 #[serde(rename_all = "lowercase")]
 pub(super) enum RawSignaturePath {
     #[default]
@@ -71,6 +91,11 @@ pub(super) enum RawSignaturePath {
 }
 
 #[derive(Deserialize, Default, Clone, Copy)]
+#[cfg_attr(
+    feature = "schema",
+    derive(schemars::JsonSchema),
+    schemars(rename = "PathParameters")
+)]
 #[serde(rename_all = "lowercase")]
 pub(super) enum RawPathParameters {
     #[default]
@@ -79,6 +104,11 @@ pub(super) enum RawPathParameters {
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(
+    feature = "schema",
+    derive(schemars::JsonSchema),
+    schemars(rename = "Provider")
+)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawProvider {
     pub(super) name: String,
@@ -106,6 +136,11 @@ pub(super) struct RawProvider {
 }
 
 #[derive(Deserialize, Default, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "schema",
+    derive(schemars::JsonSchema),
+    schemars(rename = "Binding")
+)]
 #[serde(rename_all = "lowercase")]
 pub(super) enum RawBinding {
     #[default]
@@ -115,6 +150,11 @@ pub(super) enum RawBinding {
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(
+    feature = "schema",
+    derive(schemars::JsonSchema),
+    schemars(rename = "Dpop")
+)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawDpop {
     #[serde(default = "default_dpop_max_age")]
@@ -139,6 +179,11 @@ impl Default for RawDpop {
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(
+    feature = "schema",
+    derive(schemars::JsonSchema),
+    schemars(rename = "Jwks")
+)]
 #[serde(deny_unknown_fields, rename_all = "lowercase")]
 pub(super) enum RawJwks {
     Inline(Value),
@@ -147,6 +192,11 @@ pub(super) enum RawJwks {
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(
+    feature = "schema",
+    derive(schemars::JsonSchema),
+    schemars(rename = "RemoteJwks")
+)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawRemote {
     pub(super) cluster: String,
@@ -160,6 +210,11 @@ pub(super) struct RawRemote {
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(
+    feature = "schema",
+    derive(schemars::JsonSchema),
+    schemars(rename = "DiscoveryJwks")
+)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawDiscovery {
     pub(super) cluster: String,
@@ -172,6 +227,11 @@ pub(super) struct RawDiscovery {
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(
+    feature = "schema",
+    derive(schemars::JsonSchema),
+    schemars(rename = "Rule")
+)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawRule {
     #[serde(rename = "match")]
@@ -191,6 +251,11 @@ pub(super) struct RawRule {
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(
+    feature = "schema",
+    derive(schemars::JsonSchema),
+    schemars(rename = "Match")
+)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawMatch {
     #[serde(default)]
