@@ -212,16 +212,22 @@ pub fn failed_step(denial: &Denial) -> Step {
             | R::MissingPath
             | R::InvalidMethod
             | R::MethodOverride
+            | R::PathOverride
             | R::InvalidPath(_),
         ) => Step::Request,
         DenialKind::InvalidRequest(
-            R::MultipleAuthorizationHeaders | R::MalformedAuthorization | R::MultipleTokens,
+            R::MultipleAuthorizationHeaders
+            | R::MalformedAuthorization
+            | R::MultipleTokens
+            | R::EncodedToken,
         )
         | DenialKind::MissingToken => Step::Credential,
         DenialKind::NoMatchingRule => Step::Rule,
         DenialKind::KeysUnavailable => Step::Provider,
         DenialKind::InsufficientScope { .. } => Step::Scopes,
-        DenialKind::InvalidDpopProof(_) | DenialKind::ReplayCacheUnavailable => Step::Binding,
+        DenialKind::InvalidDpopProof(_)
+        | DenialKind::ReplayCacheUnavailable
+        | DenialKind::ReplayStoreFull { .. } => Step::Binding,
         DenialKind::InvalidToken(e) => match e {
             T::TooLarge => Step::TokenSize,
             T::Malformed
