@@ -14,16 +14,13 @@
 //   tollgate-cache-1000   tollgate with cache_size 1000 (equal to jwt_authn's)          tollgate-cache-1000.yaml
 //   tollgate-dpop         tollgate.yaml's route and claim headers, a provider with      tollgate-dpop.yaml
 //                         "binding": "dpop" (RFC 9449), dpop_replay_cache_size 1 048 576
-//   tollgate-dpop-full    the same with dpop_replay_cache_size 1024 (16 buckets of 64,  tollgate-dpop.yaml
-//                         full within the warm-up): every measured proof evicts one
 //
 // under three token mixes: `one` (one token repeated), `5000` (5 000 distinct tokens in rotation) and `new` (every
 // token new: a pool of pre-minted unique tokens, each sent once; if a case outlasts the pool, the reuse is printed).
 // Token-checking setups run every mix; no-auth runs every mix too (the baseline of each); the floor and the anonymous
 // route run the one-token mix; tollgate-cache-1000 the 5 000-token mix.
 //
-// The DPoP setups run two DPoP mixes instead (no-auth runs them too, with the same headers): `dpop` and `dpop-eddsa`
-// (tollgate-dpop-full: `dpop` only). One access token bound to a TEST-ONLY proof key (cnf.jkt; proofs.mjs) is sent
+// The DPoP setup runs two DPoP mixes instead (no-auth runs them too, with the same headers): `dpop` and `dpop-eddsa`. One access token bound to a TEST-ONLY proof key (cnf.jkt; proofs.mjs) is sent
 // as "Authorization: DPoP <token>", a verified-token cache hit after the first request, with a new proof on every
 // request ("DPoP: <proof>", ES256 or EdDSA; ES256 is verified through Envoy's verify_signature, EdDSA in Wasm). The
 // proofs are made for the case's Envoy right before the case: each its own jti, htu the bench URL, htm GET, ath of
@@ -31,19 +28,18 @@
 // first and the measurement's after them. Before the case the harness checks that a proof is accepted once and
 // refused the second time; a proof sent twice during the case is refused too (non-2xx) and counted by the wrk script
 // (tokens.lua): either marks the figure invalid and makes the run exit 1. The replay store: the filter remembers
-// every accepted proof until it is stale (max_age + skew, 306 s, longer than any case), in buckets of 64; a bucket
-// full of unexpired proofs drops the one that expires first (filter/core/src/replay.rs), with no error and no
-// metric. At the default size, 65 536 entries in 1 024 buckets, the first bucket is full after about 40 000 proofs,
-// fewer than a case sends on a quiet machine; so tollgate-dpop.yaml holds 1 048 576 (the normal case: no bucket
-// fills) and tollgate-dpop-full measures a store that is full all along.
+// every accepted proof until it is stale (max_age + skew, 306 s, longer than any case) in 1 024 buckets chosen by a
+// keyed hash; a bucket full of unexpired proofs refuses the new one with 503 (dpop_replay_store_full,
+// filter/core/src/replay.rs), never forgets an old one. A case sends more proofs than the default 65 536 hold on a
+// quiet machine, so tollgate-dpop.yaml holds 1 048 576 (the normal case: no bucket fills); a proof refused as
+// "store full" is counted (from the filter's metrics) and marks the figure invalid.
 //
 // For every case: requests/s, p50 and p99 (wrk --latency), Envoy's CPU time per request (user + system of the whole
 // process from /proc/<pid>/stat during the measurement ÷ requests completed) and the verified-token cache hit share;
 // each figure the median of --rounds rounds. Then the ratios (tollgate vs no auth and vs the matching jwt_authn setup;
 // tollgate − floor in µs per request; each DPoP case's CPU per request above tollgate/one's, the cost of the DPoP
 // check), for the DPoP cases a table of their proofs (made, reused, refused as replayed, signatures by Envoy / in
-// Wasm, the replay store's fullest bucket and the proofs written into a full bucket, computed as the filter places
-// them; the oldest proof's age), the .wasm sizes, and Envoy's RSS at start and after --memory-requests requests
+// Wasm, the replay store's size and the proofs it refused as full; the oldest proof's age), the .wasm sizes, and Envoy's RSS at start and after --memory-requests requests
 // on tollgate with one token and with 5 000 tokens (plus the filter's memory gauge, when the filter has one).
 // Writes target/bench/filter-bench.md, .svg and .json (or --out DIR) and prints the Markdown.
 //
@@ -74,7 +70,7 @@ import { request } from '../lib/http.mjs';
 import { runToCompletion } from '../lib/proc.mjs';
 import { buildFloor } from './floor.mjs';
 import { ALGORITHMS, TOKEN_LIFETIME_SECONDS, ps256Jwk, writeTokens } from './tokens.mjs';
-import { boundToken, proofKey, proofMinter, replayPrefix, replayStoreFill, writeProofs } from './proofs.mjs';
+import { boundToken, proofKey, proofMinter, writeProofs } from './proofs.mjs';
 import { FILTER_MEMORY_GAUGE, summarize, markdown, rows } from './report.mjs';
 import { sumFamily } from '../lib/metrics.mjs';
 import { chart } from './svg.mjs';
@@ -96,9 +92,6 @@ const NEW_POOL_MIN = 50_000;
 const DPOP_RPS_GUESS = { ES256: 20_000, EdDSA: 5_000 };
 /** Smallest DPoP proof pool; also the pool of the no-auth baseline, which reads no proof (its wraps do not matter). */
 const DPOP_POOL_MIN = 20_000;
-/** dpop_replay_cache_size of the full-store setup: 16 buckets of 64, full after about a thousand proofs, that is
- *  within the warm-up, so that every measured proof is written into a full bucket. */
-const FULL_REPLAY_STORE = 1024;
 /** USER_HZ: the unit of /proc/<pid>/stat times on Linux. */
 const CLOCK_TICKS_PER_SECOND = 100;
 /** Load average (1 min) per CPU at start above which the report calls the machine loaded. */
@@ -151,10 +144,6 @@ const SETUPS = [
   {
     id: 'tollgate-dpop', label: 'tollgate, DPoP-bound token', short: 'DPoP', config: 'tollgate-dpop.yaml',
     family: 'tollgate', wasm: true, checksTokens: true, dpop: true, cache: null, mixes: DPOP_MIXES,
-  },
-  {
-    id: 'tollgate-dpop-full', label: 'tollgate, DPoP, replay store full', short: 'DPoP, store full', config: 'tollgate-dpop.yaml',
-    family: 'tollgate', wasm: true, checksTokens: true, dpop: true, cache: null, replayStore: FULL_REPLAY_STORE, mixes: ['dpop'],
   },
 ];
 
@@ -468,21 +457,18 @@ const benchUrl = (port) => `http://127.0.0.1:${port}/`;
  * Start the setup's Envoy and check it answers as it should: 200 with a token, 401 without (token setups). A DPoP
  * setup gets `bound` (dpopToken()): 200 for the token with a fresh proof, 401 invalid_dpop_proof for the same proof
  * again (so a proof sent twice during the case is refused, and counted as non-2xx), 401 for the token as Bearer and
- * without a token. Resolves { envoy, port, checkPrefixes (replay prefixes of the proofs the check left in the
- * store), replayStore (its size, DPoP setups) }.
+ * without a token. Resolves { envoy, port, replayStore (its size, DPoP setups) }.
  */
 async function startSetup(setup, floorWasm, oneToken, bound) {
   const config = renderConfig(setup, floorWasm);
   const envoy = await startEnvoy(config, { name: `bench-${setup.id.replace('@', '-')}`, logLevel: 'warn', componentLogLevel: '' });
   try {
     const port = envoy.listenerPort('bench');
-    const checkPrefixes = [];
     if (setup.dpop) {
-      const { proof, jti } = proofMinter(bound.key, { htm: 'GET', htu: benchUrl(port), accessToken: bound.token }).mint();
+      const { proof } = proofMinter(bound.key, { htm: 'GET', htu: benchUrl(port), accessToken: bound.token }).mint();
       const headers = { authorization: `DPoP ${bound.token}`, dpop: proof };
       const ok = await request(port, { path: '/', headers });
       if (ok.status !== 200) throw new Error(`${setup.id}: a bound token with a valid ${bound.key.alg} proof was answered ${ok.status} ${ok.body}`);
-      checkPrefixes.push(replayPrefix(bound.key.thumbprint, jti));
       const again = await request(port, { path: '/', headers });
       const challenge = again.headers['www-authenticate'] ?? '';
       if (again.status !== 401 || !challenge.includes('error="invalid_dpop_proof"') || !challenge.includes('the DPoP proof was used before')) {
@@ -498,7 +484,7 @@ async function startSetup(setup, floorWasm, oneToken, bound) {
       const none = await request(port, { path: '/' });
       if (none.status !== 401) throw new Error(`${setup.id}: a request without a token was answered ${none.status}, not 401`);
     }
-    return { envoy, port, checkPrefixes, replayStore: setup.dpop ? replayStoreSize(config) : null };
+    return { envoy, port, replayStore: setup.dpop ? replayStoreSize(config) : null };
   } catch (err) {
     envoy.markFailed();
     await envoy.stop();
@@ -550,11 +536,13 @@ async function dpopSource(setup, mix, port, done) {
   return sourceOf(await make(`proofs-${mix.id}.txt`, count));
 }
 
-/** The filter's DPoP counters: proofs refused as replayed, signatures verified by Envoy (host) and in Wasm. */
+/** The filter's DPoP counters: proofs refused as replayed or because the replay store was full, signatures verified
+ *  by Envoy (host) and in Wasm. */
 async function dpopCounters(envoy) {
   const stats = await envoy.stats('^wasmcustom\\.tollgate\\.');
   return {
     replayed: sumFamily(stats, 'denied', { reason: 'dpop_replayed' }),
+    storeFull: sumFamily(stats, 'denied', { reason: 'dpop_replay_store_full' }),
     host: sumFamily(stats, 'signatures', { signature_path: 'host' }),
     wasm: sumFamily(stats, 'signatures', { signature_path: 'wasm' }),
   };
@@ -568,7 +556,7 @@ async function runCase({ setup, mix }, floorWasm, done) {
   // of the case's pool, the measurement going on with the next ones.
   const warmOther = mix.id === 'new' ? { file: await tokens.rotationFile(), mode: 'rotate' } : null;
   const bound = dpop ? tokens.dpopToken(mix.proofAlg) : null;
-  const { envoy, port, checkPrefixes, replayStore } = await startSetup(setup, floorWasm, await tokens.oneToken(), bound);
+  const { envoy, port, replayStore } = await startSetup(setup, floorWasm, await tokens.oneToken(), bound);
   try {
     if (dpop) measured = await dpopSource(setup, mix, port, done);
     const warm = warmOther ?? measured;
@@ -596,12 +584,6 @@ async function runCase({ setup, mix }, floorWasm, done) {
     };
     if (!dpopBefore) return figures;
     const dpopAfter = await dpopCounters(envoy);
-    // The replay store as the filter fills it (proofs.mjs, replayStoreFill): the check's proof, then the pool's
-    // proofs in the order sent (each at most once: a second use adds nothing), every one unexpired.
-    const sent = Math.min(measured.count, measured.start + (result.issued ?? 0));
-    const fill = replayStoreFill([...checkPrefixes, ...measured.pool.prefixes.slice(0, sent)], replayStore, {
-      from: checkPrefixes.length + measured.start,
-    });
     return {
       ...figures,
       replayed: dpopAfter.replayed - dpopBefore.replayed,
@@ -609,8 +591,7 @@ async function runCase({ setup, mix }, floorWasm, done) {
       proofWasm: dpopAfter.wasm - dpopBefore.wasm,
       warmupProofs: measured.start,
       storeSize: replayStore,
-      storeFullest: fill.fullest,
-      storeEvicting: fill.evictingFrom,
+      storeFull: dpopAfter.storeFull - dpopBefore.storeFull,
       proofAge: now() - measured.pool.iat,
     };
   } catch (err) {
@@ -701,7 +682,7 @@ async function main() {
       const what = c.mix.proofAlg ? 'proof' : 'token';
       log(`  ${Math.round(r.rps)} req/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, ${r.cpuUs.toFixed(1)} µs CPU/req` +
         `${r.non2xx ? `, ${r.non2xx} non-2xx` : ''}${r.reused ? `, ${r.reused} requests reused a ${what}` : ''}` +
-        `${r.storeSize ? `, ${r.replayed} refused as replayed, replay store's fullest bucket ${r.storeFullest} of 64` : ''}`);
+        `${r.storeSize ? `, ${r.replayed} refused as replayed, ${r.storeFull} refused as replay store full` : ''}`);
     }
   }
 
@@ -726,11 +707,8 @@ async function main() {
       }
       if (r.non2xx) notes.push(`${at}: ${r.non2xx} non-2xx answers: this figure is not valid`);
       if (r.socketErrors) notes.push(`${at}: ${r.socketErrors}`);
-      if (r.storeSize && !c.setup.replayStore && r.storeEvicting > 0) {
-        notes.push(`${at}: ${r.storeEvicting} measured proofs found their replay-store bucket full: this figure is not the normal case`);
-      }
-      if (r.storeSize && c.setup.replayStore && r.storeEvicting < 0.9 * (r.issued ?? 0)) {
-        notes.push(`${at}: only ${r.storeEvicting} of ${r.issued} measured proofs found their replay-store bucket full`);
+      if (r.storeSize && r.storeFull > 0) {
+        notes.push(`${at}: ${r.storeFull} measured proofs were refused because their replay-store bucket was full: this figure is not valid`);
       }
     }
   }

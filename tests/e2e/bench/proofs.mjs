@@ -13,9 +13,6 @@ import crypto from 'node:crypto';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { minter } from './tokens.mjs';
 
-/** Entries per bucket of the filter's replay store (filter/core/src/replay.rs, ENTRIES_PER_BUCKET). */
-export const REPLAY_ENTRIES_PER_BUCKET = 64;
-
 const seed = (label) => crypto.createHash('sha256').update(`tollgate TEST-ONLY ${label}`).digest();
 
 function es256Key() {
@@ -94,62 +91,19 @@ export function proofMinter(key, { htm, htu, accessToken }) {
 }
 
 /**
- * Where the filter's replay store keeps a proof (filter/core/src/dpop.rs and replay.rs): the key is the first 16
- * bytes of SHA-256(thumbprint ‖ jti), its bucket the first 8 of them as a little-endian integer modulo the bucket
- * count. Returned here as that integer (a BigInt), so any bucket count can be applied later.
- */
-export function replayPrefix(thumbprint, jti) {
-  const digest = crypto.createHash('sha256').update(thumbprint).update(jti).digest();
-  return digest.readBigUInt64LE(0);
-}
-
-/** Buckets of a replay store of `size` entries (the filter's bucket_count). */
-export const replayBuckets = (size) => Math.max(1, Math.floor(size / REPLAY_ENTRIES_PER_BUCKET));
-
-/**
- * Replay the store's bucket filling for proofs sent in order (`prefixes`, from replayPrefix), all unexpired (a case
- * lasts far less than a proof is remembered): { fullest (largest number of entries a bucket held), evicting (proofs
- * whose write found their bucket full, so dropped an unexpired proof: from then on that one could be replayed),
- * evictingFrom (the same, counting only the proofs from index `from` on, e.g. the measurement after a warm-up) }.
- */
-export function replayStoreFill(prefixes, size, { from = 0 } = {}) {
-  const buckets = BigInt(replayBuckets(size));
-  const load = new Map();
-  let fullest = 0;
-  let evicting = 0;
-  let evictingFrom = 0;
-  prefixes.forEach((prefix, i) => {
-    const b = prefix % buckets;
-    const n = load.get(b) ?? 0;
-    if (n >= REPLAY_ENTRIES_PER_BUCKET) {
-      evicting++;
-      if (i >= from) evictingFrom++;
-    } else {
-      load.set(b, n + 1);
-      fullest = Math.max(fullest, n + 1);
-    }
-  });
-  return { fullest, evicting, evictingFrom };
-}
-
-/**
  * Write `count` proofs of `key` for `htm` + `htu` + `accessToken` to `file`, one per line, each with `iat` the time
- * it was made. Resolves { count, iat (of the first, the oldest), prefixes (the replay prefix of each line, in file
- * order) }. Yields to the event loop between chunks so progress can be printed.
+ * it was made. Resolves { count, iat (of the first, the oldest) }. Yields to the event loop between chunks so progress can be printed.
  */
 export async function writeProofs(file, count, key, { htm, htu, accessToken, onProgress } = {}) {
   const { mint } = proofMinter(key, { htm, htu, accessToken });
   const iat = Math.floor(Date.now() / 1000);
-  const prefixes = new Array(count);
   const fd = openSync(file, 'w');
   try {
     const CHUNK = 5000;
     for (let start = 0; start < count; start += CHUNK) {
       const lines = [];
       for (let i = start; i < Math.min(count, start + CHUNK); i++) {
-        const { proof, jti } = mint();
-        prefixes[i] = replayPrefix(key.thumbprint, jti);
-        lines.push(proof);
+        lines.push(mint().proof);
       }
       writeSync(fd, `${lines.join('\n')}\n`);
       onProgress?.(Math.min(count, start + CHUNK));
@@ -158,5 +112,5 @@ export async function writeProofs(file, count, key, { htm, htu, accessToken, onP
   } finally {
     closeSync(fd);
   }
-  return { count, iat, prefixes };
+  return { count, iat };
 }

@@ -14,8 +14,8 @@ export function median(values) {
 
 /**
  * One case's rounds → its figures (each figure the median of its rounds; counts summed). A DPoP case's rounds also
- * carry the proof figures (storeSize present): `dpop` sums the counts, takes the largest fullest-bucket and oldest
- * proof, and the median pool size; null for other cases.
+ * carry the proof figures (storeSize present): `dpop` sums the counts, takes the oldest proof, and the median pool
+ * size; null for other cases.
  */
 export function summarize(rounds) {
   const m = (key) => median(rounds.map((r) => r[key]));
@@ -29,8 +29,7 @@ export function summarize(rounds) {
     proofHost: sum('proofHost'),
     proofWasm: sum('proofWasm'),
     storeSize: max('storeSize'),
-    storeFullest: max('storeFullest'),
-    storeEvicting: sum('storeEvicting'),
+    storeFull: sum('storeFull'),
     proofAge: max('proofAge'),
   } : null;
   return {
@@ -210,20 +209,19 @@ export function markdown(meta, cases, extras) {
         fmtInt(c.figures.reused),
         fmtInt(d.replayed),
         `${fmtInt(d.proofHost)} / ${fmtInt(d.proofWasm)}`,
-        `${fmtInt(d.storeSize)}: ${d.storeFullest} of 64`,
-        fmtInt(d.storeEvicting),
+        fmtInt(d.storeSize),
+        fmtInt(d.storeFull),
         `${d.proofAge} s`,
       ];
     });
     out.push(table(['mix', 'setup', 'proofs made per round (median)', 'requests that reused a proof', 'refused as replayed',
-      'proof signatures by Envoy / in Wasm', 'replay store: size, fullest bucket', 'measured proofs into a full bucket',
+      'proof signatures by Envoy / in Wasm', 'replay store size', 'refused as replay store full',
       'oldest proof at the end'], dbody), '');
-    out.push('Counts are summed over the rounds; the fullest bucket and the oldest proof are the largest of any round. Each round\'s proofs are made right before it for that Envoy, each with ' +
+    out.push('Counts are summed over the rounds; the oldest proof is the largest of any round. Each round\'s proofs are made right before it for that Envoy, each with ' +
       'its own `jti`, and sent once (warm-up first, the measurement after it); a proof sent twice is refused (a non-2xx ' +
       'answer, which makes the figure invalid). Signatures: the filter\'s counters during the measurement (the token is ' +
-      'a cache hit, so these are the proofs\'). Replay store: the proofs sent, placed in the filter\'s buckets of 64 as ' +
-      'the filter places them; a proof written into a full bucket drops the unexpired proof that expires first, which ' +
-      'from then on could be replayed.', '');
+      'a cache hit, so these are the proofs\'). Replay store: a proof whose bucket is full of unexpired proofs is ' +
+      'refused (503 dpop_replay_store_full) rather than an old one forgotten; any such refusal makes the figure invalid.', '');
   }
 
   out.push('## Size and memory', '');
