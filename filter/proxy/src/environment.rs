@@ -14,14 +14,14 @@ const CAS_ATTEMPTS: usize = 8;
 
 /// One request's view of the host. The certificate property is read at most once, and only
 /// if a token or route needs it.
-pub struct EnvoyRequest {
+pub(crate) struct EnvoyRequest {
     buckets: usize,
     certificate: Option<Option<[u8; 32]>>,
 }
 
 impl EnvoyRequest {
     /// For a configuration whose replay store holds `replay_entries` proofs.
-    pub fn new(replay_entries: usize) -> EnvoyRequest {
+    pub(crate) fn new(replay_entries: usize) -> EnvoyRequest {
         EnvoyRequest {
             buckets: replay::bucket_count(replay_entries),
             certificate: None,
