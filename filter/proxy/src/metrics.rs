@@ -8,7 +8,7 @@
 //! | `tollgate.prefix.<p>.provider.<prov>.reason.<r>.denied` | `tollgate_denied{stat_prefix, provider, reason}` |
 //! | `tollgate.prefix.<p>.provider.<prov>.reason.<r>.would_deny` | `tollgate_would_deny{…}` (dry run) |
 //! | `tollgate.prefix.<p>.jwt_cache_hit`, `….jwt_cache_miss` | `tollgate_jwt_cache_hit{stat_prefix}` … |
-//! | `tollgate.prefix.<p>.signature_path.<host|wasm>.signatures` | `tollgate_signatures{stat_prefix, signature_path}` |
+//! | `tollgate.prefix.<p>.signature_path.<host\|wasm>.signatures` | `tollgate_signatures{stat_prefix, signature_path}` |
 //! | `tollgate.prefix.<p>.signature_host_algorithms` (gauge) | |
 //! | `tollgate.prefix.<p>.vm_memory_bytes` (gauge: the sum over this filter's VMs) | |
 //! | `tollgate.prefix.<p>.provider.<prov>.jwks_fetch_success`, `jwks_fetch_failed`, `jwks_refetch_triggered`, gauges `jwks_keys`, `jwks_age_seconds` | (remote keys, see `keys`) |
