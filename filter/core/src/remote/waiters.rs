@@ -120,11 +120,6 @@ impl Waiters {
         }
         out
     }
-
-    /// The earliest deadline, if any request waits.
-    pub fn next_deadline(&self) -> Option<u64> {
-        self.entries.iter().map(|w| w.deadline_ms).min()
-    }
 }
 
 #[cfg(test)]
@@ -158,12 +153,10 @@ mod tests {
         let mut ws = Waiters::new(10);
         ws.add(w(1, 0, 100)).unwrap();
         ws.add(w(2, 0, 200)).unwrap();
-        assert_eq!(ws.next_deadline(), Some(100));
         assert_eq!(ws.take_expired(99), vec![]);
         assert_eq!(ws.take_expired(100), vec![w(1, 0, 100)]);
-        assert_eq!(ws.next_deadline(), Some(200));
         assert_eq!(ws.take_expired(1_000), vec![w(2, 0, 200)]);
-        assert_eq!(ws.next_deadline(), None);
+        assert!(ws.is_empty());
     }
 
     #[test]
