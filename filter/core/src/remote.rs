@@ -5,8 +5,8 @@
 //! Pure logic only — no host calls, time is a parameter (unix seconds). [`Outbound`] is the
 //! one home of a worker's outbound calls and of the requests that wait for them: it runs the
 //! events of each provider's [`Refresher`], keeps each provider's [`FetchState`] and last
-//! good JWKS in proxy-wasm shared data ([`Record`], written with compare-and-swap through
-//! [`SharedData`]), queues the calls for the root context and keeps the [`Waiters`]. The glue
+//! good JWKS in proxy-wasm shared data (a [`record`], written with compare-and-swap through
+//! [`SharedData`]), queues the calls for the root context and keeps the paused requests ([`waiters`]). The glue
 //! (`filter/proxy`, `keys.rs`) only implements [`OutboundHost`] with host calls and forwards
 //! timer ticks, requests and HTTP-call answers.
 //!
@@ -38,7 +38,7 @@
 //! refetch per `refetch_interval_seconds` (counted as a triggered refetch) and waits for it;
 //! otherwise it gets the 503 at once. Unknown `kid`: paused until the triggered (or running)
 //! refetch ends, then evaluated once more; when the refetch is rate limited, 401
-//! `invalid_token` at once. [`Waiters`] keeps the paused requests of a worker, bounded
+//! `invalid_token` at once. [`waiters`] keeps the paused requests of a worker, bounded
 //! (1024); a request that finds it full is answered at once.
 
 pub mod discovery;
@@ -52,14 +52,13 @@ pub use discovery::{discovery_url, parse_discovery, DiscoveryError};
 pub use outbound::{
     Call, HttpCall, Outbound, OutboundHost, Report, Severity, SharedData, SwapError,
 };
-pub use record::{shared_data_key, Record, RecordError};
+pub use record::RecordError;
 pub use refresher::{
-    refreshers, Action, FetchError, FetchRequest, FetchState, HttpResponse, Lease, Refresher,
-    Source, Step, DEFAULT_CACHE_SECONDS, DEFAULT_REFETCH_INTERVAL_SECONDS, DEFAULT_TIMEOUT_MS,
-    MAX_BODY_BYTES,
+    Action, FetchError, FetchRequest, FetchState, HttpResponse, Lease, Refresher, Source, Step,
+    DEFAULT_CACHE_SECONDS, DEFAULT_REFETCH_INTERVAL_SECONDS, DEFAULT_TIMEOUT_MS, MAX_BODY_BYTES,
 };
 pub use url::{HttpUrl, UrlError};
-pub use waiters::{Awaited, WaitReason, Waiter, Waiters, WaitersFull};
+pub use waiters::{Awaited, WaitReason, Waiter};
 
 #[cfg(test)]
 mod tests;

@@ -49,7 +49,7 @@ use crate::jwks::{JwksError, SkippedKey};
 
 /// Compare-and-swap attempts before a record update is given up (another worker keeps
 /// writing; the next tick tries again).
-pub const CAS_ATTEMPTS: usize = 4;
+pub(crate) const CAS_ATTEMPTS: usize = 4;
 
 /// Why a shared-data write did not happen.
 #[derive(Debug, Clone, PartialEq, Eq)]

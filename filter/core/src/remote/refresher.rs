@@ -303,7 +303,7 @@ pub struct Refresher {
 /// The refresher of every provider, in config order (`None` for inline keys). A URL the
 /// configuration check let through but that cannot be fetched (user info, fragment, bad
 /// port, …) is a [`ConfigError`] naming the field, so the plugin refuses to start.
-pub fn refreshers(config: &Config) -> Result<Vec<Option<Refresher>>, ConfigError> {
+pub(crate) fn refreshers(config: &Config) -> Result<Vec<Option<Refresher>>, ConfigError> {
     config
         .providers
         .iter()

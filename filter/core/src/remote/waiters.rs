@@ -37,14 +37,14 @@ pub struct Waiter {
 
 /// The list is full: answer the request at once instead of pausing it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WaitersFull;
+pub(crate) struct WaitersFull;
 
 /// Default number of requests one worker VM keeps paused at most.
-pub const DEFAULT_CAPACITY: usize = 1024;
+pub(crate) const DEFAULT_CAPACITY: usize = 1024;
 
 /// The paused requests of one worker VM.
 #[derive(Debug, Clone)]
-pub struct Waiters {
+pub(crate) struct Waiters {
     entries: Vec<Waiter>,
     capacity: usize,
 }
@@ -65,11 +65,13 @@ impl Waiters {
     }
 
     /// Number of paused requests.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
     /// True when no request is paused.
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
