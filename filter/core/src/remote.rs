@@ -12,7 +12,7 @@
 //!
 //! Files: [`refresher`] (the timing rules and the lease), [`record`] (the shared record),
 //! [`outbound`] (calls, waiting, the compare-and-swap loop), [`waiters`] (the paused
-//! requests), [`discovery`] and [`url`] (parsing).
+//! requests), [`report`] (what the operator is told), [`discovery`] and [`url`] (parsing).
 //!
 //! # Timing rules
 //!
@@ -45,18 +45,18 @@ pub mod discovery;
 pub mod outbound;
 pub mod record;
 pub mod refresher;
+pub mod report;
 pub mod url;
 pub mod waiters;
 
 pub use discovery::{discovery_url, parse_discovery, DiscoveryError};
-pub use outbound::{
-    Call, HttpCall, Outbound, OutboundHost, Report, Severity, SharedData, SwapError,
-};
+pub use outbound::{Call, HttpCall, Outbound, OutboundHost, SharedData, SwapError};
 pub use record::RecordError;
 pub use refresher::{
     Action, FetchError, FetchRequest, FetchState, HttpResponse, Lease, Refresher, Source, Step,
     DEFAULT_CACHE_SECONDS, DEFAULT_REFETCH_INTERVAL_SECONDS, DEFAULT_TIMEOUT_MS, MAX_BODY_BYTES,
 };
+pub use report::{Report, Severity};
 pub use url::{HttpUrl, UrlError};
 pub use waiters::{Awaited, WaitReason, Waiter};
 

@@ -11,6 +11,7 @@ use serde_json::json;
 use super::*;
 use crate::cache::CacheSecret;
 use crate::remote::FetchState;
+use crate::remote::Severity;
 use crate::testkit::{self, TestKey, NOW};
 use crate::Outcome;
 
