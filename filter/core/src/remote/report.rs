@@ -25,7 +25,9 @@ pub enum Severity {
 }
 
 /// What happened to a provider's keys: the glue logs [`Report::line`] at
-/// [`Report::severity`] and updates the metric the variant names.
+/// [`Report::severity`] and updates the metric the variant names. Every variant names its
+/// `provider`; times (`next_refresh`, `next_attempt`) are unix seconds; `status` is the
+/// host's status as text. No variant carries a token or key material.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Report {
