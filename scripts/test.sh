@@ -3,9 +3,9 @@
 # Every step prints how long it took.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cli_args "usage: bash scripts/test.sh   (or: make test)
-Runs setup, then every check and every test: cargo fmt --check, clippy (native and both wasm targets), the
-builds, cargo nextest, the site checks, the page's wasm-bindgen tests in headless Chromium and the end-to-end
-suites in tests/e2e." -- "$@"
+Runs setup, then every check and every test: cargo fmt --check, clippy (native and both wasm targets), cargo
+doc with warnings as errors, cargo deny (licences, duplicate versions, sources), the builds, cargo nextest, the
+site checks, the page's wasm-bindgen tests in headless Chromium and the end-to-end suites in tests/e2e." -- "$@"
 cd "$ROOT"
 bash scripts/setup.sh
 
@@ -18,6 +18,12 @@ cargo clippy --locked --quiet --workspace --all-targets -- -D warnings
 cargo clippy --locked --quiet -p tollgate-core -p tollgate-filter -p tollgate-sigbench-guest --target wasm32-wasip1 -- -D warnings
 cargo clippy --locked --quiet -p tollgate-redirect-page --target wasm32-unknown-unknown --all-targets -- -D warnings
 cargo clippy --locked --quiet --manifest-path fuzz/Cargo.toml --all-targets -- -D warnings
+
+step "cargo doc (every workspace crate, warnings are errors: broken links, bad code spans)"
+RUSTDOCFLAGS="-D warnings" cargo doc --locked --quiet --no-deps --workspace
+
+step "cargo deny check licenses bans sources (deny.toml; advisories need the RustSec database from GitHub)"
+cargo deny --locked check licenses bans sources
 step_done # build.sh times its own steps
 
 bash scripts/build.sh

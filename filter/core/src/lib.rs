@@ -29,6 +29,7 @@ pub mod token;
 mod cache;
 mod json;
 mod rules;
+mod tchar;
 
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;

@@ -2,10 +2,17 @@
 //! discovery, shared by every worker VM of an Envoy process, refreshed before they expire,
 //! refetched on an unknown `kid`, and kept through outages.
 //!
-//! Pure logic only — no host calls, time is a parameter (unix seconds). The glue
-//! (`filter/proxy`) turns timer ticks, requests and HTTP-call answers into the events of
-//! [`Refresher`], keeps each provider's [`FetchState`] and last good JWKS in proxy-wasm
-//! shared data ([`Record`], written with compare-and-swap), and performs the [`Action`]s.
+//! Pure logic only — no host calls, time is a parameter (unix seconds). [`Outbound`] is the
+//! one home of a worker's outbound calls and of the requests that wait for them: it runs the
+//! events of each provider's [`Refresher`], keeps each provider's [`FetchState`] and last
+//! good JWKS in proxy-wasm shared data (a [`record`], written with compare-and-swap through
+//! [`SharedData`]), queues the calls for the root context and keeps the paused requests ([`waiters`]). The glue
+//! (`filter/proxy`, `keys.rs`) only implements [`OutboundHost`] with host calls and forwards
+//! timer ticks, requests and HTTP-call answers.
+//!
+//! Files: [`refresher`] (the timing rules and the lease), [`record`] (the shared record),
+//! [`outbound`] (calls, waiting, the compare-and-swap loop), [`waiters`] (the paused
+//! requests), [`report`] (what the operator is told), [`discovery`] and [`url`] (parsing).
 //!
 //! # Timing rules
 //!
@@ -24,28 +31,34 @@
 //!
 //! # Requests while keys are missing
 //!
-//! No keys yet: the request is paused (at most [`Refresher::max_wait_ms`]) while a fetch is
-//! in progress or could start, then evaluated; if there are still no keys it gets 503 with
-//! `Retry-After` — never 401, since the failure is on the server side. During the failure
-//! backoff it gets 503 at once. Unknown `kid`: paused until the triggered (or running)
+//! [`Outbound::wait_for_keys`] decides. No keys yet: the request is paused (at most
+//! [`Refresher::max_wait_ms`]) while a fetch is in progress or could start, then evaluated;
+//! if there are still no keys it gets 503 with `Retry-After` — never 401, since the failure
+//! is on the server side. While the failure backoff runs, a request may still trigger one
+//! refetch per `refetch_interval_seconds` (counted as a triggered refetch) and waits for it;
+//! otherwise it gets the 503 at once. Unknown `kid`: paused until the triggered (or running)
 //! refetch ends, then evaluated once more; when the refetch is rate limited, 401
-//! `invalid_token` at once. [`Waiters`] keeps the paused requests of a worker, bounded.
+//! `invalid_token` at once. [`waiters`] keeps the paused requests of a worker, bounded
+//! (1024); a request that finds it full is answered at once.
 
 pub mod discovery;
+pub mod outbound;
 pub mod record;
 pub mod refresher;
+pub mod report;
 pub mod url;
 pub mod waiters;
 
 pub use discovery::{discovery_url, parse_discovery, DiscoveryError};
-pub use record::{shared_data_key, Record, RecordError};
+pub use outbound::{Call, HttpCall, Outbound, OutboundHost, SharedData, SwapError};
+pub use record::RecordError;
 pub use refresher::{
-    refreshers, Action, FetchError, FetchRequest, FetchState, HttpResponse, Lease, Refresher,
-    Source, Step, DEFAULT_CACHE_SECONDS, DEFAULT_REFETCH_INTERVAL_SECONDS, DEFAULT_TIMEOUT_MS,
-    MAX_BODY_BYTES,
+    Action, FetchError, FetchRequest, FetchState, HttpResponse, Lease, Refresher, Source, Step,
+    DEFAULT_CACHE_SECONDS, DEFAULT_REFETCH_INTERVAL_SECONDS, DEFAULT_TIMEOUT_MS, MAX_BODY_BYTES,
 };
+pub use report::{Report, Severity};
 pub use url::{HttpUrl, UrlError};
-pub use waiters::{WaitReason, Waiter, Waiters, WaitersFull};
+pub use waiters::{Awaited, WaitReason, Waiter};
 
 #[cfg(test)]
 mod tests;

@@ -4,6 +4,7 @@
 use std::fmt;
 
 use crate::path::PathError;
+use crate::tchar::is_tchar;
 
 /// The request itself is malformed (answered 400 `invalid_request`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,28 +87,6 @@ pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str
         .iter()
         .find(|(n, _)| n.eq_ignore_ascii_case(name))
         .map(|(_, v)| v.as_str())
-}
-
-/// RFC 9110 `tchar`.
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'!' | b'#'
-                | b'$'
-                | b'%'
-                | b'&'
-                | b'\''
-                | b'*'
-                | b'+'
-                | b'-'
-                | b'.'
-                | b'^'
-                | b'_'
-                | b'`'
-                | b'|'
-                | b'~'
-        )
 }
 
 /// A request method the rules can be trusted with: a non-empty RFC 9110 token without

@@ -245,11 +245,6 @@ impl KeyMaterial {
             signature_len: n.len(),
         })
     }
-
-    /// The DER SubjectPublicKeyInfo (empty for Ed25519, which the host cannot verify).
-    pub fn spki_der(&self) -> &[u8] {
-        &self.spki
-    }
 }
 
 fn strip_leading_zeros(b: &[u8]) -> &[u8] {

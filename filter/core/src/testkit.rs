@@ -1,7 +1,9 @@
 //! TEST-ONLY helpers (compiled for this crate's tests and with the `testkit` feature, for
-//! tests/abi): fixed-seed keys, their JWKS, a standard configuration and a token minter
-//! that signs *arbitrary* header and payload bytes, so tests can build every malformed
-//! variant. Time is a parameter everywhere; [`NOW`] is the fixed "current time" of tests.
+//! tests/abi, the fuzz targets and the signature benchmark): fixed-seed keys, their JWKS, a
+//! standard configuration, a token minter that signs *arbitrary* header and payload bytes,
+//! so tests can build every malformed variant, and [`ReferenceHost`], Envoy's
+//! `verify_signature` without Envoy. Time is a parameter everywhere; [`NOW`] is the fixed
+//! "current time" of tests.
 //!
 //! Never enable the `testkit` feature in the shipped filter: these private keys are public.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -9,6 +11,26 @@
 use ct_codecs::{Base64UrlSafeNoPadding, Encoder};
 use jwt_simple::prelude::*;
 use serde_json::{json, Map, Value};
+
+use crate::signature::{HostFailure, SignatureHost};
+
+/// The host signature path without Envoy: Envoy's `verify_signature` semantics on `ring`
+/// (`tollgate-reference-crypto`), a different crypto library than the filter's own.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReferenceHost;
+
+impl SignatureHost for ReferenceHost {
+    fn verify(
+        &self,
+        hash: &'static str,
+        public_key: &[u8],
+        signature: &[u8],
+        text: &[u8],
+    ) -> Result<bool, HostFailure> {
+        tollgate_reference_crypto::verify_signature(hash, public_key, signature, text)
+            .map_err(|e| HostFailure(e.0.to_owned()))
+    }
+}
 
 /// Fixed "now" of the tests (unix seconds, 2023-11-14T22:13:20Z).
 pub const NOW: u64 = 1_700_000_000;

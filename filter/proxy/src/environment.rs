@@ -22,7 +22,7 @@ use crate::host;
 const CAS_ATTEMPTS: usize = 8;
 
 /// Shared-data name of the replay store's bucket-hash secret.
-pub const REPLAY_SECRET: &str = "tollgate.dpop.replay.secret";
+pub(crate) const REPLAY_SECRET: &str = "tollgate.dpop.replay.secret";
 
 /// Shared-data name prefix of the replay store's buckets (the layout of this version: a
 /// fixed number of buckets chosen by a keyed hash).
@@ -30,14 +30,14 @@ const BUCKET_PREFIX: &str = "tollgate.dpop.replay.v2.";
 
 /// One request's view of the host. The certificate property is read at most once, and only
 /// if a token or route needs it.
-pub struct EnvoyRequest {
+pub(crate) struct EnvoyRequest {
     capacity: usize,
     certificate: Option<Option<[u8; 32]>>,
 }
 
 impl EnvoyRequest {
     /// For a configuration whose replay store holds `replay_entries` proofs.
-    pub fn new(replay_entries: usize) -> EnvoyRequest {
+    pub(crate) fn new(replay_entries: usize) -> EnvoyRequest {
         EnvoyRequest {
             capacity: replay::bucket_capacity(replay_entries),
             certificate: None,
@@ -53,7 +53,7 @@ fn read_replay_secret() -> Option<ReplaySecret> {
 }
 
 /// Create the replay store's secret unless another VM of the process already did.
-pub fn ensure_replay_secret() -> Result<(), Status> {
+pub(crate) fn ensure_replay_secret() -> Result<(), Status> {
     if read_replay_secret().is_some() {
         return Ok(());
     }

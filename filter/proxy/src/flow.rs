@@ -5,8 +5,8 @@
 //! keys ([`Pass::Resumed`], with the request's context made effective).
 
 use proxy_wasm::types::{Action, LogLevel};
-use tollgate_core::remote::{Action as FetchAction, WaitReason, Waiter};
-use tollgate_core::{is_claim_header, Allowed, Denial, HeaderEdit, KeysNeeded, Outcome};
+use tollgate_core::remote::{WaitReason, Waiter};
+use tollgate_core::{is_claim_header, Allowed, Denial, HeaderEdit, Outcome};
 
 use crate::environment::EnvoyRequest;
 use crate::host;
@@ -14,7 +14,7 @@ use crate::shared::Shared;
 
 /// Which pass over a request this is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Pass {
+pub(crate) enum Pass {
     /// The request headers just arrived: the request may wait for keys.
     Arrived,
     /// The request waited for keys: it is decided now for good, and resumed if allowed.
@@ -38,7 +38,7 @@ fn request_id(headers: &[(String, String)]) -> &str {
 }
 
 /// Decide the request of the current (effective) context and act on it.
-pub fn run(shared: &mut Shared, context_id: u32, pass: Pass) -> Action {
+pub(crate) fn run(shared: &mut Shared, context_id: u32, pass: Pass) -> Action {
     // 1. The headers, without the claim headers a client sent.
     let headers = match read_headers(shared) {
         Ok(headers) => headers,
@@ -52,18 +52,29 @@ pub fn run(shared: &mut Shared, context_id: u32, pass: Pass) -> Action {
     let mut env = EnvoyRequest::new(shared.engine.config().dpop_replay_cache_size);
     let mut evaluation = shared.engine.evaluate_in(&headers, &mut env, now);
     if let Some(need) = evaluation.keys {
-        let Shared { engine, remote, .. } = &mut *shared;
-        if remote.adopt(engine, need.provider, now) {
+        let Shared {
+            engine,
+            outbound,
+            keys,
+            ..
+        } = &mut *shared;
+        if outbound.adopt(keys, engine, need.provider, now) {
             evaluation = engine.evaluate_in(&headers, &mut env, now);
         }
     }
-    shared.metrics.count_evaluation(&evaluation);
+    // A request that waited was counted when it arrived: its second look-up in the token
+    // cache is the same miss, not another one.
+    shared
+        .metrics
+        .count_evaluation(&evaluation, pass == Pass::Arrived);
 
-    // 3. Keys that a fetch in progress (or one this request starts) could bring: wait.
+    // 3. Keys that a fetch in progress (or one this request starts) could bring: wait
+    //    (the core decides: `Outbound::wait_for_keys`; the fetch is sent by the root context).
     if let (Pass::Arrived, Outcome::Deny(_), Some(need)) =
         (pass, &evaluation.outcome, evaluation.keys)
     {
-        if wait_for_keys(shared, context_id, need, now) {
+        let Shared { outbound, keys, .. } = &mut *shared;
+        if outbound.wait_for_keys(keys, context_id, need, now, host::now_millis()) {
             shared.ring();
             log(
                 LogLevel::Debug,
@@ -168,7 +179,7 @@ fn resume_if(pass: Pass) -> Action {
 /// Decide the requests that waited for keys, now that their fetch ended or their wait ran
 /// out: each is answered or let through (it does not wait a second time). `caller` is the
 /// context of the callback this runs in; it is made effective again afterwards.
-pub fn resume(shared: &mut Shared, waiters: Vec<Waiter>, caller: u32) {
+pub(crate) fn resume(shared: &mut Shared, waiters: Vec<Waiter>, caller: u32) {
     if waiters.is_empty() {
         return;
     }
@@ -206,27 +217,6 @@ fn read_headers(shared: &Shared) -> Result<Vec<(String, String)>, String> {
         headers.push((name, value));
     }
     Ok(headers)
-}
-
-/// Pause the request if a fetch in progress, or one it may start now, could bring the keys
-/// it needs. The fetch itself is sent by the root context (see `keys`).
-fn wait_for_keys(shared: &mut Shared, context_id: u32, need: KeysNeeded, now: u64) -> bool {
-    let remote = &mut shared.remote;
-    let action = match need.reason {
-        WaitReason::NoKeys => match remote.request_without_keys(need.provider, now) {
-            // The backoff after a failed fetch runs: a request may still trigger one
-            // refetch per refetch interval.
-            Some(FetchAction::Idle { .. }) => remote.unknown_kid(need.provider, now),
-            decided => decided,
-        },
-        WaitReason::UnknownKid => remote.unknown_kid(need.provider, now),
-    };
-    match action {
-        Some(FetchAction::Fetch(_) | FetchAction::Wait { .. }) => {
-            remote.wait(context_id, need.provider, need.reason, host::now_millis())
-        }
-        _ => false,
-    }
 }
 
 fn allow(shared: &Shared, allowed: &Allowed, pass: Pass) -> Action {
@@ -289,7 +279,7 @@ fn deny(shared: &Shared, denial: &Denial, why: &Denied<'_>) -> Action {
 
 /// Answer with a fixed 503 and stop the request; used when the glue itself cannot work
 /// (never for client input).
-pub fn fail_closed(why: &str) -> Action {
+pub(crate) fn fail_closed(why: &str) -> Action {
     log(LogLevel::Error, why);
     let headers = [
         ("content-type".to_string(), "application/json".to_string()),

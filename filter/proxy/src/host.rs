@@ -10,13 +10,13 @@ use proxy_wasm::hostcalls;
 use proxy_wasm::types::{BufferType, LogLevel, MapType, MetricType, Status};
 
 /// Log a line; logging failures are ignored (there is nowhere else to report them).
-pub fn log(level: LogLevel, message: &str) {
+pub(crate) fn log(level: LogLevel, message: &str) {
     let _ = hostcalls::log(level, message);
 }
 
 /// Current host time as unix seconds (0 if the host clock is unavailable or before 1970,
 /// which makes every token look expired: failing closed).
-pub fn now_seconds() -> u64 {
+pub(crate) fn now_seconds() -> u64 {
     hostcalls::get_current_time()
         .ok()
         .and_then(|t: SystemTime| t.duration_since(UNIX_EPOCH).ok())
@@ -24,22 +24,22 @@ pub fn now_seconds() -> u64 {
 }
 
 /// The plugin configuration (empty if the host has none).
-pub fn plugin_configuration() -> Result<Vec<u8>, Status> {
+pub(crate) fn plugin_configuration() -> Result<Vec<u8>, Status> {
     Ok(hostcalls::get_buffer(BufferType::PluginConfiguration, 0, usize::MAX)?.unwrap_or_default())
 }
 
 /// All request headers with their raw values.
-pub fn request_headers() -> Result<Vec<(String, Vec<u8>)>, Status> {
+pub(crate) fn request_headers() -> Result<Vec<(String, Vec<u8>)>, Status> {
     hostcalls::get_map_bytes(MapType::HttpRequestHeaders)
 }
 
 /// Remove every request header called `name`.
-pub fn remove_request_header(name: &str) -> Result<(), Status> {
+pub(crate) fn remove_request_header(name: &str) -> Result<(), Status> {
     hostcalls::remove_map_value(MapType::HttpRequestHeaders, name)
 }
 
 /// The names of all request trailers.
-pub fn request_trailer_names() -> Result<Vec<String>, Status> {
+pub(crate) fn request_trailer_names() -> Result<Vec<String>, Status> {
     Ok(hostcalls::get_map_bytes(MapType::HttpRequestTrailers)?
         .into_iter()
         .map(|(name, _)| name)
@@ -47,33 +47,37 @@ pub fn request_trailer_names() -> Result<Vec<String>, Status> {
 }
 
 /// Remove every request trailer called `name`.
-pub fn remove_request_trailer(name: &str) -> Result<(), Status> {
+pub(crate) fn remove_request_trailer(name: &str) -> Result<(), Status> {
     hostcalls::remove_map_value(MapType::HttpRequestTrailers, name)
 }
 
 /// Register this VM's shared queue `name` for the current root context; its id.
-pub fn register_queue(name: &str) -> Result<u32, Status> {
+pub(crate) fn register_queue(name: &str) -> Result<u32, Status> {
     hostcalls::register_shared_queue(name)
 }
 
 /// Put `value` on queue `id`: the root context that registered it gets `on_queue_ready`
 /// once the current callback has returned.
-pub fn enqueue(id: u32, value: &[u8]) -> Result<(), Status> {
+pub(crate) fn enqueue(id: u32, value: &[u8]) -> Result<(), Status> {
     hostcalls::enqueue_shared_queue(id, Some(value))
 }
 
 /// Take everything queued on `id` (the values are not used: the queue is a doorbell).
-pub fn drain_queue(id: u32) {
+pub(crate) fn drain_queue(id: u32) {
     while let Ok(Some(_)) = hostcalls::dequeue_shared_queue(id) {}
 }
 
 /// Set request header `name` to exactly one value (replacing any present).
-pub fn set_request_header(name: &str, value: &str) -> Result<(), Status> {
+pub(crate) fn set_request_header(name: &str, value: &str) -> Result<(), Status> {
     hostcalls::set_map_value(MapType::HttpRequestHeaders, name, Some(value))
 }
 
 /// Answer the request locally; the request does not go upstream.
-pub fn send_response(status: u32, headers: &[(String, String)], body: &[u8]) -> Result<(), Status> {
+pub(crate) fn send_response(
+    status: u32,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> Result<(), Status> {
     let headers: Vec<(&str, &str)> = headers
         .iter()
         .map(|(n, v)| (n.as_str(), v.as_str()))
@@ -82,27 +86,27 @@ pub fn send_response(status: u32, headers: &[(String, String)], body: &[u8]) -> 
 }
 
 /// Define a counter; returns its id.
-pub fn define_counter(name: &str) -> Result<u32, Status> {
+pub(crate) fn define_counter(name: &str) -> Result<u32, Status> {
     hostcalls::define_metric(MetricType::Counter, name)
 }
 
 /// Add one to a counter; failures are ignored (metrics never change a decision).
-pub fn increment(metric_id: u32) {
+pub(crate) fn increment(metric_id: u32) {
     let _ = hostcalls::increment_metric(metric_id, 1);
 }
 
 /// Define a gauge; returns its id.
-pub fn define_gauge(name: &str) -> Result<u32, Status> {
+pub(crate) fn define_gauge(name: &str) -> Result<u32, Status> {
     hostcalls::define_metric(MetricType::Gauge, name)
 }
 
 /// Add `delta` (may be negative) to a gauge; failures are ignored.
-pub fn add_gauge(metric_id: u32, delta: i64) {
+pub(crate) fn add_gauge(metric_id: u32, delta: i64) {
     let _ = hostcalls::increment_metric(metric_id, delta);
 }
 
 /// This VM's linear memory in bytes.
-pub fn memory_bytes() -> u64 {
+pub(crate) fn memory_bytes() -> u64 {
     #[cfg(target_arch = "wasm32")]
     {
         (core::arch::wasm32::memory_size(0) as u64) * 65_536
@@ -114,44 +118,44 @@ pub fn memory_bytes() -> u64 {
 }
 
 /// Whether Envoy would print a line at `level` (so work for it can be skipped otherwise).
-pub fn log_enabled(level: LogLevel) -> bool {
+pub(crate) fn log_enabled(level: LogLevel) -> bool {
     hostcalls::get_log_level().is_ok_and(|current| current as u32 <= level as u32)
 }
 
 /// Set a filter-state property of the current stream (Envoy stores it as `wasm.<name>`).
-pub fn set_property(name: &str, value: &str) -> Result<(), Status> {
+pub(crate) fn set_property(name: &str, value: &str) -> Result<(), Status> {
     hostcalls::set_property(vec![name], Some(value.as_bytes()))
 }
 
 /// Set a gauge; failures are ignored.
-pub fn set_gauge(metric_id: u32, value: u64) {
+pub(crate) fn set_gauge(metric_id: u32, value: u64) {
     let _ = hostcalls::record_metric(metric_id, value);
 }
 
 /// Ask for `on_tick` every `ms` milliseconds (0: never).
-pub fn set_tick_period_ms(ms: u64) -> Result<(), Status> {
+pub(crate) fn set_tick_period_ms(ms: u64) -> Result<(), Status> {
     hostcalls::set_tick_period(std::time::Duration::from_millis(ms))
 }
 
 /// A property of the stream or connection (e.g. `connection.sha256_peer_certificate_digest`);
 /// None when Envoy has no value for it.
-pub fn property(path: &[&str]) -> Option<Vec<u8>> {
+pub(crate) fn property(path: &[&str]) -> Option<Vec<u8>> {
     hostcalls::get_property(path.to_vec()).ok().flatten()
 }
 
 /// Shared data (all VMs of the process): value and compare-and-swap token.
-pub fn shared_data(key: &str) -> Result<(Option<Vec<u8>>, Option<u32>), Status> {
+pub(crate) fn shared_data(key: &str) -> Result<(Option<Vec<u8>>, Option<u32>), Status> {
     hostcalls::get_shared_data(key)
 }
 
 /// Write shared data if `cas` still matches (None: unconditionally).
 /// `Err(Status::CasMismatch)` when another VM wrote in between.
-pub fn set_shared_data(key: &str, value: &[u8], cas: Option<u32>) -> Result<(), Status> {
+pub(crate) fn set_shared_data(key: &str, value: &[u8], cas: Option<u32>) -> Result<(), Status> {
     hostcalls::set_shared_data(key, Some(value), cas)
 }
 
 /// Send an HTTP request to `cluster`; returns the call's token.
-pub fn http_call(
+pub(crate) fn http_call(
     cluster: &str,
     headers: &[(String, String)],
     timeout_ms: u64,
@@ -170,7 +174,7 @@ pub fn http_call(
 }
 
 /// `:status` of the HTTP call response being delivered (None if absent or unparsable).
-pub fn http_call_status() -> Option<u32> {
+pub(crate) fn http_call_status() -> Option<u32> {
     hostcalls::get_map_value(MapType::HttpCallResponseHeaders, ":status")
         .ok()
         .flatten()
@@ -178,12 +182,12 @@ pub fn http_call_status() -> Option<u32> {
 }
 
 /// The first `size` bytes of the HTTP call response body being delivered.
-pub fn http_call_body(size: usize) -> Result<Vec<u8>, Status> {
+pub(crate) fn http_call_body(size: usize) -> Result<Vec<u8>, Status> {
     Ok(hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, size)?.unwrap_or_default())
 }
 
 /// Current host time in milliseconds since the epoch (0 if unavailable).
-pub fn now_millis() -> u64 {
+pub(crate) fn now_millis() -> u64 {
     hostcalls::get_current_time()
         .ok()
         .and_then(|t: SystemTime| t.duration_since(UNIX_EPOCH).ok())
@@ -191,11 +195,11 @@ pub fn now_millis() -> u64 {
 }
 
 /// Make `context_id` the context later host calls act on (resuming a paused request).
-pub fn set_effective_context(context_id: u32) -> Result<(), Status> {
+pub(crate) fn set_effective_context(context_id: u32) -> Result<(), Status> {
     hostcalls::set_effective_context(context_id)
 }
 
 /// Let the paused request of the effective context go on upstream.
-pub fn resume_request() -> Result<(), Status> {
+pub(crate) fn resume_request() -> Result<(), Status> {
     hostcalls::resume_http_request()
 }

@@ -11,14 +11,14 @@ use crate::flow::{self, Pass};
 use crate::host;
 use crate::shared::Shared;
 
-pub struct TollgateHttp {
+pub(crate) struct TollgateHttp {
     context_id: u32,
     /// None only if Envoy created a stream although the configuration was refused.
     shared: Option<Rc<RefCell<Shared>>>,
 }
 
 impl TollgateHttp {
-    pub fn new(context_id: u32, shared: Option<Rc<RefCell<Shared>>>) -> Self {
+    pub(crate) fn new(context_id: u32, shared: Option<Rc<RefCell<Shared>>>) -> Self {
         Self { context_id, shared }
     }
 }
@@ -27,7 +27,7 @@ impl Context for TollgateHttp {
     fn on_done(&mut self) -> bool {
         // A request that ends while it waits for keys is forgotten.
         if let Some(Ok(mut shared)) = self.shared.as_ref().map(|s| s.try_borrow_mut()) {
-            shared.remote.forget(self.context_id);
+            shared.outbound.forget(self.context_id);
         }
         true
     }

@@ -7,11 +7,11 @@
 //!   response (HTTP context);
 //! - counts every decision and logs denials (reason and provider, never the token).
 //!
-//! Layout: [`flow`] is the per-request path, top to bottom; [`root`] and [`http`] are thin
-//! adapters from the proxy-wasm callbacks to it; [`shared`] is what they share (one VM is
-//! single-threaded: `Rc<RefCell<…>>`); [`keys`] fetches remote key sets from the root
-//! context; [`signatures`] wires Envoy's `verify_signature` in; [`host`] wraps every host
-//! call so that none can panic.
+//! Layout (private modules): `flow` is the per-request path, top to bottom; `root` and `http`
+//! are thin adapters from the proxy-wasm callbacks to it; `shared` is what they share (one VM
+//! is single-threaded: `Rc<RefCell<…>>`); `keys` is the host side of remote key fetching
+//! (every decision is `tollgate_core::remote::Outbound`'s); `signatures` wires Envoy's
+//! `verify_signature` in; `host` wraps every host call so that none can panic.
 
 mod environment;
 mod flow;

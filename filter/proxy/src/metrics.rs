@@ -8,7 +8,7 @@
 //! | `tollgate.prefix.<p>.provider.<prov>.reason.<r>.denied` | `tollgate_denied{stat_prefix, provider, reason}` |
 //! | `tollgate.prefix.<p>.provider.<prov>.reason.<r>.would_deny` | `tollgate_would_deny{…}` (dry run) |
 //! | `tollgate.prefix.<p>.jwt_cache_hit`, `….jwt_cache_miss` | `tollgate_jwt_cache_hit{stat_prefix}` … |
-//! | `tollgate.prefix.<p>.signature_path.<host|wasm>.signatures` | `tollgate_signatures{stat_prefix, signature_path}` |
+//! | `tollgate.prefix.<p>.signature_path.<host\|wasm>.signatures` | `tollgate_signatures{stat_prefix, signature_path}` |
 //! | `tollgate.prefix.<p>.signature_host_algorithms` (gauge) | |
 //! | `tollgate.prefix.<p>.vm_memory_bytes` (gauge: the sum over this filter's VMs) | |
 //! | `tollgate.prefix.<p>.provider.<prov>.jwks_fetch_success`, `jwks_fetch_failed`, `jwks_refetch_triggered`, gauges `jwks_keys`, `jwks_age_seconds` | (remote keys, see `keys`) |
@@ -28,11 +28,11 @@ use tollgate_core::{CacheLookup, Evaluation, ProviderId};
 use crate::host;
 
 /// The `provider` label when no provider was involved.
-pub const NO_PROVIDER: &str = "none";
+pub(crate) const NO_PROVIDER: &str = "none";
 
 /// Metric ids of one configuration.
 #[derive(Debug, Default)]
-pub struct Metrics {
+pub(crate) struct Metrics {
     prefix: String,
     providers: Vec<String>,
     /// By provider index; the last entry is [`NO_PROVIDER`].
@@ -49,13 +49,13 @@ pub struct Metrics {
 
 impl Metrics {
     /// `tollgate.prefix.<stat_prefix>.`
-    pub fn base(stat_prefix: &str) -> String {
+    pub(crate) fn base(stat_prefix: &str) -> String {
         format!("tollgate.prefix.{stat_prefix}.")
     }
 
     /// Define the metrics of a configuration with `providers` (config order). Fails on the
     /// first metric the host refuses, naming it.
-    pub fn define(
+    pub(crate) fn define(
         stat_prefix: &str,
         providers: &[String],
         host_algorithms: usize,
@@ -90,16 +90,17 @@ impl Metrics {
     }
 
     /// Count one allowed request.
-    pub fn count_allowed(&self, provider: Option<ProviderId>) {
+    pub(crate) fn count_allowed(&self, provider: Option<ProviderId>) {
         if let Some(id) = self.allowed.get(self.provider_index(provider)) {
             host::increment(*id);
         }
     }
 
-    /// Count what one evaluation did besides its outcome: the cache look-up and the
-    /// signature checks, if any.
-    pub fn count_evaluation(&self, evaluation: &Evaluation) {
-        match evaluation.cache {
+    /// Count what one evaluation did besides its outcome: the cache look-up (when
+    /// `count_cache`; false for the second pass of a request that waited for keys, whose
+    /// look-up was counted when it arrived) and the signature checks, if any.
+    pub(crate) fn count_evaluation(&self, evaluation: &Evaluation, count_cache: bool) {
+        match evaluation.cache.filter(|_| count_cache) {
             Some(CacheLookup::Hit) => host::increment(self.cache_hit),
             Some(CacheLookup::Miss) => host::increment(self.cache_miss),
             None => {}
@@ -114,7 +115,12 @@ impl Metrics {
     }
 
     /// Count one denial (or, in dry run, one request that would have been denied).
-    pub fn count_denied(&self, reason: &'static str, provider: Option<ProviderId>, dry_run: bool) {
+    pub(crate) fn count_denied(
+        &self,
+        reason: &'static str,
+        provider: Option<ProviderId>,
+        dry_run: bool,
+    ) {
         let index = self.provider_index(provider);
         let key = (index, reason, dry_run);
         let known = self.denials.borrow().get(&key).copied();
@@ -141,7 +147,7 @@ impl Metrics {
 
     /// Report this VM's linear memory: the gauge is the sum over the VMs of this filter,
     /// so each VM adds the change since its last report.
-    pub fn report_memory(&self, bytes: u64) {
+    pub(crate) fn report_memory(&self, bytes: u64) {
         let mut last = self.memory_reported.borrow_mut();
         if bytes != *last {
             let delta =
@@ -152,7 +158,7 @@ impl Metrics {
     }
 
     /// Take this VM's memory out of the gauge (its configuration is being replaced).
-    pub fn retire(&self) {
+    pub(crate) fn retire(&self) {
         self.report_memory(0);
     }
 }

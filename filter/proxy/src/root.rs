@@ -11,7 +11,7 @@ use tollgate_core::Engine;
 use crate::flow;
 use crate::host;
 use crate::http::TollgateHttp;
-use crate::keys::{self, RemoteKeys, TICK_MS};
+use crate::keys::{self, TICK_MS};
 
 /// Timer period without remote keys: only the memory gauge and the log level are refreshed.
 const IDLE_TICK_MS: u64 = 5_000;
@@ -19,14 +19,14 @@ use crate::metrics::Metrics;
 use crate::shared::Shared;
 use crate::signatures;
 
-pub struct TollgateRoot {
+pub(crate) struct TollgateRoot {
     context_id: u32,
     /// None until a configuration was accepted.
     shared: Option<Rc<RefCell<Shared>>>,
 }
 
 impl TollgateRoot {
-    pub fn new(context_id: u32) -> Self {
+    pub(crate) fn new(context_id: u32) -> Self {
         Self {
             context_id,
             shared: None,
@@ -49,12 +49,13 @@ impl TollgateRoot {
         })?;
         engine.set_verifiers(verifiers);
         engine.set_explain(host::log_enabled(LogLevel::Debug));
-        let remote = RemoteKeys::new(&engine)?;
+        let (outbound, keys) = keys::new(&engine)?;
         Ok((
             Shared {
                 engine,
                 metrics,
-                remote,
+                outbound,
+                keys,
                 doorbell: None,
             },
             signature_line,
@@ -98,19 +99,28 @@ impl Context for TollgateRoot {
         let Some(mut shared) = self.shared() else {
             return;
         };
-        let Shared { engine, remote, .. } = &mut *shared;
-        let now = host::now_seconds();
-        match remote.on_response(engine, token_id, num_headers, body_size, now) {
-            Some(mut waiters) => {
-                // Discovery answered: the JWKS request is sent from here, the root context.
-                waiters.extend(remote.flush(now));
-                flow::resume(&mut shared, waiters, caller);
-            }
-            None => host::log(
+        let Shared {
+            engine,
+            outbound,
+            keys,
+            ..
+        } = &mut *shared;
+        let Some(limit) = outbound.body_limit(token_id) else {
+            host::log(
                 LogLevel::Debug,
                 &format!("answer to an unknown call {token_id} ignored"),
-            ),
-        }
+            );
+            return;
+        };
+        let (status, body) = keys::read_answer(num_headers, body_size, limit);
+        let response = keys::response(status, body_size, &body);
+        let now = host::now_seconds();
+        let mut waiters = outbound
+            .on_response(keys, engine, token_id, &response, now)
+            .unwrap_or_default();
+        // Discovery answered: the JWKS request is sent from here, the root context.
+        waiters.extend(outbound.flush(keys, now));
+        flow::resume(&mut shared, waiters, caller);
     }
 }
 
@@ -122,12 +132,17 @@ impl RootContext for TollgateRoot {
         };
         let now = host::now_seconds();
         shared.metrics.report_memory(host::memory_bytes());
-        let Shared { engine, remote, .. } = &mut *shared;
+        let Shared {
+            engine,
+            outbound,
+            keys,
+            ..
+        } = &mut *shared;
         // Debug logging may have been switched on or off (Envoy's /logging).
         engine.set_explain(host::log_enabled(LogLevel::Debug));
-        remote.tick(engine, now);
-        let mut due = remote.flush(now);
-        due.extend(remote.due_waiters(now, host::now_millis()));
+        outbound.tick(keys, engine, now);
+        let mut due = outbound.flush(keys, now);
+        due.extend(outbound.due_waiters(keys, now, host::now_millis()));
         flow::resume(&mut shared, due, caller);
     }
 
@@ -138,7 +153,8 @@ impl RootContext for TollgateRoot {
         let Some(mut shared) = self.shared() else {
             return;
         };
-        let released = shared.remote.flush(host::now_seconds());
+        let Shared { outbound, keys, .. } = &mut *shared;
+        let released = outbound.flush(keys, host::now_seconds());
         flow::resume(&mut shared, released, caller);
     }
 
@@ -162,7 +178,7 @@ impl RootContext for TollgateRoot {
                 return false;
             }
         };
-        if !shared.remote.is_empty() {
+        if !shared.outbound.is_empty() {
             shared.doorbell = self.doorbell();
         }
         // The DPoP replay store's bucket secret, shared by the VMs of this process. Without
@@ -183,7 +199,7 @@ impl RootContext for TollgateRoot {
             ),
         );
         // The timer drives remote key fetches (every second) and reports the memory gauge.
-        let period = if shared.remote.is_empty() {
+        let period = if shared.outbound.is_empty() {
             IDLE_TICK_MS
         } else {
             TICK_MS
@@ -201,7 +217,7 @@ impl RootContext for TollgateRoot {
         if let Some(old) = self.shared.replace(Rc::new(RefCell::new(shared))) {
             if let Ok(mut old) = old.try_borrow_mut() {
                 old.metrics.retire();
-                let waiters = old.remote.take_all_waiters();
+                let waiters = old.outbound.take_all_waiters();
                 flow::resume(&mut old, waiters, self.context_id);
             }
         }
@@ -211,8 +227,13 @@ impl RootContext for TollgateRoot {
         // no longer exists. The first fetch starts on the first tick, or with the first
         // request that needs the keys.
         if let Some(mut shared) = self.shared() {
-            let Shared { engine, remote, .. } = &mut *shared;
-            remote.adopt_all(engine, host::now_seconds());
+            let Shared {
+                engine,
+                outbound,
+                keys,
+                ..
+            } = &mut *shared;
+            outbound.adopt_all(keys, engine, host::now_seconds());
         }
         true
     }

@@ -11,7 +11,7 @@ use tollgate_core::selftest;
 use tollgate_core::signature::{HostFailure, SignatureHost, Verifiers, HOST_CAPABLE};
 
 /// `verify_signature` through `proxy_call_foreign_function`.
-pub struct EnvoyVerify;
+pub(crate) struct EnvoyVerify;
 
 impl SignatureHost for EnvoyVerify {
     fn verify(
@@ -32,7 +32,7 @@ impl SignatureHost for EnvoyVerify {
 
 /// The verifiers for `mode`, and the line that says what was chosen. `Err` (the
 /// configuration is refused) when `mode` is `host` and an algorithm failed its self-test.
-pub fn choose(mode: SignaturePath) -> Result<(Verifiers, String), String> {
+pub(crate) fn choose(mode: SignaturePath) -> Result<(Verifiers, String), String> {
     if mode == SignaturePath::Wasm {
         return Ok((
             Verifiers::pure(),

@@ -278,25 +278,11 @@ impl SignatureHost for GlueHost {
 }
 
 #[cfg(not(target_arch = "wasm32"))]
-struct ReferenceHost;
-
-#[cfg(not(target_arch = "wasm32"))]
-impl SignatureHost for ReferenceHost {
-    fn verify(
-        &self,
-        hash: &'static str,
-        public_key: &[u8],
-        signature: &[u8],
-        text: &[u8],
-    ) -> Result<bool, HostFailure> {
-        tollgate_reference_crypto::verify_signature(hash, public_key, signature, text)
-            .map_err(|e| HostFailure(e.0.to_owned()))
-    }
-}
-
-#[cfg(not(target_arch = "wasm32"))]
 fn reference_host(alg: Algorithm) -> Option<Verifiers> {
-    Some(Verifiers::with_host(Box::new(ReferenceHost), &[alg]))
+    Some(Verifiers::with_host(
+        Box::new(tollgate_core::testkit::ReferenceHost),
+        &[alg],
+    ))
 }
 
 #[cfg(target_arch = "wasm32")]

@@ -11,7 +11,7 @@ use serde_json::Value;
 use tollgate_core::jwks::{JwksError, KeySet, MAX_KEYS};
 use tollgate_core::signature::{Verifiers, HOST_CAPABLE};
 
-use crate::targets::token::ReferenceHost;
+use tollgate_core::testkit::ReferenceHost;
 
 /// Run one input.
 pub fn run(data: &[u8]) {

@@ -15,7 +15,7 @@ use tollgate_core::signature::{p1363_to_der, KeyMaterial, Verifiers, HOST_CAPABL
 use tollgate_core::testkit::{self, TestKey};
 
 use crate::oracle;
-use crate::targets::token::ReferenceHost;
+use tollgate_core::testkit::ReferenceHost;
 
 const KEYS: [TestKey; 4] = [
     TestKey::Es256,

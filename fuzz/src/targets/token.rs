@@ -20,8 +20,8 @@ use std::sync::OnceLock;
 
 use serde_json::{Map, Value};
 use tollgate_core::config::Config;
-use tollgate_core::signature::{HostFailure, SignatureHost, Verifiers, HOST_CAPABLE};
-use tollgate_core::testkit::{self, TestKey};
+use tollgate_core::signature::{Verifiers, HOST_CAPABLE};
+use tollgate_core::testkit::{self, ReferenceHost, TestKey};
 use tollgate_core::{CacheLookup, CacheSecret, Engine, Outcome};
 
 use crate::oracle::{self, TRUSTED};
@@ -89,22 +89,6 @@ const TOKEN_TYPES: [&str; 2] = ["at+jwt", "application/at+jwt"];
 const SKEW: u64 = 30;
 const MAX_LIFETIME: u64 = 900;
 const MAX_TOKEN_BYTES: usize = 8192;
-
-/// The host path without Envoy: Envoy's `verify_signature` semantics on `ring`.
-pub struct ReferenceHost;
-
-impl SignatureHost for ReferenceHost {
-    fn verify(
-        &self,
-        hash: &'static str,
-        public_key: &[u8],
-        signature: &[u8],
-        text: &[u8],
-    ) -> Result<bool, HostFailure> {
-        tollgate_reference_crypto::verify_signature(hash, public_key, signature, text)
-            .map_err(|e| HostFailure(e.0.to_owned()))
-    }
-}
 
 /// `testkit::config()` with a small cache (so hits and evictions happen), checked once.
 fn config() -> &'static Config {

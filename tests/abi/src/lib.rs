@@ -2,7 +2,7 @@
 //!
 //! The host loads the real `tollgate_filter.wasm` (see [`filter_wasm_path`]), provides
 //! the WASI preview1 imports through `wasmtime-wasi` and the `env.proxy_*` host calls
-//! itself ([`imports`]), and records what the filter did: logs, header mutations, local
+//! itself (the private `imports` module), and records what the filter did: logs, header mutations, local
 //! responses, metrics, shared data, callouts, timers and foreign-function calls
 //! (`verify_signature`, see [`foreign`]). Time is a parameter: the clock
 //! only moves when a test moves it.

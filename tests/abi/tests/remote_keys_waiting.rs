@@ -180,3 +180,34 @@ fn a_new_configuration_answers_the_requests_paused_under_the_old_one() {
     // Not left hanging: still without keys, so 503.
     assert_eq!(vm.local_response(req).unwrap().unwrap().status, 503);
 }
+
+#[test]
+fn a_request_that_waited_for_keys_counts_one_cache_miss() {
+    let mut vm = started(&remote_config());
+    let token = orders(TestKey::Es256, NOW);
+    let (req, action) = send(&mut vm, &token);
+    assert_eq!(action, Action::Pause);
+    answer_pending(&mut vm, &jwks_body());
+    assert_eq!(vm.resumed(req).unwrap(), vec![0]);
+    assert_eq!(family(&vm, "jwt_cache_miss", &[]), 1);
+    assert_eq!(family(&vm, "jwt_cache_hit", &[]), 0);
+
+    // The same token again: one hit, no further miss.
+    let (_, action) = send(&mut vm, &token);
+    assert_eq!(action, Action::Continue);
+    assert_eq!(family(&vm, "jwt_cache_hit", &[]), 1);
+    assert_eq!(family(&vm, "jwt_cache_miss", &[]), 1);
+
+    // A token whose kid a refetch brings: it waits once more and counts one miss more.
+    let (rotated, action) = send(&mut vm, &orders(TestKey::Rs256, NOW));
+    assert_eq!(action, Action::Pause);
+    answer_pending(
+        &mut vm,
+        &testkit::jwks(&[TestKey::Es256, TestKey::Rs256])
+            .to_string()
+            .into_bytes(),
+    );
+    assert_eq!(vm.resumed(rotated).unwrap(), vec![0]);
+    assert_eq!(family(&vm, "jwt_cache_miss", &[]), 2);
+    assert_eq!(family(&vm, "jwt_cache_hit", &[]), 1);
+}

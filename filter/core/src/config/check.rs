@@ -8,6 +8,7 @@ use super::ConfigError;
 use crate::jwks::{Algorithm, JwksError, KeySet};
 use crate::path::{self, PathError, PathParameters, RulePathError};
 use crate::remote::{discovery_url, HttpUrl};
+use crate::tchar::is_tchar;
 
 const RESERVED_HEADERS: &[&str] = &[
     "authorization",
@@ -836,26 +837,5 @@ fn check_rule_path(field: &str, p: &str, exact: bool) -> Result<(), ConfigError>
 
 /// Lower-case RFC 9110 token (no pseudo headers).
 fn is_header_name(h: &str) -> bool {
-    !h.is_empty()
-        && h.bytes().all(|b| {
-            b.is_ascii_lowercase()
-                || b.is_ascii_digit()
-                || matches!(
-                    b,
-                    b'!' | b'#'
-                        | b'$'
-                        | b'%'
-                        | b'&'
-                        | b'\''
-                        | b'*'
-                        | b'+'
-                        | b'-'
-                        | b'.'
-                        | b'^'
-                        | b'_'
-                        | b'`'
-                        | b'|'
-                        | b'~'
-                )
-        })
+    !h.is_empty() && h.bytes().all(|b| is_tchar(b) && !b.is_ascii_uppercase())
 }

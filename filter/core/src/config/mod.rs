@@ -25,9 +25,9 @@
 //! ```
 
 //!
-//! Three parts: [`raw`] holds the serde shapes and defaults exactly as written in the JSON,
-//! [`check`] turns them into the checked [`model`] (every rule about a field lives there,
-//! next to the field path it reports), and [`model`] is what the rest of the core uses.
+//! Three private parts: `raw` holds the serde shapes and defaults exactly as written in the
+//! JSON, `check` turns them into the checked `model` (every rule about a field lives there,
+//! next to the field path it reports), and `model` is what the rest of the core uses.
 
 use std::fmt;
 

@@ -23,7 +23,7 @@ use super::refresher::{FetchState, Refresher};
 use crate::jwks::{JwksError, KeySet, SkippedKey};
 
 /// First line of a version-1 record.
-pub const MAGIC_V1: &str = "tollgate-jwks/1";
+pub(crate) const MAGIC_V1: &str = "tollgate-jwks/1";
 /// Prefix shared by every version.
 const MAGIC_PREFIX: &str = "tollgate-jwks/";
 
@@ -62,7 +62,7 @@ impl std::error::Error for RecordError {}
 /// sharing a `vm_id` with the same provider name but another source or cluster therefore use
 /// different records instead of overwriting each other's forever (which would refetch on
 /// every tick); a changed configuration starts from a fresh record.
-pub fn shared_data_key(provider_name: &str, refresher: &Refresher) -> String {
+pub(crate) fn shared_data_key(provider_name: &str, refresher: &Refresher) -> String {
     format!(
         "tollgate.jwks.v1.{provider_name}.{:016x}",
         fnv1a64(refresher.fingerprint().as_bytes())
@@ -78,7 +78,7 @@ fn fnv1a64(bytes: &[u8]) -> u64 {
 
 /// One provider's shared record.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Record {
+pub(crate) struct Record {
     /// The fetch state.
     pub state: FetchState,
     /// The last accepted JWKS body (empty before the first success).

@@ -303,7 +303,7 @@ pub struct Refresher {
 /// The refresher of every provider, in config order (`None` for inline keys). A URL the
 /// configuration check let through but that cannot be fetched (user info, fragment, bad
 /// port, …) is a [`ConfigError`] naming the field, so the plugin refuses to start.
-pub fn refreshers(config: &Config) -> Result<Vec<Option<Refresher>>, ConfigError> {
+pub(crate) fn refreshers(config: &Config) -> Result<Vec<Option<Refresher>>, ConfigError> {
     config
         .providers
         .iter()
@@ -496,7 +496,9 @@ impl Refresher {
     /// A request needs this provider's keys and there are none yet. The same decision as
     /// [`Refresher::tick`]: `Fetch` or `Wait` → pause the request (bounded by
     /// [`Refresher::max_wait_ms`]); `Idle { next_at }` → the last fetch failed and the
-    /// backoff runs: answer 503 at once with `Retry-After: next_at − now`.
+    /// backoff runs: the request may still trigger a rate-limited refetch
+    /// ([`Refresher::unknown_kid`], see [`super::Outbound::wait_for_keys`]), else it gets 503
+    /// at once.
     pub fn request_without_keys(&self, st: &mut FetchState, me: u64, now: u64) -> Action {
         self.tick(st, me, now)
     }

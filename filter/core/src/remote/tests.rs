@@ -2,6 +2,8 @@
 
 use jwt_simple::prelude::*;
 
+use super::record::{shared_data_key, Record};
+use super::refresher::refreshers;
 use super::*;
 use crate::config::ConfigError;
 use crate::jwks::{JwksError, SkipReason, SkippedKey};

@@ -1,9 +1,11 @@
-//! Requests paused while their provider's keys are being fetched (per worker VM).
+//! Requests paused until an outbound call ends (per worker VM); [`super::outbound`] decides
+//! who waits and when the wait is over.
 //!
-//! A request is paused when its provider has no keys yet (answered later with the verdict,
-//! or 503) or when its token named an unknown `kid` and a refetch is in progress (answered
-//! later with the verdict, or 401). Each waiter has a deadline; the list has a capacity so
-//! that a flood cannot pile up paused requests: when full, the request is answered at once.
+//! Today a request waits for keys: when its provider has no keys yet (answered later with
+//! the verdict, or 503) or when its token named an unknown `kid` and a refetch is in progress
+//! (answered later with the verdict, or 401). Each waiter has a deadline; the list has a
+//! capacity so that a flood cannot pile up paused requests: when full, the request is
+//! answered at once.
 
 /// Why a request waits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,29 +16,35 @@ pub enum WaitReason {
     UnknownKid,
 }
 
+/// What a paused request waits for: the end of the outbound call(s) that could change its
+/// outcome. Another kind of outbound call adds a variant here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Awaited {
+    /// The key fetch of the provider with this configuration index.
+    Keys(usize),
+}
+
 /// One paused request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Waiter {
     /// The HTTP context id of the paused request.
     pub context_id: u32,
-    /// Index of the provider whose keys it waits for.
-    pub provider: usize,
+    /// What it waits for.
+    pub awaits: Awaited,
     /// When it is answered even if nothing arrived (milliseconds, host clock).
     pub deadline_ms: u64,
-    /// Why it waits.
-    pub reason: WaitReason,
 }
 
 /// The list is full: answer the request at once instead of pausing it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WaitersFull;
+pub(crate) struct WaitersFull;
 
 /// Default number of requests one worker VM keeps paused at most.
-pub const DEFAULT_CAPACITY: usize = 1024;
+pub(crate) const DEFAULT_CAPACITY: usize = 1024;
 
 /// The paused requests of one worker VM.
 #[derive(Debug, Clone)]
-pub struct Waiters {
+pub(crate) struct Waiters {
     entries: Vec<Waiter>,
     capacity: usize,
 }
@@ -57,11 +65,13 @@ impl Waiters {
     }
 
     /// Number of paused requests.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
     /// True when no request is paused.
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
@@ -85,9 +95,9 @@ impl Waiters {
         Some(self.entries.remove(pos))
     }
 
-    /// Takes every request waiting for `provider`, oldest first.
-    pub fn take_provider(&mut self, provider: usize) -> Vec<Waiter> {
-        let (taken, kept) = self.entries.drain(..).partition(|w| w.provider == provider);
+    /// Takes every request waiting for `awaited`, oldest first.
+    pub fn take(&mut self, awaited: Awaited) -> Vec<Waiter> {
+        let (taken, kept) = self.entries.drain(..).partition(|w| w.awaits == awaited);
         self.entries = kept;
         taken
     }
@@ -102,20 +112,15 @@ impl Waiters {
         taken
     }
 
-    /// Providers that have at least one waiter (no duplicates, in order of first waiter).
-    pub fn providers(&self) -> Vec<usize> {
+    /// What the paused requests wait for (no duplicates, in order of first waiter).
+    pub fn awaited(&self) -> Vec<Awaited> {
         let mut out = Vec::new();
         for w in &self.entries {
-            if !out.contains(&w.provider) {
-                out.push(w.provider);
+            if !out.contains(&w.awaits) {
+                out.push(w.awaits);
             }
         }
         out
-    }
-
-    /// The earliest deadline, if any request waits.
-    pub fn next_deadline(&self) -> Option<u64> {
-        self.entries.iter().map(|w| w.deadline_ms).min()
     }
 }
 
@@ -126,23 +131,22 @@ mod tests {
     fn w(context_id: u32, provider: usize, deadline_ms: u64) -> Waiter {
         Waiter {
             context_id,
-            provider,
+            awaits: Awaited::Keys(provider),
             deadline_ms,
-            reason: WaitReason::NoKeys,
         }
     }
 
     #[test]
-    fn takes_by_provider_in_order() {
+    fn takes_by_what_they_await_in_order() {
         let mut ws = Waiters::new(10);
         ws.add(w(1, 0, 100)).unwrap();
         ws.add(w(2, 1, 100)).unwrap();
         ws.add(w(3, 0, 50)).unwrap();
-        assert_eq!(ws.providers(), vec![0, 1]);
-        assert_eq!(ws.take_provider(0), vec![w(1, 0, 100), w(3, 0, 50)]);
+        assert_eq!(ws.awaited(), vec![Awaited::Keys(0), Awaited::Keys(1)]);
+        assert_eq!(ws.take(Awaited::Keys(0)), vec![w(1, 0, 100), w(3, 0, 50)]);
         assert_eq!(ws.len(), 1);
-        assert_eq!(ws.take_provider(0), vec![]);
-        assert_eq!(ws.take_provider(1), vec![w(2, 1, 100)]);
+        assert_eq!(ws.take(Awaited::Keys(0)), vec![]);
+        assert_eq!(ws.take(Awaited::Keys(1)), vec![w(2, 1, 100)]);
         assert!(ws.is_empty());
     }
 
@@ -151,12 +155,10 @@ mod tests {
         let mut ws = Waiters::new(10);
         ws.add(w(1, 0, 100)).unwrap();
         ws.add(w(2, 0, 200)).unwrap();
-        assert_eq!(ws.next_deadline(), Some(100));
         assert_eq!(ws.take_expired(99), vec![]);
         assert_eq!(ws.take_expired(100), vec![w(1, 0, 100)]);
-        assert_eq!(ws.next_deadline(), Some(200));
         assert_eq!(ws.take_expired(1_000), vec![w(2, 0, 200)]);
-        assert_eq!(ws.next_deadline(), None);
+        assert!(ws.is_empty());
     }
 
     #[test]

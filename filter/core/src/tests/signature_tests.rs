@@ -11,22 +11,7 @@ use crate::selftest::{self, SelfTestFailure, VECTORS};
 use crate::signature::{
     p1363_to_der, HostFailure, KeyMaterial, Path, SignatureHost, Verifiers, HOST_CAPABLE,
 };
-
-/// The reference host: Envoy's semantics on another crypto library.
-struct ReferenceHost;
-
-impl SignatureHost for ReferenceHost {
-    fn verify(
-        &self,
-        hash: &'static str,
-        public_key: &[u8],
-        signature: &[u8],
-        text: &[u8],
-    ) -> Result<bool, HostFailure> {
-        tollgate_reference_crypto::verify_signature(hash, public_key, signature, text)
-            .map_err(|e| HostFailure(e.0.to_owned()))
-    }
-}
+use crate::testkit::ReferenceHost;
 
 fn host_for(alg: Algorithm) -> Verifiers {
     Verifiers::with_host(Box::new(ReferenceHost), &[alg])
