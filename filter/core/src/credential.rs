@@ -139,13 +139,13 @@ pub fn find<'a, 'c>(
                 }
             }
             TokenSource::Cookie { name } => {
-                let values = cookies(headers).filter_map(|(n, v)| {
-                    query_name_is(n, name).then(|| {
+                let values = cookies(headers)
+                    .filter(|(n, _)| query_name_is(n, name))
+                    .map(|(_, v)| {
                         v.strip_prefix('"')
                             .and_then(|x| x.strip_suffix('"'))
                             .unwrap_or(v)
-                    })
-                });
+                    });
                 match single(values)? {
                     None => Credential::None,
                     Some(v) => as_sent(v)?,
