@@ -26,10 +26,12 @@ pub mod signature;
 pub mod time;
 pub mod token;
 
+mod binding;
 mod cache;
 mod json;
 mod rules;
 mod tchar;
+mod upstream;
 
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
