@@ -2,7 +2,9 @@
 //! demands, and warn about what is valid but likely wrong.
 
 use serde_json::{json, Value};
-use tollgate_core::config::{Binding, Config, KeySource, Mode, PathMatch, Rule, TokenSource};
+use tollgate_core::config::{
+    Access, Binding, Config, KeySource, Mode, PathMatch, Rule, TokenSource,
+};
 use tollgate_core::remote::url::Scheme;
 use tollgate_core::remote::HttpUrl;
 use tollgate_core::{CacheSecret, ConfigError, Engine};
@@ -163,7 +165,7 @@ fn shadowed_rules(engine: &Engine, out: &mut Vec<Warning>) {
 
 fn rule_warnings(config: &Config, out: &mut Vec<Warning>) {
     for (i, r) in config.rules.iter().enumerate() {
-        if r.allow_missing && !r.scopes.is_empty() {
+        if r.access == Access::AllowMissing && !r.scopes.is_empty() {
             out.push(Warning::new(
                 format!("rules[{i}]"),
                 format!(
@@ -252,14 +254,14 @@ pub fn rule_summary(config: &Config, rule: &Rule) -> String {
         .methods
         .as_ref()
         .map_or("any method".to_owned(), |m| m.join(","));
-    let mut demand = if rule.anonymous {
+    let mut demand = if rule.access == Access::Anonymous {
         "anonymous".to_owned()
-    } else if rule.allow_missing {
+    } else if rule.access == Access::AllowMissing {
         "token optional".to_owned()
     } else {
         "token".to_owned()
     };
-    if !rule.anonymous {
+    if rule.access != Access::Anonymous {
         if !rule.scopes.is_empty() {
             demand.push_str(&format!(" with scopes {}", rule.scopes.join(" ")));
         }
@@ -356,8 +358,8 @@ pub fn summary_json(config: &Config) -> Value {
                 "index": i,
                 "match": r.path.to_string(),
                 "methods": r.methods,
-                "anonymous": r.anonymous,
-                "allow_missing": r.allow_missing,
+                "anonymous": r.access == Access::Anonymous,
+                "allow_missing": r.access == Access::AllowMissing,
                 "scopes": r.scopes,
                 "summary": rule_summary(config, r),
             })

@@ -2,7 +2,7 @@
 //! itself (`Engine::evaluate_in`), and how it got there. Never prints the token.
 
 use serde_json::{json, Value};
-use tollgate_core::config::{KeySource, Rule};
+use tollgate_core::config::{Access, KeySource, Rule};
 use tollgate_core::environment::InMemory;
 use tollgate_core::explain::{failed_step, steps, Passage, StepResult};
 use tollgate_core::{Engine, Evaluation, HeaderEdit, KeySet, Outcome, ProviderId};
@@ -75,7 +75,7 @@ fn passage(engine: &Engine, e: &Evaluation) -> Passage {
     let rule = e.rule.and_then(|i| engine.config().rules.get(i));
     match (rule, &e.outcome) {
         (None, _) => Passage::Preflight,
-        (Some(r), _) if r.anonymous => Passage::Anonymous,
+        (Some(r), _) if r.access == Access::Anonymous => Passage::Anonymous,
         (Some(_), Outcome::Allow(a)) if a.provider.is_none() => Passage::NoTokenAllowed,
         _ => Passage::Token,
     }

@@ -52,7 +52,9 @@ use std::sync::Arc;
 
 use crate::binding::{route_challenge, Bound};
 use crate::cache::{CacheSecret, CachedToken, TokenCache};
-use crate::config::{Config, ConfigError, KeySource, Mode, Provider, ProviderId, TokenSource};
+use crate::config::{
+    Access, Config, ConfigError, KeySource, Mode, Provider, ProviderId, TokenSource,
+};
 use crate::credential;
 use crate::environment::{Environment, Plain};
 use crate::jwks::KeySet;
@@ -457,7 +459,7 @@ impl Engine {
             return Err(deny(DenialKind::NoMatchingRule));
         };
         trace.rule = Some(rule_index);
-        if rule.anonymous {
+        if rule.access == Access::Anonymous {
             return Ok(Allowed::without_token(target.rewritten()));
         }
         // 6. The credential, from the first of the route's token sources the request fills.
@@ -473,7 +475,7 @@ impl Engine {
             challenge: route_challenge(&self.config.providers, rule, &credential, None),
         };
         let Some(token) = credential.token() else {
-            if rule.allow_missing {
+            if rule.access == Access::AllowMissing {
                 return Ok(Allowed::without_token(target.rewritten()));
             }
             return Err(unattributed(DenialKind::MissingToken));

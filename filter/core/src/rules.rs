@@ -73,12 +73,11 @@ mod tests {
         Rule {
             path,
             methods: methods.map(|m| m.iter().map(|s| s.to_string()).collect()),
-            anonymous: false,
+            access: crate::config::Access::Token,
             scopes: vec![],
             providers: None,
             binding: None,
             mode: None,
-            allow_missing: false,
             format_suffixes: true,
         }
     }

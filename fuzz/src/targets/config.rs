@@ -9,8 +9,8 @@
 
 use serde_json::{json, Map, Value};
 use tollgate_core::config::{
-    Binding, Config, DiscoveryJwks, DpopPolicy, KeySource, Mode, PathMatch, Provider, RemoteJwks,
-    Rule, SignaturePath, TokenSource,
+    Access, Binding, Config, DiscoveryJwks, DpopPolicy, KeySource, Mode, PathMatch, Provider,
+    RemoteJwks, Rule, SignaturePath, TokenSource,
 };
 use tollgate_core::{CacheSecret, Engine, PathParameters};
 
@@ -213,12 +213,11 @@ fn rule_json(r: &Rule, provider_names: &[&str]) -> Value {
     let Rule {
         path,
         methods,
-        anonymous,
+        access,
         scopes,
         providers,
         binding,
         mode,
-        allow_missing,
         format_suffixes,
     } = r;
     let mut matcher = match path {
@@ -231,7 +230,8 @@ fn rule_json(r: &Rule, provider_names: &[&str]) -> Value {
     }
     matcher["format_suffixes"] = json!(format_suffixes);
     let mut rule = json!({
-        "match": matcher, "anonymous": anonymous, "scopes": scopes, "allow_missing": allow_missing,
+        "match": matcher, "anonymous": *access == Access::Anonymous, "scopes": scopes,
+        "allow_missing": *access == Access::AllowMissing,
     });
     if let Some(b) = binding {
         rule["binding"] = json!(binding_json(*b));

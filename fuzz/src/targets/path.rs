@@ -17,7 +17,7 @@
 
 use std::sync::OnceLock;
 
-use tollgate_core::config::{Config, PathMatch};
+use tollgate_core::config::{Access, Config, PathMatch};
 use tollgate_core::path::{self, canonical_rule_path};
 use tollgate_core::testkit;
 use tollgate_core::{CacheSecret, DenialKind, Engine, Outcome, PathParameters, RequestError};
@@ -319,10 +319,10 @@ fn check_engine(raw: &str, method: &str, mode: PathParameters, canonical: &Canon
             })
     });
     match (rule, &outcome) {
-        (Some(r), Outcome::Allow(a)) if r.anonymous => {
+        (Some(r), Outcome::Allow(a)) if r.access == Access::Anonymous => {
             assert_eq!(&a.path, rewritten, "{method} {raw:?}: forwarded path");
         }
-        (Some(r), Outcome::Deny(d)) if !r.anonymous => {
+        (Some(r), Outcome::Deny(d)) if r.access != Access::Anonymous => {
             assert_eq!(d.kind, DenialKind::MissingToken, "{method} {raw:?}");
         }
         (None, Outcome::Deny(d)) => {

@@ -790,11 +790,14 @@ fn check_rule(i: usize, r: RawRule, providers: &[Provider]) -> Result<Rule, Conf
     Ok(Rule {
         binding: r.binding.map(binding),
         mode: r.mode.map(mode),
-        allow_missing: r.allow_missing,
         format_suffixes: r.matcher.format_suffixes,
         path,
         methods: r.matcher.methods,
-        anonymous: r.anonymous,
+        access: match (r.anonymous, r.allow_missing) {
+            (true, _) => Access::Anonymous,
+            (false, true) => Access::AllowMissing,
+            (false, false) => Access::Token,
+        },
         scopes: r.scopes,
         providers: rule_providers,
     })

@@ -40,7 +40,7 @@ pub struct Config {
     pub path_parameters: PathParameters,
     /// Where signatures are checked (`signature_path`).
     pub signature_path: SignaturePath,
-    /// DPoP proof `jti`s remembered per Envoy process (`dpop_replay_cache_size`).
+    /// DPoP proofs remembered per Envoy process (`dpop_replay_cache_size`, see [`crate::replay`]).
     pub dpop_replay_cache_size: usize,
     /// The `stat_prefix` label of this filter instance's metrics (`[A-Za-z0-9_-]+`).
     pub stat_prefix: String,
@@ -177,8 +177,8 @@ pub struct Rule {
     /// Methods (upper case, as HTTP defines them); `None` = any method. `GET` also covers
     /// `HEAD`, which frameworks answer with the `GET` handler.
     pub methods: Option<Vec<String>>,
-    /// No token needed (and none is looked at).
-    pub anonymous: bool,
+    /// What the route asks of a request's token.
+    pub access: Access,
     /// All of these scopes are required.
     pub scopes: Vec<String>,
     /// The providers whose tokens are accepted; `None` = all.
@@ -187,13 +187,22 @@ pub struct Rule {
     pub binding: Option<Binding>,
     /// Overrides the global `mode` on this route.
     pub mode: Option<Mode>,
-    /// `allow_missing`: a request without any token passes (without claims); a token that
-    /// is present must still be valid.
-    pub allow_missing: bool,
     /// `match.format_suffixes` (default true): the rule also governs a request path whose
     /// last segment is the rule's last segment with a format suffix (`/orders.json` for
     /// `/orders`), as Rails, Django REST Framework, Grape and Spring route them.
     pub format_suffixes: bool,
+}
+
+/// What a rule asks of a request's token (`anonymous`, `allow_missing`, or neither).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// `anonymous: true`: no token needed, and none is looked at.
+    Anonymous,
+    /// `allow_missing: true`: a request without any token passes (without claims); a token
+    /// that is present must still be valid.
+    AllowMissing,
+    /// A valid token is required (the default).
+    Token,
 }
 
 /// Where signatures are checked (`signature_path`). The verdicts are the same on both paths
