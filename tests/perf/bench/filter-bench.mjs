@@ -3,7 +3,7 @@
 // worker behind wrk (one thread, 16 connections), the same direct-response route, these setups (envoy/bench/*.yaml):
 //
 //   no-auth               no auth filter                                              no-auth.yaml
-//   floor                 the floor filter: the host calls of tollgate's cached       floor.yaml (filter/bench-floor)
+//   floor                 the floor filter: the host calls of tollgate's cached       floor.yaml (tests/perf/bench/floor)
 //                         allow path and nothing else
 //   tollgate-anonymous    tollgate on an anonymous route (runs, no token work)        tollgate-anonymous.yaml
 //   jwt_authn-no-cache    native jwt_authn, no verified-token cache                   jwt-authn-no-cache.yaml
@@ -47,7 +47,7 @@
 // on tollgate with one token and with 5 000 tokens (plus the filter's memory gauge, when the filter has one).
 // Writes target/bench/filter-bench.md, .svg and .json (or --out DIR) and prints the Markdown.
 //
-//   node tests/e2e/bench/filter-bench.mjs [--rounds 3] [--duration 8] [--alg ES256|RS256|PS256|EdDSA] [--only REGEX]
+//   node tests/perf/bench/filter-bench.mjs [--rounds 3] [--duration 8] [--alg ES256|RS256|PS256|EdDSA] [--only REGEX]
 //        [--quick] [--connections 16] [--warmup 1] [--memory-requests 100000] [--new-tokens N] [--dpop-proofs N]
 //        [--wasm-before OLD.wasm] [--out DIR]
 //
@@ -68,15 +68,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseCli } from '../../../scripts/cli.mjs';
-import { REPO, envoyBin, requireEnvoy, requireWasm } from '../lib/paths.mjs';
-import { render, startEnvoy } from '../lib/envoy.mjs';
-import { request } from '../lib/http.mjs';
-import { runToCompletion } from '../lib/proc.mjs';
+import { REPO, envoyBin, requireEnvoy, requireWasm } from '../../e2e/lib/paths.mjs';
+import { render, startEnvoy } from '../../e2e/lib/envoy.mjs';
+import { request } from '../../e2e/lib/http.mjs';
+import { runToCompletion } from '../../e2e/lib/proc.mjs';
 import { buildFloor } from './floor.mjs';
 import { ALGORITHMS, TOKEN_LIFETIME_SECONDS, ps256Jwk, writeTokens } from './tokens.mjs';
 import { boundToken, proofKey, proofMinter, replayPrefix, replayStoreFill, writeProofs } from './proofs.mjs';
 import { FILTER_MEMORY_GAUGE, summarize, markdown, rows } from './report.mjs';
-import { sumFamily } from '../lib/metrics.mjs';
+import { sumFamily } from '../../e2e/lib/metrics.mjs';
 import { chart } from './svg.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -175,7 +175,7 @@ function positiveInteger(name, text, { zero = false } = {}) {
   return n;
 }
 
-const USAGE = `usage: node tests/e2e/bench/filter-bench.mjs [options]   (or: make bench BENCH_ARGS="…")
+const USAGE = `usage: node tests/perf/bench/filter-bench.mjs [options]   (or: make bench BENCH_ARGS="…")
 The filter against Envoy without auth, native jwt_authn and the floor filter, in one run (see the top of this file).
   --rounds N            rounds per case, the median is reported (default 3; --quick: 1)
   --duration S          seconds per round (default 8; --quick: 3)
@@ -677,7 +677,7 @@ async function main() {
     duration: DURATION,
     rounds: ROUNDS,
     alg: ALG,
-    command: `node tests/e2e/bench/filter-bench.mjs ${process.argv.slice(2).join(' ')}`.trim(),
+    command: `node tests/perf/bench/filter-bench.mjs ${process.argv.slice(2).join(' ')}`.trim(),
   };
   meta.loaded = Number(meta.loadStart[0]) > LOADED_PER_CPU * meta.machine.nproc;
   const memoryCases = MEMORY_REQUESTS > 0

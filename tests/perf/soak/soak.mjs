@@ -5,17 +5,17 @@
 // last line, `soak: R requests, W wrong answers, F 5xx, V vm failures, memory A -> B MiB`; exits non-zero when
 // W, F or V is not 0 or memory is not flat (see README.md in this folder for every rule).
 //
-//   node tests/e2e/soak/soak.mjs [--seconds 30] [--connections 32] [--memory-requests 100000]
+//   node tests/perf/soak/soak.mjs [--seconds 30] [--connections 32] [--memory-requests 100000]
 import { mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { REPO, requireWasm } from '../lib/paths.mjs';
-import { startEnvoy } from '../lib/envoy.mjs';
-import { bootstrap, tollgateFilter, toYaml, HARDENED_HCM } from '../lib/envoy-config.mjs';
-import { startProcess, stopProcess } from '../lib/proc.mjs';
-import { request } from '../lib/http.mjs';
-import { waitFor } from '../lib/net.mjs';
+import { REPO, requireWasm } from '../../e2e/lib/paths.mjs';
+import { startEnvoy } from '../../e2e/lib/envoy.mjs';
+import { bootstrap, tollgateFilter, toYaml, HARDENED_HCM } from '../../e2e/lib/envoy-config.mjs';
+import { startProcess, stopProcess } from '../../e2e/lib/proc.mjs';
+import { request } from '../../e2e/lib/http.mjs';
+import { waitFor } from '../../e2e/lib/net.mjs';
 import { startKeyServer } from './keyserver.mjs';
 import { makeKey, mint, mintUnsigned, corruptSignature } from './tokens.mjs';
 import { judge, parseResults } from './judge.mjs';
@@ -142,7 +142,7 @@ async function wrk(envoy, { tokens, rotation, seconds, quota = 0, mode, slice = 
   const url = `http://127.0.0.1:${envoy.listenerPort('ingress')}`;
   const perThread = quota > 0 ? Math.ceil(quota / connections) : 0;
   const args = ['-t', String(connections), '-c', String(connections), '-d', `${seconds}s`, '--timeout', '5s',
-    '-s', path.join(REPO, 'tests/e2e/soak/load.lua'), url, '--', tokens, rotation, String(perThread), String(connections), slice ? 'slice' : 'cycle'];
+    '-s', path.join(REPO, 'tests/perf/soak/load.lua'), url, '--', tokens, rotation, String(perThread), String(connections), slice ? 'slice' : 'cycle'];
   const before = await rqTotal(envoy);
   const proc = startProcess('wrk', args, { logFile: path.join(dir, `wrk-${mode}.log`), env: { ...process.env, SOAK_RESULTS: results } });
   if (quota > 0) {
