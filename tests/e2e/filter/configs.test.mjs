@@ -13,7 +13,7 @@ import { startEchoUpstream } from '../lib/upstream.mjs';
 import { makeTestPki } from '../lib/certs.mjs';
 import { mint, PARTNER_ISSUER, KID } from '../fixtures/tokens.mjs';
 import { dpopKeyPair, proof as dpopProof, thumbprint } from '../lib/dpop.mjs';
-import { buildFloorSync } from '../bench/floor.mjs';
+import { buildFloorSync } from '../../perf/bench/floor.mjs';
 
 const ENVOY_DIR = path.join(REPO, 'envoy');
 const SHIPPED_WASM_PATH = 'target/wasm32-wasip1/release/tollgate_filter.wasm';
