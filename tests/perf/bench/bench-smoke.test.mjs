@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { REPO, requireWasm } from '../../e2e/lib/paths.mjs';
-import { render, startEnvoy, startEnvoyExpectingFailure } from '../../e2e/lib/envoy.mjs';
+import { render, startEnvoyExpectingFailure, withEnvoy } from '../../e2e/lib/envoy.mjs';
 import { bootstrap, toYaml, tollgateFilter } from '../../e2e/lib/envoy-config.mjs';
 import { request } from '../../e2e/lib/http.mjs';
 import { runToCompletion } from '../../e2e/lib/proc.mjs';
@@ -291,8 +291,7 @@ describe('benchmark DPoP proofs (proofs.mjs, tokens.lua)', () => {
     const config = render(readFileSync(path.join(REPO, 'envoy', 'bench', 'tollgate-dpop.yaml'), 'utf8'), { LISTEN_PORT: 0, ADMIN_PORT: 0, WASM_PATH: requireWasm() })
       .replace(/"dpop_replay_cache_size": \d+/, `"dpop_replay_cache_size": ${size}`);
     assert.ok(config.includes(`"dpop_replay_cache_size": ${size},`));
-    const envoy = await startEnvoy(config, { name: 'bench-replay-store' });
-    try {
+    await withEnvoy(config, { name: 'bench-replay-store' }, async (envoy) => {
       const port = envoy.listenerPort('bench');
       const key = proofKey('ES256');
       const { token } = boundToken('ES256', key);
@@ -319,12 +318,7 @@ describe('benchmark DPoP proofs (proofs.mjs, tokens.lua)', () => {
       assert.equal(await envoy.family('denied', { reason: 'dpop_replayed' }), 3);
       const prefixes = sent.map((p) => replayPrefix(key.thumbprint, p.jti));
       assert.deepEqual(replayStoreFill(prefixes, size), { fullest: 64, evicting: 1, evictingFrom: 1 });
-    } catch (err) {
-      envoy.markFailed();
-      throw err;
-    } finally {
-      await envoy.stop();
-    }
+    });
   });
 
   it('tokens.lua with DPOP_TOKEN_FILE sends the token as DPoP and each proof once, from TOKENS_START on, then starts over', async () => {
@@ -367,20 +361,11 @@ describe('floor filter (tests/perf/bench/floor)', () => {
     floorWasm = await buildFloor();
   });
 
-  const withFloor = async (steps, fn) => {
-    const upstream = await startEchoUpstream();
-    const config = toYaml(bootstrap({ upstreamPort: upstream.port, httpFilters: [tollgateFilter(steps, { wasm: floorWasm, name: 'floor', vmId: 'floor' })] }));
-    const envoy = await startEnvoy(config, { name: 'floor-steps' });
-    try {
-      await fn(envoy.listenerPort('ingress'), envoy, upstream);
-    } catch (err) {
-      envoy.markFailed();
-      throw err;
-    } finally {
-      await envoy.stop();
-      await upstream.close();
-    }
-  };
+  const withFloor = (steps, fn) => withEnvoy(
+    (upstreamPort) => toYaml(bootstrap({ upstreamPort, httpFilters: [tollgateFilter(steps, { wasm: floorWasm, name: 'floor', vmId: 'floor' })] })),
+    { name: 'floor-steps' },
+    (envoy, upstream) => fn(envoy.listenerPort('ingress'), envoy, upstream),
+  );
 
   it('the default steps set the three claim headers (over what the client sent) and count three counters', async () => {
     await withFloor('', async (port, envoy) => {

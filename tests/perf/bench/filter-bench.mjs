@@ -69,7 +69,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseCli } from '../../../scripts/cli.mjs';
 import { REPO, envoyBin, requireEnvoy, requireWasm } from '../../e2e/lib/paths.mjs';
-import { render, startEnvoy } from '../../e2e/lib/envoy.mjs';
+import { render, withEnvoy } from '../../e2e/lib/envoy.mjs';
 import { request } from '../../e2e/lib/http.mjs';
 import { runToCompletion } from '../../e2e/lib/proc.mjs';
 import { buildFloor } from './floor.mjs';
@@ -468,13 +468,14 @@ const benchUrl = (port) => `http://127.0.0.1:${port}/`;
  * Start the setup's Envoy and check it answers as it should: 200 with a token, 401 without (token setups). A DPoP
  * setup gets `bound` (dpopToken()): 200 for the token with a fresh proof, 401 invalid_dpop_proof for the same proof
  * again (so a proof sent twice during the case is refused, and counted as non-2xx), 401 for the token as Bearer and
- * without a token. Resolves { envoy, port, checkPrefixes (replay prefixes of the proofs the check left in the
- * store), replayStore (its size, DPoP setups) }.
+ * without a token. Then runs `fn({ envoy, port, checkPrefixes (replay prefixes of the proofs the check left in the
+ * store), replayStore (its size, DPoP setups) })` and stops Envoy (lib/envoy.mjs withEnvoy: its log is printed when
+ * the check or `fn` fails). Resolves what `fn` resolves.
  */
-async function startSetup(setup, floorWasm, oneToken, bound) {
+function withSetup(setup, floorWasm, oneToken, bound, fn) {
   const config = renderConfig(setup, floorWasm);
-  const envoy = await startEnvoy(config, { name: `bench-${setup.id.replace('@', '-')}`, logLevel: 'warn', componentLogLevel: '' });
-  try {
+  const options = { name: `bench-${setup.id.replace('@', '-')}`, logLevel: 'warn', componentLogLevel: '' };
+  return withEnvoy(config, options, async (envoy) => {
     const port = envoy.listenerPort('bench');
     const checkPrefixes = [];
     if (setup.dpop) {
@@ -498,12 +499,8 @@ async function startSetup(setup, floorWasm, oneToken, bound) {
       const none = await request(port, { path: '/' });
       if (none.status !== 401) throw new Error(`${setup.id}: a request without a token was answered ${none.status}, not 401`);
     }
-    return { envoy, port, checkPrefixes, replayStore: setup.dpop ? replayStoreSize(config) : null };
-  } catch (err) {
-    envoy.markFailed();
-    await envoy.stop();
-    throw err;
-  }
+    return fn({ envoy, port, checkPrefixes, replayStore: setup.dpop ? replayStoreSize(config) : null });
+  });
 }
 
 /** Estimated requests per second of a signature-bound case, from the cases measured so far. */
@@ -568,8 +565,7 @@ async function runCase({ setup, mix }, floorWasm, done) {
   // of the case's pool, the measurement going on with the next ones.
   const warmOther = mix.id === 'new' ? { file: await tokens.rotationFile(), mode: 'rotate' } : null;
   const bound = dpop ? tokens.dpopToken(mix.proofAlg) : null;
-  const { envoy, port, checkPrefixes, replayStore } = await startSetup(setup, floorWasm, await tokens.oneToken(), bound);
-  try {
+  return withSetup(setup, floorWasm, await tokens.oneToken(), bound, async ({ envoy, port, checkPrefixes, replayStore }) => {
     if (dpop) measured = await dpopSource(setup, mix, port, done);
     const warm = warmOther ?? measured;
     // The rotation goes on where the warm-up left it: otherwise its first tokens would be cache hits that a steady
@@ -613,20 +609,14 @@ async function runCase({ setup, mix }, floorWasm, done) {
       storeEvicting: fill.evictingFrom,
       proofAge: now() - measured.pool.iat,
     };
-  } catch (err) {
-    envoy.markFailed();
-    throw err;
-  } finally {
-    await envoy.stop();
-  }
+  });
 }
 
 /** RSS at start and after MEMORY_REQUESTS requests, and the filter's memory gauge, for one tollgate case. */
 async function memoryCase({ setup, mix }, floorWasm, done) {
   const maxSeconds = 180;
   const measured = await source(mix.id, done, maxSeconds + 60);
-  const { envoy } = await startSetup(setup, floorWasm, await tokens.oneToken(maxSeconds + 60));
-  try {
+  return withSetup(setup, floorWasm, await tokens.oneToken(maxSeconds + 60), null, async ({ envoy }) => {
     const port = envoy.listenerPort('bench');
     const pid = envoy.proc.child.pid;
     const gauge = () => envoy.counter(FILTER_MEMORY_GAUGE); // counters and gauges alike; undefined when absent
@@ -635,12 +625,7 @@ async function memoryCase({ setup, mix }, floorWasm, done) {
     await wrk(port, measured, maxSeconds, { stopWhen: async () => (await completed()) >= MEMORY_REQUESTS });
     const requests = await completed();
     return { setup, mix, atStart, after: { rss: rssBytes(pid), gauge: await gauge() }, requests };
-  } catch (err) {
-    envoy.markFailed();
-    throw err;
-  } finally {
-    await envoy.stop();
-  }
+  });
 }
 
 // ---- run -------------------------------------------------------------------------------------------------------
