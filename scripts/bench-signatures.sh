@@ -2,7 +2,7 @@
 # The signature micro-benchmark (figures, never pass/fail on timing): every algorithm tollgate verifies, timed on
 # tollgate-core's pure-Rust path natively and in Wasm under wasmtime at the release profile's opt-level and at the
 # other one, and on the host path (Envoy's verify_signature semantics on ring) with the filter's in-VM share of
-# it (tests/sigbench writes target/bench/signatures.{md,json}); then the verified-token cache's memory per entry
+# it (tests/perf/sigbench writes target/bench/signatures.{md,json}); then the verified-token cache's memory per entry
 # in the built filter (tests/abi/examples/cache_memory.rs writes target/bench/cache-memory.{md,json}).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 usage="usage: bash scripts/bench-signatures.sh [--quick | --smoke] [--out DIR]

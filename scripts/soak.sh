@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The soak (tests/e2e/soak/README.md): the real Envoy with two workers and the built filter under a bounded
+# The soak (tests/perf/soak/README.md): the real Envoy with two workers and the built filter under a bounded
 # wrk load with valid, expired, forged, garbled and missing tokens while the key server goes down, answers
 # slowly, answers garbage and rotates keys; then the memory phases. Its last line is exactly
 #   soak: R requests, W wrong answers, F 5xx, V vm failures, memory A -> B MiB
@@ -20,4 +20,4 @@ command -v wrk >/dev/null || die "wrk is missing: run scripts/setup.sh"
 [ -f "$TOLLGATE_FILTER_WASM" ] || die "the filter is not built ($TOLLGATE_FILTER_WASM): run scripts/build.sh"
 # Not a `step`: its progress ticker would outlive `exec`, and the soak's own summary must stay the last line.
 echo "==> soak: ${seconds} s of chaos, then the memory phases (Envoy --concurrency 2, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)) …"
-exec node tests/e2e/soak/soak.mjs --seconds "$seconds"
+exec node tests/perf/soak/soak.mjs --seconds "$seconds"

@@ -5,7 +5,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cli_args "usage: bash scripts/test.sh   (or: make test)
 Runs setup, then every check and every test: cargo fmt --check, clippy (native and both wasm targets), cargo
 doc with warnings as errors, cargo deny (licences, duplicate versions, sources), the builds, cargo nextest, the
-site checks, the page's wasm-bindgen tests in headless Chromium and the end-to-end suites in tests/e2e." -- "$@"
+site checks, the page's wasm-bindgen tests in headless Chromium, the end-to-end suites in tests/e2e and the
+benchmark and soak harnesses' tests in tests/perf." -- "$@"
 cd "$ROOT"
 bash scripts/setup.sh
 
@@ -49,6 +50,9 @@ cargo test --locked -p tollgate-redirect-page --target wasm32-unknown-unknown
 
 step "end-to-end: real Envoy, real authorization server, real Chromium (node --test)"
 (cd tests/e2e && node --test --test-concurrency=1 --test-reporter=spec)
+
+step "benchmark and soak harnesses: a short benchmark run, the floor filter, the soak's judge (node --test in tests/perf)"
+(cd tests/perf && node --test --test-concurrency=1 --test-reporter=spec)
 
 step "fuzz targets: seed corpus, regression inputs, oracles (cargo test in fuzz/)"
 cargo test --locked --quiet --manifest-path fuzz/Cargo.toml

@@ -5,15 +5,14 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { REPO, requireWasm } from '../lib/paths.mjs';
-import { render, startEnvoy, validateConfigText } from '../lib/envoy.mjs';
+import { render, validateConfigText, withEnvoy } from '../lib/envoy.mjs';
 import { bootstrap, toYaml, tollgateFilter } from '../lib/envoy-config.mjs';
 import { request } from '../lib/http.mjs';
-import { runToCompletion } from '../lib/proc.mjs';
-import { startEchoUpstream } from '../lib/upstream.mjs';
 import { makeTestPki } from '../lib/certs.mjs';
+import { runReadmeBlock } from '../lib/examples.mjs';
 import { mint, PARTNER_ISSUER, KID } from '../fixtures/tokens.mjs';
 import { dpopKeyPair, proof as dpopProof, thumbprint } from '../lib/dpop.mjs';
-import { buildFloorSync } from '../bench/floor.mjs';
+import { buildFloorSync } from '../../perf/bench/floor.mjs';
 
 const ENVOY_DIR = path.join(REPO, 'envoy');
 const SHIPPED_WASM_PATH = 'target/wasm32-wasip1/release/tollgate_filter.wasm';
@@ -78,43 +77,7 @@ export function istioPluginConfig() {
   return JSON.parse(text.slice(at + '\n  pluginConfig:'.length));
 }
 
-async function withEnvoy(configText, name, fn) {
-  const envoy = await startEnvoy(configText, { name });
-  try {
-    await fn(envoy);
-  } catch (err) {
-    envoy.markFailed();
-    throw err;
-  } finally {
-    await envoy.stop();
-  }
-}
-
 const bearer = (token) => ({ authorization: `Bearer ${token}` });
-
-/**
- * Run the curl commands of an example README literally (bash, from the repo root, so `$(node …mint.mjs …)` works),
- * against the running Envoy: a "# NNN…" comment line before a command announces its status; a command without one
- * (e.g. `curl … | grep …`) must exit 0.
- */
-async function runReadmeCurls(readmeRel, envoy, listener) {
-  const lines = read(readmeRel).split('\n');
-  const cmds = [];
-  lines.forEach((line, i) => {
-    if (!line.startsWith('curl ')) return;
-    const m = /^# (\d{3})\b/.exec(lines[i - 1] ?? '');
-    cmds.push({ expect: m ? Number(m[1]) : null, cmd: line });
-  });
-  assert.ok(cmds.filter((c) => c.expect).length >= 3, `${readmeRel} documents curl commands with their status`);
-  for (const { expect, cmd } of cmds) {
-    let run = cmd.replaceAll('http://127.0.0.1:10000', `http://127.0.0.1:${envoy.listenerPort(listener)}`)
-      .replaceAll('http://127.0.0.1:9901', `http://127.0.0.1:${envoy.adminPort}`);
-    if (expect) run = `${run.replace(/^curl -i /, 'curl ')} -s -o /dev/null -w '%{http_code}'`;
-    const { code, output } = await runToCompletion('bash', ['-c', run], { cwd: REPO, timeoutMs: 20_000 });
-    assert.equal(code, 0, `${cmd}\n${output}`);
-    if (expect) assert.equal(output.trim(), String(expect), `${readmeRel}: ${cmd}`);
-  }
-}
 
 describe('every Envoy config under envoy/ is loaded by a test', () => {
   const configs = listConfigs();
@@ -154,7 +117,7 @@ describe('every Envoy config under envoy/ is loaded by a test', () => {
   }
 
   it('envoy/examples/basic: 200 with claims echoed, 401 missing / expired / wrong audience, 403 scope, anonymous /health', async () => {
-    await withEnvoy(exampleForRealRun('envoy/examples/basic/envoy.yaml'), 'example-basic', async (envoy) => {
+    await withEnvoy(exampleForRealRun('envoy/examples/basic/envoy.yaml'), { name: 'example-basic' }, async (envoy) => {
       const port = envoy.listenerPort('api');
       const ok = await request(port, { path: '/orders', headers: bearer(await mint({ scope: 'orders:read' })) });
       assert.equal(ok.status, 200, ok.body);
@@ -175,12 +138,13 @@ describe('every Envoy config under envoy/ is loaded by a test', () => {
       const health = await request(port, { path: '/health', headers: { 'x-user-id': 'admin' } });
       assert.equal(health.status, 200, health.body);
       assert.ok(!health.headers['x-seen-user-id'], `spoofed x-user-id reached the API: ${health.headers['x-seen-user-id']}`);
-      await runReadmeCurls('envoy/examples/basic/README.md', envoy, 'api');
+      const readme = await runReadmeBlock('envoy/examples/basic/README.md', 'curl -i', { api: envoy.listenerPort('api'), admin: envoy.adminPort });
+      assert.deepEqual(readme, [200, 401, 401, 401, 403, 200]);
     });
   });
 
   it('envoy/examples/two-providers: both issuers accepted, keys not shared, per-provider counters', async () => {
-    await withEnvoy(exampleForRealRun('envoy/examples/two-providers/envoy.yaml'), 'example-two-providers', async (envoy) => {
+    await withEnvoy(exampleForRealRun('envoy/examples/two-providers/envoy.yaml'), { name: 'example-two-providers' }, async (envoy) => {
       const port = envoy.listenerPort('api');
       const a = await request(port, { path: '/orders', headers: bearer(await mint({ alg: 'EdDSA' })) });
       assert.equal(a.status, 200, a.body);
@@ -193,30 +157,27 @@ describe('every Envoy config under envoy/ is loaded by a test', () => {
       assert.equal(await envoy.family('allowed', { provider: 'idsvr' }), 1);
       assert.equal(await envoy.family('allowed', { provider: 'partner' }), 1);
       assert.equal(await envoy.family('denied', { provider: 'partner' }), 1);
-      await runReadmeCurls('envoy/examples/two-providers/README.md', envoy, 'api');
+      const readme = await runReadmeBlock('envoy/examples/two-providers/README.md', 'curl -i', { api: envoy.listenerPort('api'), admin: envoy.adminPort });
+      assert.deepEqual(readme, [200, 200, 401]);
     });
   });
 
   it('envoy/demo/envoy.yaml: runs in front of the echo API, forwards claims, refuses without a token', async () => {
-    const upstream = await startEchoUpstream();
-    try {
-      await withEnvoy(renderTemplate('envoy/demo/envoy.yaml', { UPSTREAM_PORT: upstream.port }), 'demo-config', async (envoy) => {
-        const port = envoy.listenerPort('demo');
-        const ok = await request(port, { path: '/orders', headers: bearer(await mint({ sub: 'demo-user' })) });
-        assert.equal(ok.status, 200, ok.body);
-        assert.equal(ok.json.headers['x-user-id'], 'demo-user');
-        const no = await request(port, { path: '/orders' });
-        assert.equal(no.status, 401);
-        assert.equal(no.headers['www-authenticate'], 'Bearer realm="demo-api"');
-        assert.equal(upstream.seen.length, 1);
-      });
-    } finally {
-      await upstream.close();
-    }
+    const config = (upstreamPort) => renderTemplate('envoy/demo/envoy.yaml', { UPSTREAM_PORT: upstreamPort });
+    await withEnvoy(config, { name: 'demo-config' }, async (envoy, upstream) => {
+      const port = envoy.listenerPort('demo');
+      const ok = await request(port, { path: '/orders', headers: bearer(await mint({ sub: 'demo-user' })) });
+      assert.equal(ok.status, 200, ok.body);
+      assert.equal(ok.json.headers['x-user-id'], 'demo-user');
+      const no = await request(port, { path: '/orders' });
+      assert.equal(no.status, 401);
+      assert.equal(no.headers['www-authenticate'], 'Bearer realm="demo-api"');
+      assert.equal(upstream.seen.length, 1);
+    });
   });
 
   it('envoy/bench/no-auth.yaml: 200 without a token', async () => {
-    await withEnvoy(renderTemplate('envoy/bench/no-auth.yaml'), 'bench-no-auth', async (envoy) => {
+    await withEnvoy(renderTemplate('envoy/bench/no-auth.yaml'), { name: 'bench-no-auth' }, async (envoy) => {
       const res = await request(envoy.listenerPort('bench'), { path: '/' });
       assert.equal(res.status, 200);
       assert.equal(res.body, 'ok\n');
@@ -224,7 +185,7 @@ describe('every Envoy config under envoy/ is loaded by a test', () => {
   });
 
   it('envoy/bench/jwt-authn.yaml: native jwt_authn accepts the fixture tokens (ES256, EdDSA, RS256), refuses none / expired', async () => {
-    await withEnvoy(renderTemplate('envoy/bench/jwt-authn.yaml'), 'bench-jwt-authn', async (envoy) => {
+    await withEnvoy(renderTemplate('envoy/bench/jwt-authn.yaml'), { name: 'bench-jwt-authn' }, async (envoy) => {
       const port = envoy.listenerPort('bench');
       for (const alg of ['ES256', 'EdDSA', 'RS256']) {
         const res = await request(port, { path: '/', headers: bearer(await mint({ alg })) });
@@ -236,7 +197,7 @@ describe('every Envoy config under envoy/ is loaded by a test', () => {
   });
 
   it('envoy/bench/tollgate.yaml: 200 with a token, 401 without', async () => {
-    await withEnvoy(renderTemplate('envoy/bench/tollgate.yaml'), 'bench-tollgate', async (envoy) => {
+    await withEnvoy(renderTemplate('envoy/bench/tollgate.yaml'), { name: 'bench-tollgate' }, async (envoy) => {
       const port = envoy.listenerPort('bench');
       const res = await request(port, { path: '/', headers: bearer(await mint()) });
       assert.equal(res.status, 200, res.body);
@@ -245,7 +206,7 @@ describe('every Envoy config under envoy/ is loaded by a test', () => {
   });
 
   it('envoy/bench/tollgate-dpop.yaml: a DPoP-bound token with a fresh proof (ES256, EdDSA) passes, once; bearer tokens do not', async () => {
-    await withEnvoy(renderTemplate('envoy/bench/tollgate-dpop.yaml'), 'bench-tollgate-dpop', async (envoy) => {
+    await withEnvoy(renderTemplate('envoy/bench/tollgate-dpop.yaml'), { name: 'bench-tollgate-dpop' }, async (envoy) => {
       const port = envoy.listenerPort('bench');
       const htu = `http://127.0.0.1:${port}/`;
       for (const alg of ['ES256', 'Ed25519']) {
@@ -269,7 +230,7 @@ describe('every Envoy config under envoy/ is loaded by a test', () => {
   });
 
   it('envoy/bench/tollgate-anonymous.yaml: the filter runs (counts the allow) but needs no token', async () => {
-    await withEnvoy(renderTemplate('envoy/bench/tollgate-anonymous.yaml'), 'bench-tollgate-anonymous', async (envoy) => {
+    await withEnvoy(renderTemplate('envoy/bench/tollgate-anonymous.yaml'), { name: 'bench-tollgate-anonymous' }, async (envoy) => {
       const port = envoy.listenerPort('bench');
       assert.equal((await request(port, { path: '/' })).status, 200);
       assert.equal((await request(port, { path: '/', headers: { authorization: 'Bearer not-even-a-jwt' } })).status, 200);
@@ -279,22 +240,17 @@ describe('every Envoy config under envoy/ is loaded by a test', () => {
 
   it('envoy/istio/wasmplugin.yaml: its pluginConfig is accepted by the filter in the real Envoy and enforces its rules', async () => {
     const plugin = istioPluginConfig();
-    const upstream = await startEchoUpstream();
-    try {
-      const config = toYaml(bootstrap({ upstreamPort: upstream.port, httpFilters: [tollgateFilter(plugin, { wasm: requireWasm() })] }));
-      await withEnvoy(config, 'istio-plugin-config', async (envoy) => {
-        const port = envoy.listenerPort('ingress');
-        const ok = await request(port, { path: '/orders', headers: bearer(await mint({ scope: 'orders:read' })) });
-        assert.equal(ok.status, 200, ok.body);
-        assert.equal(ok.json.headers['x-user-id'], 'user-1234');
-        const write = await request(port, { method: 'POST', path: '/orders', headers: bearer(await mint({ scope: 'orders:read' })) });
-        assert.equal(write.status, 403, write.body);
-        assert.match(write.headers['www-authenticate'], /^Bearer realm="orders-api", error="insufficient_scope".*scope="orders:write"$/);
-        assert.equal((await request(port, { path: '/health' })).status, 200);
-        assert.equal((await request(port, { path: '/orders' })).status, 401);
-      });
-    } finally {
-      await upstream.close();
-    }
+    const config = (upstreamPort) => toYaml(bootstrap({ upstreamPort, httpFilters: [tollgateFilter(plugin, { wasm: requireWasm() })] }));
+    await withEnvoy(config, { name: 'istio-plugin-config' }, async (envoy) => {
+      const port = envoy.listenerPort('ingress');
+      const ok = await request(port, { path: '/orders', headers: bearer(await mint({ scope: 'orders:read' })) });
+      assert.equal(ok.status, 200, ok.body);
+      assert.equal(ok.json.headers['x-user-id'], 'user-1234');
+      const write = await request(port, { method: 'POST', path: '/orders', headers: bearer(await mint({ scope: 'orders:read' })) });
+      assert.equal(write.status, 403, write.body);
+      assert.match(write.headers['www-authenticate'], /^Bearer realm="orders-api", error="insufficient_scope".*scope="orders:write"$/);
+      assert.equal((await request(port, { path: '/health' })).status, 200);
+      assert.equal((await request(port, { path: '/orders' })).status, 401);
+    });
   });
 });

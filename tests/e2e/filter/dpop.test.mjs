@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { exportJWK } from 'jose';
 
-import { startEnvoy } from '../lib/envoy.mjs';
+import { keepLogOnFailure, startEnvoy } from '../lib/envoy.mjs';
 import { exampleConfig, runReadmeBlock } from '../lib/examples.mjs';
 import { request } from '../lib/http.mjs';
 import { http2Request } from '../lib/raw.mjs';
@@ -89,14 +89,7 @@ after(async () => {
 
 /** node:test's it(), printing the Envoy log when the step fails. */
 function test(name, fn) {
-  return it(name, async (t) => {
-    try {
-      await fn(t);
-    } catch (err) {
-      envoy?.markFailed();
-      throw err;
-    }
-  });
+  return it(name, keepLogOnFailure(() => envoy, fn));
 }
 
 /** An access token of the service client: DPoP-bound to `key` when given (token_type DPoP), else a Bearer token. */

@@ -2,7 +2,7 @@
 // the plugin configuration the scenarios run against, and the assertions every denial must satisfy.
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { startEnvoy } from '../lib/envoy.mjs';
+import { keepLogOnFailure, startEnvoy } from '../lib/envoy.mjs';
 import { bootstrap, toYaml, tollgateFilter } from '../lib/envoy-config.mjs';
 import { request } from '../lib/http.mjs';
 import { parseMetric } from '../lib/metrics.mjs';
@@ -103,16 +103,9 @@ export async function startTollgate(plugin = scenarioConfig(), { hcm, name = 'to
       res.reachedUpstream = upstream.requestsWith('x-test-id', id);
       return res;
     },
-    /** Wrap a test body so that a failure prints the Envoy log when the suite stops Envoy. */
+    /** Wrap a test body so that a failure prints the Envoy log when the suite stops Envoy (keepLogOnFailure). */
     wrap(fn) {
-      return async (t) => {
-        try {
-          await fn(t);
-        } catch (err) {
-          envoy.markFailed();
-          throw err;
-        }
-      };
+      return keepLogOnFailure(envoy, fn);
     },
     async stop() {
       await envoy.stop();

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import YAML from 'yaml';
 
-import { startEnvoy } from '../lib/envoy.mjs';
+import { keepLogOnFailure, startEnvoy } from '../lib/envoy.mjs';
 import { exampleConfig, runReadmeBlock } from '../lib/examples.mjs';
 import { makeTestPki } from '../lib/certs.mjs';
 import { tlsH2Request, tlsRequest } from '../lib/tls.mjs';
@@ -75,14 +75,7 @@ after(async () => {
 });
 
 function test(name, fn) {
-  return it(name, async (t) => {
-    try {
-      await fn(t);
-    } catch (err) {
-      envoy?.markFailed();
-      throw err;
-    }
-  });
+  return it(name, keepLogOnFailure(() => envoy, fn));
 }
 
 /** A service token: certificate-bound to `cert` (client tollgate-service-mtls) when given, else unbound. */

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:f
 import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
-import { startEnvoy } from '../lib/envoy.mjs';
+import { keepLogOnFailure, startEnvoy, withEnvoy } from '../lib/envoy.mjs';
 import { bootstrap, toYaml, tollgateFilter, routerFilter } from '../lib/envoy-config.mjs';
 import { request } from '../lib/http.mjs';
 import { REPO, requireWasm } from '../lib/paths.mjs';
@@ -29,20 +29,8 @@ function series(prom, name) {
   return out;
 }
 
-/** Run `fn(envoy, upstream)` against an Envoy built by `build(upstreamPort)`; prints Envoy's log on failure. */
-async function withEnvoy(build, name, fn) {
-  const upstream = await startEchoUpstream();
-  const envoy = await startEnvoy(toYaml(build(upstream.port)), { name, componentLogLevel: 'wasm:debug,rbac:debug' });
-  try {
-    await fn(envoy, upstream);
-  } catch (err) {
-    envoy.markFailed();
-    throw err;
-  } finally {
-    await envoy.stop();
-    await upstream.close();
-  }
-}
+/** Envoy with the debug logs of the filter and of RBAC, which these tests read. */
+const LOGS = 'wasm:debug,rbac:debug';
 
 describe('metrics: one labelled family per decision, in Envoy\'s /stats/prometheus', () => {
   it('two filter instances (stat_prefix orders and billing) are counted apart, by provider and reason; dry-run counts would_deny', async () => {
@@ -60,7 +48,7 @@ describe('metrics: one labelled family per decision, in Envoy\'s /stats/promethe
       b.static_resources.listeners.push(second);
       return b;
     };
-    await withEnvoy(build, 'operator-prometheus', async (envoy, upstream) => {
+    await withEnvoy((port) => toYaml(build(port)), { name: 'operator-prometheus', componentLogLevel: LOGS }, async (envoy, upstream) => {
       const orders = envoy.listenerPort('ingress');
       const billing = envoy.listenerPort('billing');
       const token = await mint();
@@ -163,7 +151,7 @@ describe('claims for the rest of Envoy: filter state read by an access log and b
         }],
       },
     });
-    await withEnvoy(build, 'operator-filter-state', async (envoy, upstream) => {
+    await withEnvoy((port) => toYaml(build(port)), { name: 'operator-filter-state', componentLogLevel: LOGS }, async (envoy, upstream) => {
       const port = envoy.listenerPort('ingress');
       const acme = await mint({ sub: 'alice', claims: { tenant: { id: 'acme' } } });
       const other = await mint({ sub: 'bob', claims: { tenant: { id: 'globex' } } });
@@ -211,14 +199,7 @@ describe('token sources, allow_missing and the log lines of a denial', () => {
     await envoy?.stop();
     await upstream?.close();
   });
-  const test = (name, fn) => it(name, async () => {
-    try {
-      await fn();
-    } catch (err) {
-      envoy.markFailed();
-      throw err;
-    }
-  });
+  const test = (name, fn) => it(name, keepLogOnFailure(() => envoy, fn));
 
   test('a token from another header, a cookie or the query is accepted and taken out before the API', async () => {
     const token = await mint();

@@ -2,29 +2,10 @@
 // each, each with its own configuration and cache; counters are shared).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import http2 from 'node:http2';
 import { startTollgate, REALM, DESCRIPTIONS } from './harness.mjs';
 import { request } from '../lib/http.mjs';
+import { h2Request } from '../lib/h2.mjs';
 import { mint } from '../fixtures/tokens.mjs';
-
-function h2request(port, headers) {
-  return new Promise((resolve, reject) => {
-    const client = http2.connect(`http://127.0.0.1:${port}`);
-    client.on('error', reject);
-    const req = client.request({ ':method': 'GET', ':path': '/orders', ...headers });
-    let body = '';
-    let head;
-    req.on('response', (h) => (head = h));
-    req.on('data', (d) => (body += d));
-    req.on('end', () => {
-      client.close();
-      resolve({ status: head[':status'], headers: head, body });
-    });
-    req.on('error', reject);
-    req.setTimeout(10_000, () => req.close(http2.constants.NGHTTP2_CANCEL));
-    req.end();
-  });
-}
 
 describe('HTTP/2 and two workers', () => {
   let tg;
@@ -35,10 +16,10 @@ describe('HTTP/2 and two workers', () => {
   const test = (name, fn) => it(name, async (t) => tg.wrap(fn)(t));
 
   test('h2c: a valid token passes with the claim headers, none gets 401 with the RFC 6750 answer', async () => {
-    const ok = await h2request(tg.port, { authorization: `Bearer ${await mint({ sub: 'h2-user' })}`, 'x-user-id': 'spoofed' });
+    const ok = await h2Request(tg.port, { path: '/orders', headers: { authorization: `Bearer ${await mint({ sub: 'h2-user' })}`, 'x-user-id': 'spoofed' } });
     assert.equal(ok.status, 200, ok.body);
     assert.equal(JSON.parse(ok.body).headers['x-user-id'], 'h2-user');
-    const no = await h2request(tg.port, {});
+    const no = await h2Request(tg.port, { path: '/orders', headers: {} });
     assert.equal(no.status, 401);
     assert.equal(no.headers['www-authenticate'], `Bearer realm="${REALM}"`);
     assert.equal(JSON.parse(no.body).error_description, DESCRIPTIONS.missing_token);

@@ -7,34 +7,22 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import net from 'node:net';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { REPO, requireWasm } from '../lib/paths.mjs';
-import { startEnvoy } from '../lib/envoy.mjs';
-import { runToCompletion } from '../lib/proc.mjs';
+import { keepLogOnFailure, startEnvoy, withEnvoy } from '../lib/envoy.mjs';
+import { exampleConfig as shippedExample, runReadmeBlock } from '../lib/examples.mjs';
 import { request } from '../lib/http.mjs';
 import { waitFor } from '../lib/net.mjs';
 import { startAuthServer } from '../authz/server.mjs';
 import { clientCredentials, jwtHeader } from '../authz/flow.mjs';
 
 const EXAMPLE = 'envoy/examples/remote-jwks/envoy.yaml';
-const SHIPPED_WASM_PATH = 'target/wasm32-wasip1/release/tollgate_filter.wasm';
 /** The tests shorten the example's 30 s unknown-kid refetch interval so they run in seconds. */
 const REFETCH_INTERVAL_S = 3;
 
-/** The shipped example, made runnable here: free ports, the .wasm under test, the harness's port. */
+/** The shipped example, made runnable here (lib/examples.mjs), with the shorter refetch interval. */
 function exampleConfig(authPort, { refetchIntervalS = REFETCH_INTERVAL_S } = {}) {
-  const text = readFileSync(path.join(REPO, EXAMPLE), 'utf8');
-  for (const expected of [/port_value: 10000\b/, /port_value: 9901\b/, /port_value: 9000\b/, /"issuer": "http:\/\/127\.0\.0\.1:9000"/, /"refetch_interval_seconds": 30\b/]) {
-    assert.match(text, expected, `${EXAMPLE} changed: update this test`);
-  }
-  return text
-    .replace(/port_value: 10000\b/g, 'port_value: 0')
-    .replace(/port_value: 9901\b/g, 'port_value: 0')
-    .replace(/port_value: 9000\b/g, `port_value: ${authPort}`)
-    .replaceAll('http://127.0.0.1:9000', `http://127.0.0.1:${authPort}`)
-    .replace('"refetch_interval_seconds": 30', `"refetch_interval_seconds": ${refetchIntervalS}`)
-    .replaceAll(SHIPPED_WASM_PATH, requireWasm());
+  const text = shippedExample(EXAMPLE, { authPort });
+  assert.match(text, /"refetch_interval_seconds": 30\b/, `${EXAMPLE} changed: update this test`);
+  return text.replace('"refetch_interval_seconds": 30', `"refetch_interval_seconds": ${refetchIntervalS}`);
 }
 
 /** The filter's metrics for the example's provider `authz` (Envoy adds the prefix `wasmcustom.`). */
@@ -45,40 +33,6 @@ const METRIC = {
   keys: 'tollgate.prefix.tollgate.provider.authz.jwks_keys',
   keysUnavailable: 'tollgate.prefix.tollgate.provider.authz.reason.keys_unavailable.denied',
 };
-
-/**
- * Run the shell block of the example README that gets a token and calls the API, literally (bash, from the repo
- * root), against the running Envoy and authorization server: each `curl` after a `# NNN` comment must answer NNN,
- * any other command must exit 0.
- */
-async function runReadmeBlock(envoy, authPort) {
-  const readme = readFileSync(path.join(REPO, 'envoy/examples/remote-jwks/README.md'), 'utf8');
-  const block = readme.split('```sh\n').map((b) => b.split('```')[0]).find((b) => b.includes('TOKEN=$('));
-  assert.ok(block, 'the README has the token + curl block');
-  const ports = (line) => line
-    .replaceAll('http://127.0.0.1:10000', `http://127.0.0.1:${envoy.listenerPort('api')}`)
-    .replaceAll('http://127.0.0.1:9901', `http://127.0.0.1:${envoy.adminPort}`)
-    .replaceAll('http://127.0.0.1:9000', `http://127.0.0.1:${authPort}`);
-  const lines = block.replace(/\\\n\s*/g, '').split('\n');
-  const script = ['set -eo pipefail'];
-  const expected = [];
-  lines.forEach((line, i) => {
-    if (!line.trim() || line.startsWith('#')) return;
-    const m = /^# (\d{3})\b/.exec(lines[i - 1] ?? '');
-    if (m && line.startsWith('curl ')) {
-      expected.push(Number(m[1]));
-      const cmd = ports(line).replace(/^curl -i /, 'curl ');
-      script.push(`echo "status ${expected.length - 1} $(${cmd} -s -o /dev/null -w '%{http_code}')"`);
-    } else {
-      script.push(`${ports(line)} > /dev/null`);
-    }
-  });
-  assert.ok(expected.length >= 2, 'the README documents curl commands with their status');
-  const { code, output } = await runToCompletion('bash', ['-c', script.join('\n')], { cwd: REPO, timeoutMs: 30_000 });
-  assert.equal(code, 0, `${script.join('\n')}\n${output}`);
-  const got = [...output.matchAll(/^status (\d+) (\d{3})$/gm)].map((m) => Number(m[2]));
-  assert.deepEqual(got, expected, output);
-}
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const bearer = (token) => ({ authorization: `Bearer ${token}` });
@@ -122,14 +76,7 @@ describe('remote JWKS through discovery: real Envoy + real oidc-provider', () =>
   });
 
   /** Run a test body; on failure keep and print the Envoy log. */
-  const wrap = (fn) => async () => {
-    try {
-      await fn();
-    } catch (err) {
-      envoy.markFailed();
-      throw err;
-    }
-  };
+  const wrap = (fn) => keepLogOnFailure(() => envoy, fn);
 
   it('1. a token from the server is accepted through discovery (one fetch for the whole process)', wrap(async () => {
     const token = await serviceToken(as);
@@ -150,7 +97,9 @@ describe('remote JWKS through discovery: real Envoy + real oidc-provider', () =>
     assert.equal((await request(port, { method: 'POST', path: '/orders', headers: bearer(token) })).status, 403);
     assert.equal((await get(undefined, '/health')).status, 200);
     // The README's commands, as a user would paste them.
-    await runReadmeBlock(envoy, as.port);
+    await runReadmeBlock('envoy/examples/remote-jwks/README.md', 'TOKEN=$(', {
+      api: envoy.listenerPort('api'), admin: envoy.adminPort, authz: as.port,
+    });
   }));
 
   it('2. the server rotates its key: a token signed with the new key is accepted without restarting Envoy', wrap(async () => {
@@ -246,8 +195,7 @@ describe('remote JWKS: no keys at all', () => {
     const as = await startAuthServer();
     const authPort = as.port;
     await as.close(); // the server is down from the start: connection refused
-    const envoy = await startEnvoy(exampleConfig(authPort), { name: 'remote-jwks-down' });
-    try {
+    await withEnvoy(exampleConfig(authPort), { name: 'remote-jwks-down' }, async (envoy) => {
       const token = await (async () => {
         // Any syntactically valid token of this issuer: its keys are unknown anyway.
         const now = Math.floor(Date.now() / 1000);
@@ -263,11 +211,6 @@ describe('remote JWKS: no keys at all', () => {
       const stats = await envoy.stats('^wasmcustom\\.tollgate\\.');
       assert.ok((stats.get(`wasmcustom.${METRIC.fetchFailure}`) ?? 0) >= 1);
       assert.equal(stats.get(`wasmcustom.${METRIC.keysUnavailable}`), 1);
-    } catch (err) {
-      envoy.markFailed();
-      throw err;
-    } finally {
-      await envoy.stop();
-    }
+    });
   });
 });

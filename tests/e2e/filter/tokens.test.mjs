@@ -27,25 +27,24 @@ for (const signaturePath of ['auto', 'wasm']) describe(`tollgate in the real Env
   after(async () => {
     if (!tg) return;
     try {
-      // Which path checked the signatures: Envoy's verify_signature for the algorithms it serves, or the VM.
-      const stats = await tg.envoy.stats('^wasmcustom\\.tollgate\\.prefix\\.tollgate\\.signature');
-      const stat = (n) => stats.get(`wasmcustom.tollgate.prefix.tollgate.${n}`);
-      const checks = (path) => stat(`signature_path.${path}.signatures`);
-      if (signaturePath === 'auto') {
-        assert.equal(stat('signature_host_algorithms'), 5, 'ES256, ES384, RS256, RS384, RS512 on the host');
-        assert.ok(checks('host') > 10, `host checks: ${checks('host')}`);
-        assert.match(tg.envoy.log(), /signatures: host verify_signature for ES256, ES384, RS256, RS384, RS512; pure Rust for ES512, EdDSA, PS256, PS384, PS512/);
-      } else {
-        assert.equal(stat('signature_host_algorithms'), 0);
-        assert.equal(checks('host'), 0);
-      }
-      assert.ok(checks('wasm') > 0, `VM checks: ${checks('wasm')}`);
-      // No Envoy log line may contain a token (the glue logs the reason, never the token).
-      const log = tg.envoy.log();
-      for (const t of tokensUsed) assertNoSecret(log, t, 'the Envoy log');
-    } catch (err) {
-      tg.envoy.markFailed();
-      throw err;
+      await tg.wrap(async () => {
+        // Which path checked the signatures: Envoy's verify_signature for the algorithms it serves, or the VM.
+        const stats = await tg.envoy.stats('^wasmcustom\\.tollgate\\.prefix\\.tollgate\\.signature');
+        const stat = (n) => stats.get(`wasmcustom.tollgate.prefix.tollgate.${n}`);
+        const checks = (path) => stat(`signature_path.${path}.signatures`);
+        if (signaturePath === 'auto') {
+          assert.equal(stat('signature_host_algorithms'), 5, 'ES256, ES384, RS256, RS384, RS512 on the host');
+          assert.ok(checks('host') > 10, `host checks: ${checks('host')}`);
+          assert.match(tg.envoy.log(), /signatures: host verify_signature for ES256, ES384, RS256, RS384, RS512; pure Rust for ES512, EdDSA, PS256, PS384, PS512/);
+        } else {
+          assert.equal(stat('signature_host_algorithms'), 0);
+          assert.equal(checks('host'), 0);
+        }
+        assert.ok(checks('wasm') > 0, `VM checks: ${checks('wasm')}`);
+        // No Envoy log line may contain a token (the glue logs the reason, never the token).
+        const log = tg.envoy.log();
+        for (const t of tokensUsed) assertNoSecret(log, t, 'the Envoy log');
+      })();
     } finally {
       await tg.stop();
     }

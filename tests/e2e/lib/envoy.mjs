@@ -1,5 +1,7 @@
 // Run the real Envoy: validate a config, or start it on loopback with an admin port chosen by the kernel,
-// wait for /ready, read the ports its listeners got, read /stats, and always stop it.
+// wait for /ready, read the ports its listeners got, read /stats, and always stop it. `withEnvoy` is the usual way
+// in a test (start, run, stop, keep the log on failure); `keepLogOnFailure` is the same failure rule for a test body
+// whose Envoy a `before` hook started.
 import { mkdtempSync, writeFileSync, readFileSync, existsSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,6 +10,7 @@ import { startProcess, stopProcess, runToCompletion } from './proc.mjs';
 import { request } from './http.mjs';
 import { waitFor } from './net.mjs';
 import { sumFamily } from './metrics.mjs';
+import { startEchoUpstream } from './upstream.mjs';
 
 /** Replace every `{{NAME}}` in `text` with vars.NAME; throws on a placeholder without a value. */
 export function render(text, vars) {
@@ -156,6 +159,44 @@ export async function startEnvoy(config, {
     throw err;
   }
   return handle;
+}
+
+/**
+ * `fn` wrapped so that, when it throws, the Envoy handles `handles` names are marked failed (their log is printed
+ * when they stop, and kept on disk, instead of deleted). `handles` is a handle, a list of them, or a function
+ * returning either (for a handle a `before` hook sets later); an undefined handle is skipped. The wrapper passes
+ * its arguments (node:test's context) to `fn` and resolves what `fn` resolves.
+ */
+export function keepLogOnFailure(handles, fn) {
+  return async (...args) => {
+    try {
+      return await fn(...args);
+    } catch (err) {
+      for (const handle of [].concat(typeof handles === 'function' ? handles() : handles)) handle?.markFailed();
+      throw err;
+    }
+  };
+}
+
+/**
+ * Start Envoy with `config`, run `fn(envoy, upstream)`, and always stop Envoy afterwards; when `fn` throws, Envoy's
+ * log is printed (keepLogOnFailure). `config` is the config text, or a function of a port: then an echo upstream
+ * (lib/upstream.mjs) is started first, `config(upstream.port)` is the config, `fn` gets the upstream as its second
+ * argument, and it is closed after Envoy. `options` (may be left out) go to startEnvoy. Resolves what `fn` resolves.
+ */
+export async function withEnvoy(config, options, fn) {
+  const [opts, body] = typeof options === 'function' ? [{}, options] : [options ?? {}, fn];
+  const upstream = typeof config === 'function' ? await startEchoUpstream() : undefined;
+  try {
+    const envoy = await startEnvoy(upstream ? config(upstream.port) : config, opts);
+    try {
+      return await keepLogOnFailure(envoy, () => body(envoy, upstream))();
+    } finally {
+      await envoy.stop();
+    }
+  } finally {
+    await upstream?.close();
+  }
 }
 
 /**

@@ -3,6 +3,15 @@
 import http from 'node:http';
 import { LOOPBACK } from './net.mjs';
 
+/** The body as JSON, or undefined when it is empty or not JSON. */
+export function parseJson(text) {
+  try {
+    return text.length ? JSON.parse(text) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Send one request. `headers` is an object; an array value sends the header once per element.
  * Resolves { status, headers, rawHeaders, body, json } (json is undefined when the body is not JSON).
@@ -14,13 +23,7 @@ export function request(port, { method = 'GET', path = '/', headers = {}, body, 
       res.on('data', (c) => chunks.push(c));
       res.on('end', () => {
         const text = Buffer.concat(chunks).toString('utf8');
-        let json;
-        try {
-          json = text.length ? JSON.parse(text) : undefined;
-        } catch {
-          json = undefined;
-        }
-        resolve({ status: res.statusCode, headers: res.headers, rawHeaders: res.rawHeaders, body: text, json });
+        resolve({ status: res.statusCode, headers: res.headers, rawHeaders: res.rawHeaders, body: text, json: parseJson(text) });
       });
       res.on('error', reject);
     });

@@ -5,16 +5,9 @@
 // Both resolve { status, headers, body, json } and never throw for an HTTP error status; a connection or stream
 // reset resolves { status: 0, reset: <reason> } (Envoy answers some malformed requests that way).
 import net from 'node:net';
-import http2 from 'node:http2';
 import { LOOPBACK } from './net.mjs';
-
-function parseJson(text) {
-  try {
-    return text.length ? JSON.parse(text) : undefined;
-  } catch {
-    return undefined;
-  }
-}
+import { parseJson } from './http.mjs';
+import { h2Request } from './h2.mjs';
 
 /** HTTP/1.1 request written byte for byte; `Connection: close`, the response is read until the server closes. */
 export function rawHttp1(port, { method = 'GET', target = '/', headers = [], body = '', timeoutMs = 10_000 } = {}) {
@@ -74,45 +67,12 @@ function dechunk(text) {
 }
 
 /**
- * One HTTP/2 stream (h2c with prior knowledge). Header names and `:method` go out as given; `scheme` and
- * `authority` set `:scheme` (default `http`) and `:authority` (default `127.0.0.1:<port>`).
+ * One HTTP/2 stream (h2c with prior knowledge) by lib/h2.mjs. Header names and `:method` go out as given; `scheme`
+ * and `authority` set `:scheme` (default `http`) and `:authority` (default `127.0.0.1:<port>`).
  */
-export function http2Request(port, {
-  method = 'GET', target = '/', headers = [], scheme = 'http', authority, timeoutMs = 10_000,
-} = {}) {
-  return new Promise((resolve, reject) => {
-    const client = http2.connect(`http://${LOOPBACK}:${port}`);
-    let settled = false;
-    const done = (value) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      client.close();
-      resolve(value);
-    };
-    const timer = setTimeout(() => {
-      client.destroy();
-      if (!settled) reject(new Error(`h2 ${method} ${target} timed out after ${timeoutMs} ms`));
-    }, timeoutMs);
-    client.on('error', (err) => done({ status: 0, reset: err.code ?? err.message, headers: {}, body: '' }));
-    const out = { ':method': method, ':path': target, ':scheme': scheme, ':authority': authority ?? `127.0.0.1:${port}` };
-    // Duplicate names are sent as an array value (node joins nothing for them: one field each).
-    for (const [n, v] of headers) out[n] = n in out ? [].concat(out[n], v) : v;
-    let stream;
-    try {
-      stream = client.request(out, { endStream: true });
-    } catch (err) {
-      done({ status: 0, reset: err.code ?? err.message, headers: {}, body: '' });
-      return;
-    }
-    let head = {};
-    let body = '';
-    stream.on('response', (h) => (head = h));
-    stream.on('data', (d) => (body += d));
-    stream.on('end', () => done({ status: Number(head[':status']), headers: head, body, json: parseJson(body) }));
-    stream.on('error', (err) => done({ status: 0, reset: err.code ?? err.message, headers: {}, body: '' }));
-    stream.on('close', () => {
-      if (!head[':status']) done({ status: 0, reset: `stream closed (${stream.rstCode})`, headers: {}, body: '' });
-    });
-  });
+export function http2Request(port, { method = 'GET', target = '/', headers = [], scheme, authority, timeoutMs = 10_000 } = {}) {
+  const pairs = Array.isArray(headers) ? [...headers] : Object.entries(headers);
+  if (scheme !== undefined) pairs.unshift([':scheme', scheme]);
+  if (authority !== undefined) pairs.unshift([':authority', authority]);
+  return h2Request(port, { method, path: target, headers: pairs, timeoutMs });
 }

@@ -6,16 +6,9 @@
 // A refused handshake or a reset resolves { status: 0, reset: <code or message> } instead of throwing, so tests can
 // assert it; tls is { protocol, alpnProtocol } of the connection.
 import https from 'node:https';
-import http2 from 'node:http2';
 import { LOOPBACK } from './net.mjs';
-
-function parseJson(text) {
-  try {
-    return text.length ? JSON.parse(text) : undefined;
-  } catch {
-    return undefined;
-  }
-}
+import { parseJson } from './http.mjs';
+import { h2Request } from './h2.mjs';
 
 /** One HTTP/1.1 request over TLS on its own connection. Array header values send the header once per element. */
 export function tlsRequest(port, {
@@ -54,40 +47,10 @@ export function tlsRequest(port, {
   });
 }
 
-/** One HTTP/2 stream over TLS (ALPN h2) on its own connection. Array header values send the field once each. */
+/** One HTTP/2 stream over TLS (ALPN h2) on its own connection, by lib/h2.mjs. Array header values send the field
+ *  once each. */
 export function tlsH2Request(port, {
   method = 'GET', path = '/', headers = {}, ca, cert, key, servername = 'localhost', timeoutMs = 10_000,
 } = {}) {
-  return new Promise((resolve, reject) => {
-    const client = http2.connect(`https://${LOOPBACK}:${port}`, { ca, cert, key, servername, ALPNProtocols: ['h2'] });
-    let settled = false;
-    const done = (value) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      client.close();
-      resolve(value);
-    };
-    const timer = setTimeout(() => {
-      client.destroy();
-      if (!settled) {
-        settled = true;
-        reject(new Error(`TLS h2 ${method} ${path} timed out after ${timeoutMs} ms`));
-      }
-    }, timeoutMs);
-    client.on('error', (err) => done({ status: 0, reset: err.code ?? err.message, headers: {}, body: '' }));
-    const stream = client.request({ ':method': method, ':path': path, ...headers }, { endStream: true });
-    let head = {};
-    let body = '';
-    stream.on('response', (h) => (head = h));
-    stream.on('data', (d) => (body += d));
-    stream.on('end', () => done({
-      status: Number(head[':status']), headers: head, body, json: parseJson(body),
-      tls: { protocol: client.socket?.getProtocol?.(), alpnProtocol: client.alpnProtocol },
-    }));
-    stream.on('error', (err) => done({ status: 0, reset: err.code ?? err.message, headers: {}, body: '' }));
-    stream.on('close', () => {
-      if (!head[':status']) done({ status: 0, reset: `stream closed (${stream.rstCode})`, headers: {}, body: '' });
-    });
-  });
+  return h2Request(port, { method, path, headers, tls: { ca, cert, key, servername }, timeoutMs });
 }

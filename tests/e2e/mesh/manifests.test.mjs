@@ -9,11 +9,10 @@ import crypto from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { REPO, requireWasm } from '../lib/paths.mjs';
-import { startEnvoy } from '../lib/envoy.mjs';
+import { withEnvoy } from '../lib/envoy.mjs';
 import { bootstrap, toYaml, tollgateFilter } from '../lib/envoy-config.mjs';
 import { STATS_TAGS } from '../lib/metrics.mjs';
 import { request } from '../lib/http.mjs';
-import { startEchoUpstream } from '../lib/upstream.mjs';
 import { mint } from '../fixtures/tokens.mjs';
 import { findManifest, loadShippedManifests, manifestFiles, parseManifests, pluginConfigOf } from './lib/manifests.mjs';
 import { validateManifest, EG_CRD_FILES } from './lib/validate.mjs';
@@ -233,11 +232,6 @@ describe('deployment manifests: what they say', () => {
   });
 });
 
-/**
- * Envoy with the filter configured as a manifest says, an extra cluster named as the mesh names it, the mesh's own
- * stats configuration (`meshStatsConfig`, in place of the test helper's stats_tags) and the shipped bootstrap
- * override (`override`, text) merged into it by Envoy (--config-yaml, see lib/mesh-bootstrap.mjs).
- */
 /** stats_config of the bootstrap Envoy runs with (after the --config-yaml merge), from its config dump. */
 async function runningStatsConfig(envoy) {
   const dump = JSON.parse(await envoy.admin('/config_dump'));
@@ -245,29 +239,27 @@ async function runningStatsConfig(envoy) {
   return boot.bootstrap.stats_config;
 }
 
-async function withMeshEnvoy({ pluginConfig, clusterName, keyServerPort, name, meshStatsConfig, override }, fn) {
-  const upstream = await startEchoUpstream();
-  const config = bootstrap({ upstreamPort: upstream.port, httpFilters: [tollgateFilter(pluginConfig, { wasm: requireWasm() })] });
-  config.stats_config = structuredClone(meshStatsConfig);
-  config.static_resources.clusters.push({
-    name: clusterName,
-    type: 'STATIC',
-    connect_timeout: '1s',
-    load_assignment: {
-      cluster_name: clusterName,
-      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: keyServerPort } } } }] }],
-    },
-  });
-  const envoy = await startEnvoy(toYaml(config), { name, extraArgs: ['--config-yaml', override] });
-  try {
-    await fn(envoy, upstream);
-  } catch (err) {
-    envoy.markFailed();
-    throw err;
-  } finally {
-    await envoy.stop();
-    await upstream.close();
-  }
+/**
+ * Envoy with the filter configured as a manifest says, an extra cluster named as the mesh names it, the mesh's own
+ * stats configuration (`meshStatsConfig`, in place of the test helper's stats_tags) and the shipped bootstrap
+ * override (`override`, text) merged into it by Envoy (--config-yaml, see lib/mesh-bootstrap.mjs).
+ */
+function withMeshEnvoy({ pluginConfig, clusterName, keyServerPort, name, meshStatsConfig, override }, fn) {
+  const config = (upstreamPort) => {
+    const boot = bootstrap({ upstreamPort, httpFilters: [tollgateFilter(pluginConfig, { wasm: requireWasm() })] });
+    boot.stats_config = structuredClone(meshStatsConfig);
+    boot.static_resources.clusters.push({
+      name: clusterName,
+      type: 'STATIC',
+      connect_timeout: '1s',
+      load_assignment: {
+        cluster_name: clusterName,
+        endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: keyServerPort } } } }] }],
+      },
+    });
+    return toYaml(boot);
+  };
+  return withEnvoy(config, { name, extraArgs: ['--config-yaml', override] }, fn);
 }
 
 describe('deployment manifests: the plugin configurations in the real Envoy', () => {

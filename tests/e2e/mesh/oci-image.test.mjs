@@ -11,10 +11,9 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { REPO, requireWasm } from '../lib/paths.mjs';
 import { runToCompletion } from '../lib/proc.mjs';
-import { startEnvoy } from '../lib/envoy.mjs';
+import { withEnvoy } from '../lib/envoy.mjs';
 import { bootstrap, toYaml, tollgateFilter } from '../lib/envoy-config.mjs';
 import { request } from '../lib/http.mjs';
-import { startEchoUpstream } from '../lib/upstream.mjs';
 import { mint } from '../fixtures/tokens.mjs';
 import { findManifest } from './lib/manifests.mjs';
 import { startRegistry, skopeo } from './lib/registry.mjs';
@@ -237,9 +236,8 @@ describe('OCI image of the filter: through a real registry and back', () => {
     writeFileSync(file, pulled.module);
     const plugin = findManifest('envoy/istio/wasmplugin.yaml', 'WasmPlugin');
     assert.equal(plugin.spec.sha256, s.sha256ForOciUrl);
-    const upstream = await startEchoUpstream();
-    const envoy = await startEnvoy(toYaml(bootstrap({ upstreamPort: upstream.port, httpFilters: [tollgateFilter(plugin.spec.pluginConfig, { wasm: file })] })), { name: 'oci-pulled' });
-    try {
+    const config = (upstreamPort) => toYaml(bootstrap({ upstreamPort, httpFilters: [tollgateFilter(plugin.spec.pluginConfig, { wasm: file })] }));
+    await withEnvoy(config, { name: 'oci-pulled' }, async (envoy) => {
       const port = envoy.listenerPort('ingress');
       const ok = await request(port, { path: '/orders', headers: { authorization: `Bearer ${await mint({ scope: 'orders:read' })}` } });
       assert.equal(ok.status, 200, ok.body);
@@ -254,12 +252,6 @@ describe('OCI image of the filter: through a real registry and back', () => {
         const version = /\b(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)\b/.exec(line.replace(/^\[[^\]]*\]/, '').replace(/\[[^\]]*\]/g, ''));
         if (version) assert.equal(version[1], s.version, line);
       }
-    } catch (err) {
-      envoy.markFailed();
-      throw err;
-    } finally {
-      await envoy.stop();
-      await upstream.close();
-    }
+    });
   });
 });

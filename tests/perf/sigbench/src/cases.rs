@@ -12,7 +12,7 @@ use tollgate_sigbench_guest::{Case, Key};
 
 /// The 2048-bit TEST-ONLY RSA key of the core's tests (RS*, PS* cases).
 const RSA_2048_PEM: &str =
-    include_str!("../../../filter/core/tests/fixtures/test-only-rs256-2048.pem");
+    include_str!("../../../../filter/core/tests/fixtures/test-only-rs256-2048.pem");
 /// The 4096-bit TEST-ONLY RSA key (`fixtures/README.md`).
 const RSA_4096_PEM: &str = include_str!("../fixtures/test-only-rsa-4096.pem");
 /// TEST-ONLY P-384 private scalar.

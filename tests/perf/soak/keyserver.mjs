@@ -7,7 +7,7 @@
 // comes after `slowMs`, past the filter's fetch timeout), `garbage` (a different broken answer each time, see
 // GARBAGE). `publish(keys)` replaces the key set (a rotation).
 import http from 'node:http';
-import { LOOPBACK } from '../lib/net.mjs';
+import { LOOPBACK } from '../../e2e/lib/net.mjs';
 
 /** The broken answers of `garbage` mode, in turn: each must leave the filter on its last good keys. */
 export const GARBAGE = [

@@ -5,7 +5,7 @@
 // the "every token new" mix needs a few hundred thousand of them (ES256: ≈ 40 µs each; RS256/PS256: ≈ 0.3 ms).
 import crypto from 'node:crypto';
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { AUDIENCE, ISSUER, KID, IDSVR_JWKS, privateKeyObject } from '../fixtures/tokens.mjs';
+import { AUDIENCE, ISSUER, KID, IDSVR_JWKS, privateKeyObject } from '../../e2e/fixtures/tokens.mjs';
 
 /** The algorithms the benchmark can mint, with the fixture key and the node:crypto signing options. */
 export const ALGORITHMS = {

@@ -14,7 +14,7 @@
 //! level and the plugin refuses to start.
 //!
 //! Not shipped, so `scripts/build.sh` leaves it out; the benchmark and its tests build it
-//! (`tests/e2e/bench/floor.mjs`):
+//! (`tests/perf/bench/floor.mjs`):
 //! `cargo build -p tollgate-bench-floor --target wasm32-wasip1 --release`.
 
 pub mod steps;

@@ -245,7 +245,7 @@ pub fn target_dir() -> std::path::PathBuf {
     let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into());
-    manifest.join("..").join("..").join("target")
+    manifest.join("..").join("..").join("..").join("target")
 }
 
 /// The guest module built with the release profile:

@@ -7,7 +7,7 @@ use crate::cases::NAMES;
 use crate::{Figure, Timing};
 
 /// Load average (1 min) per CPU at start above which the report calls the machine loaded (the
-/// end-to-end benchmark's threshold, `tests/e2e/bench/filter-bench.mjs`).
+/// end-to-end benchmark's threshold, `tests/perf/bench/filter-bench.mjs`).
 pub const LOADED_PER_CPU: f64 = 0.3;
 
 /// Where and how the figures were taken.

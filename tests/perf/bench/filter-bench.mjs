@@ -3,7 +3,7 @@
 // worker behind wrk (one thread, 16 connections), the same direct-response route, these setups (envoy/bench/*.yaml):
 //
 //   no-auth               no auth filter                                              no-auth.yaml
-//   floor                 the floor filter: the host calls of tollgate's cached       floor.yaml (filter/bench-floor)
+//   floor                 the floor filter: the host calls of tollgate's cached       floor.yaml (tests/perf/bench/floor)
 //                         allow path and nothing else
 //   tollgate-anonymous    tollgate on an anonymous route (runs, no token work)        tollgate-anonymous.yaml
 //   jwt_authn-no-cache    native jwt_authn, no verified-token cache                   jwt-authn-no-cache.yaml
@@ -43,7 +43,7 @@
 // on tollgate with one token and with 5 000 tokens (plus the filter's memory gauge, when the filter has one).
 // Writes target/bench/filter-bench.md, .svg and .json (or --out DIR) and prints the Markdown.
 //
-//   node tests/e2e/bench/filter-bench.mjs [--rounds 3] [--duration 8] [--alg ES256|RS256|PS256|EdDSA] [--only REGEX]
+//   node tests/perf/bench/filter-bench.mjs [--rounds 3] [--duration 8] [--alg ES256|RS256|PS256|EdDSA] [--only REGEX]
 //        [--quick] [--connections 16] [--warmup 1] [--memory-requests 100000] [--new-tokens N] [--dpop-proofs N]
 //        [--wasm-before OLD.wasm] [--out DIR]
 //
@@ -64,15 +64,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseCli } from '../../../scripts/cli.mjs';
-import { REPO, envoyBin, requireEnvoy, requireWasm } from '../lib/paths.mjs';
-import { render, startEnvoy } from '../lib/envoy.mjs';
-import { request } from '../lib/http.mjs';
-import { runToCompletion } from '../lib/proc.mjs';
+import { REPO, envoyBin, requireEnvoy, requireWasm } from '../../e2e/lib/paths.mjs';
+import { render, withEnvoy } from '../../e2e/lib/envoy.mjs';
+import { request } from '../../e2e/lib/http.mjs';
+import { runToCompletion } from '../../e2e/lib/proc.mjs';
 import { buildFloor } from './floor.mjs';
 import { ALGORITHMS, TOKEN_LIFETIME_SECONDS, ps256Jwk, writeTokens } from './tokens.mjs';
 import { boundToken, proofKey, proofMinter, writeProofs } from './proofs.mjs';
 import { FILTER_MEMORY_GAUGE, summarize, markdown, rows } from './report.mjs';
-import { sumFamily } from '../lib/metrics.mjs';
+import { sumFamily } from '../../e2e/lib/metrics.mjs';
 import { chart } from './svg.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -164,7 +164,7 @@ function positiveInteger(name, text, { zero = false } = {}) {
   return n;
 }
 
-const USAGE = `usage: node tests/e2e/bench/filter-bench.mjs [options]   (or: make bench BENCH_ARGS="…")
+const USAGE = `usage: node tests/perf/bench/filter-bench.mjs [options]   (or: make bench BENCH_ARGS="…")
 The filter against Envoy without auth, native jwt_authn and the floor filter, in one run (see the top of this file).
   --rounds N            rounds per case, the median is reported (default 3; --quick: 1)
   --duration S          seconds per round (default 8; --quick: 3)
@@ -457,12 +457,13 @@ const benchUrl = (port) => `http://127.0.0.1:${port}/`;
  * Start the setup's Envoy and check it answers as it should: 200 with a token, 401 without (token setups). A DPoP
  * setup gets `bound` (dpopToken()): 200 for the token with a fresh proof, 401 invalid_dpop_proof for the same proof
  * again (so a proof sent twice during the case is refused, and counted as non-2xx), 401 for the token as Bearer and
- * without a token. Resolves { envoy, port, replayStore (its size, DPoP setups) }.
+ * without a token. Then runs `fn({ envoy, port, replayStore (its size, DPoP setups) })` and stops Envoy (lib/envoy.mjs withEnvoy: its log is printed when
+ * the check or `fn` fails). Resolves what `fn` resolves.
  */
-async function startSetup(setup, floorWasm, oneToken, bound) {
+function withSetup(setup, floorWasm, oneToken, bound, fn) {
   const config = renderConfig(setup, floorWasm);
-  const envoy = await startEnvoy(config, { name: `bench-${setup.id.replace('@', '-')}`, logLevel: 'warn', componentLogLevel: '' });
-  try {
+  const options = { name: `bench-${setup.id.replace('@', '-')}`, logLevel: 'warn', componentLogLevel: '' };
+  return withEnvoy(config, options, async (envoy) => {
     const port = envoy.listenerPort('bench');
     if (setup.dpop) {
       const { proof } = proofMinter(bound.key, { htm: 'GET', htu: benchUrl(port), accessToken: bound.token }).mint();
@@ -484,12 +485,8 @@ async function startSetup(setup, floorWasm, oneToken, bound) {
       const none = await request(port, { path: '/' });
       if (none.status !== 401) throw new Error(`${setup.id}: a request without a token was answered ${none.status}, not 401`);
     }
-    return { envoy, port, replayStore: setup.dpop ? replayStoreSize(config) : null };
-  } catch (err) {
-    envoy.markFailed();
-    await envoy.stop();
-    throw err;
-  }
+    return fn({ envoy, port, replayStore: setup.dpop ? replayStoreSize(config) : null });
+  });
 }
 
 /** Estimated requests per second of a signature-bound case, from the cases measured so far. */
@@ -556,8 +553,7 @@ async function runCase({ setup, mix }, floorWasm, done) {
   // of the case's pool, the measurement going on with the next ones.
   const warmOther = mix.id === 'new' ? { file: await tokens.rotationFile(), mode: 'rotate' } : null;
   const bound = dpop ? tokens.dpopToken(mix.proofAlg) : null;
-  const { envoy, port, replayStore } = await startSetup(setup, floorWasm, await tokens.oneToken(), bound);
-  try {
+  return withSetup(setup, floorWasm, await tokens.oneToken(), bound, async ({ envoy, port, replayStore }) => {
     if (dpop) measured = await dpopSource(setup, mix, port, done);
     const warm = warmOther ?? measured;
     // The rotation goes on where the warm-up left it: otherwise its first tokens would be cache hits that a steady
@@ -594,20 +590,14 @@ async function runCase({ setup, mix }, floorWasm, done) {
       storeFull: dpopAfter.storeFull - dpopBefore.storeFull,
       proofAge: now() - measured.pool.iat,
     };
-  } catch (err) {
-    envoy.markFailed();
-    throw err;
-  } finally {
-    await envoy.stop();
-  }
+  });
 }
 
 /** RSS at start and after MEMORY_REQUESTS requests, and the filter's memory gauge, for one tollgate case. */
 async function memoryCase({ setup, mix }, floorWasm, done) {
   const maxSeconds = 180;
   const measured = await source(mix.id, done, maxSeconds + 60);
-  const { envoy } = await startSetup(setup, floorWasm, await tokens.oneToken(maxSeconds + 60));
-  try {
+  return withSetup(setup, floorWasm, await tokens.oneToken(maxSeconds + 60), null, async ({ envoy }) => {
     const port = envoy.listenerPort('bench');
     const pid = envoy.proc.child.pid;
     const gauge = () => envoy.counter(FILTER_MEMORY_GAUGE); // counters and gauges alike; undefined when absent
@@ -616,12 +606,7 @@ async function memoryCase({ setup, mix }, floorWasm, done) {
     await wrk(port, measured, maxSeconds, { stopWhen: async () => (await completed()) >= MEMORY_REQUESTS });
     const requests = await completed();
     return { setup, mix, atStart, after: { rss: rssBytes(pid), gauge: await gauge() }, requests };
-  } catch (err) {
-    envoy.markFailed();
-    throw err;
-  } finally {
-    await envoy.stop();
-  }
+  });
 }
 
 // ---- run -------------------------------------------------------------------------------------------------------
@@ -658,7 +643,7 @@ async function main() {
     duration: DURATION,
     rounds: ROUNDS,
     alg: ALG,
-    command: `node tests/e2e/bench/filter-bench.mjs ${process.argv.slice(2).join(' ')}`.trim(),
+    command: `node tests/perf/bench/filter-bench.mjs ${process.argv.slice(2).join(' ')}`.trim(),
   };
   meta.loaded = Number(meta.loadStart[0]) > LOADED_PER_CPU * meta.machine.nproc;
   const memoryCases = MEMORY_REQUESTS > 0

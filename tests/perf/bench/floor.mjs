@@ -1,11 +1,11 @@
-// The benchmark's floor filter (filter/bench-floor): built on demand, as the benchmark and its config tests are its
+// The benchmark's floor filter (tests/perf/bench/floor): built on demand, as the benchmark and its config tests are its
 // only users (scripts/build.sh builds what ships; this does not ship). Cargo decides whether anything changed: about
 // a second when nothing did.
 import path from 'node:path';
 import { existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { REPO } from '../lib/paths.mjs';
-import { runToCompletion } from '../lib/proc.mjs';
+import { REPO } from '../../e2e/lib/paths.mjs';
+import { runToCompletion } from '../../e2e/lib/proc.mjs';
 
 export const FLOOR_PACKAGE = 'tollgate-bench-floor';
 const BUILD_ARGS = ['build', '--locked', '--quiet', '-p', FLOOR_PACKAGE, '--target', 'wasm32-wasip1', '--release'];

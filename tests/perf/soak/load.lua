@@ -1,4 +1,4 @@
--- wrk script of the soak (tests/e2e/soak/soak.mjs writes its input files and reads its result file).
+-- wrk script of the soak (tests/perf/soak/soak.mjs writes its input files and reads its result file).
 --
 -- Run as `wrk -t N -c N -s load.lua URL -- TOKENS ROTATION QUOTA N MODE`: one connection per thread, so each
 -- thread's request() and response() alternate strictly and every answer is matched with the request it

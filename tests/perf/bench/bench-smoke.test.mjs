@@ -11,12 +11,12 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { REPO, requireWasm } from '../lib/paths.mjs';
-import { render, startEnvoy, startEnvoyExpectingFailure } from '../lib/envoy.mjs';
-import { bootstrap, toYaml, tollgateFilter } from '../lib/envoy-config.mjs';
-import { request } from '../lib/http.mjs';
-import { runToCompletion } from '../lib/proc.mjs';
-import { startEchoUpstream } from '../lib/upstream.mjs';
+import { REPO, requireWasm } from '../../e2e/lib/paths.mjs';
+import { render, startEnvoyExpectingFailure, withEnvoy } from '../../e2e/lib/envoy.mjs';
+import { bootstrap, toYaml, tollgateFilter } from '../../e2e/lib/envoy-config.mjs';
+import { request } from '../../e2e/lib/http.mjs';
+import { runToCompletion } from '../../e2e/lib/proc.mjs';
+import { startEchoUpstream } from '../../e2e/lib/upstream.mjs';
 import { buildFloor } from './floor.mjs';
 import { escapeXml } from './svg.mjs';
 import { FILTER_MEMORY_GAUGE } from './report.mjs';
@@ -24,11 +24,12 @@ import { ALGORITHMS, minter, ps256Jwk } from './tokens.mjs';
 import {
   PROOF_ALGORITHMS, boundToken, proofKey, proofMinter,
 } from './proofs.mjs';
-import { AUDIENCE, IDSVR_JWKS, ISSUER, KID, mint } from '../fixtures/tokens.mjs';
-import { ath as referenceAth, thumbprint as referenceThumbprint } from '../lib/dpop.mjs';
-import { generateProof } from 'dpop';
-import { compactVerify, decodeJwt, decodeProtectedHeader, importJWK, jwtVerify } from 'jose';
+import { AUDIENCE, IDSVR_JWKS, ISSUER, KID, mint } from '../../e2e/fixtures/tokens.mjs';
+import { ath as referenceAth, thumbprint as referenceThumbprint } from '../../e2e/lib/dpop.mjs';
+import { dpop, jose } from '../../e2e/lib/packages.mjs';
 
+const { generateProof } = dpop;
+const { compactVerify, decodeJwt, decodeProtectedHeader, importJWK, jwtVerify } = jose;
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const BENCH = path.join(HERE, 'filter-bench.mjs');
 const WRK = process.env.WRK_BIN || '/usr/bin/wrk';
@@ -306,26 +307,17 @@ describe('benchmark DPoP proofs (proofs.mjs, tokens.lua)', () => {
   });
 });
 
-describe('floor filter (filter/bench-floor)', () => {
+describe('floor filter (tests/perf/bench/floor)', () => {
   let floorWasm;
   before(async () => {
     floorWasm = await buildFloor();
   });
 
-  const withFloor = async (steps, fn) => {
-    const upstream = await startEchoUpstream();
-    const config = toYaml(bootstrap({ upstreamPort: upstream.port, httpFilters: [tollgateFilter(steps, { wasm: floorWasm, name: 'floor', vmId: 'floor' })] }));
-    const envoy = await startEnvoy(config, { name: 'floor-steps' });
-    try {
-      await fn(envoy.listenerPort('ingress'), envoy, upstream);
-    } catch (err) {
-      envoy.markFailed();
-      throw err;
-    } finally {
-      await envoy.stop();
-      await upstream.close();
-    }
-  };
+  const withFloor = (steps, fn) => withEnvoy(
+    (upstreamPort) => toYaml(bootstrap({ upstreamPort, httpFilters: [tollgateFilter(steps, { wasm: floorWasm, name: 'floor', vmId: 'floor' })] })),
+    { name: 'floor-steps' },
+    (envoy, upstream) => fn(envoy.listenerPort('ingress'), envoy, upstream),
+  );
 
   it('the default steps set the three claim headers (over what the client sent) and count three counters', async () => {
     await withFloor('', async (port, envoy) => {

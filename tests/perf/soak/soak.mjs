@@ -5,17 +5,17 @@
 // last line, `soak: R requests, W wrong answers, F 5xx, V vm failures, memory A -> B MiB`; exits non-zero when
 // W, F or V is not 0 or memory is not flat (see README.md in this folder for every rule).
 //
-//   node tests/e2e/soak/soak.mjs [--seconds 30] [--connections 32] [--memory-requests 100000]
+//   node tests/perf/soak/soak.mjs [--seconds 30] [--connections 32] [--memory-requests 100000]
 import { mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { REPO, requireWasm } from '../lib/paths.mjs';
-import { startEnvoy } from '../lib/envoy.mjs';
-import { bootstrap, tollgateFilter, toYaml, HARDENED_HCM } from '../lib/envoy-config.mjs';
-import { startProcess, stopProcess } from '../lib/proc.mjs';
-import { request } from '../lib/http.mjs';
-import { waitFor } from '../lib/net.mjs';
+import { REPO, requireWasm } from '../../e2e/lib/paths.mjs';
+import { withEnvoy } from '../../e2e/lib/envoy.mjs';
+import { bootstrap, tollgateFilter, toYaml, HARDENED_HCM } from '../../e2e/lib/envoy-config.mjs';
+import { startProcess, stopProcess } from '../../e2e/lib/proc.mjs';
+import { request } from '../../e2e/lib/http.mjs';
+import { waitFor } from '../../e2e/lib/net.mjs';
 import { startKeyServer } from './keyserver.mjs';
 import { makeKey, mint, mintUnsigned, corruptSignature } from './tokens.mjs';
 import { judge, parseResults } from './judge.mjs';
@@ -142,7 +142,7 @@ async function wrk(envoy, { tokens, rotation, seconds, quota = 0, mode, slice = 
   const url = `http://127.0.0.1:${envoy.listenerPort('ingress')}`;
   const perThread = quota > 0 ? Math.ceil(quota / connections) : 0;
   const args = ['-t', String(connections), '-c', String(connections), '-d', `${seconds}s`, '--timeout', '5s',
-    '-s', path.join(REPO, 'tests/e2e/soak/load.lua'), url, '--', tokens, rotation, String(perThread), String(connections), slice ? 'slice' : 'cycle'];
+    '-s', path.join(REPO, 'tests/perf/soak/load.lua'), url, '--', tokens, rotation, String(perThread), String(connections), slice ? 'slice' : 'cycle'];
   const before = await rqTotal(envoy);
   const proc = startProcess('wrk', args, { logFile: path.join(dir, `wrk-${mode}.log`), env: { ...process.env, SOAK_RESULTS: results } });
   if (quota > 0) {
@@ -189,98 +189,95 @@ boot.static_resources.clusters.push({
   name: 'keys', type: 'STATIC', connect_timeout: '0.25s',
   load_assignment: { cluster_name: 'keys', endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: keyServer.port } } } }] }] },
 });
-const envoy = await startEnvoy(toYaml(boot), { name: 'soak-envoy', concurrency: 2, componentLogLevel: 'wasm:info' });
-const pid = envoy.proc.child.pid;
 let exitCode = 1;
 try {
-  const port = envoy.listenerPort('ingress');
-  // Warm-up: every stable key known on both workers, before any measurement.
-  for (const key of stable) {
-    const t = mint(key, claims());
-    await waitFor(`a ${key.alg} token accepted`, async () => (await request(port, { path: '/orders/1', headers: { authorization: `Bearer ${t}` } })).status === 200, { timeoutMs: 20_000, intervalMs: 100 });
-    for (let i = 0; i < 20; i++) {
-      const res = await request(port, { path: '/orders/1', headers: { authorization: `Bearer ${t}`, connection: 'close' } });
-      if (res.status !== 200) throw new Error(`warm-up: ${key.alg} token answered ${res.status}`);
+  await withEnvoy(toYaml(boot), { name: 'soak-envoy', concurrency: 2, componentLogLevel: 'wasm:info' }, async (envoy) => {
+    const pid = envoy.proc.child.pid;
+    const port = envoy.listenerPort('ingress');
+    // Warm-up: every stable key known on both workers, before any measurement.
+    for (const key of stable) {
+      const t = mint(key, claims());
+      await waitFor(`a ${key.alg} token accepted`, async () => (await request(port, { path: '/orders/1', headers: { authorization: `Bearer ${t}` } })).status === 200, { timeoutMs: 20_000, intervalMs: 100 });
+      for (let i = 0; i < 20; i++) {
+        const res = await request(port, { path: '/orders/1', headers: { authorization: `Bearer ${t}`, connection: 'close' } });
+        if (res.status !== 200) throw new Error(`warm-up: ${key.alg} token answered ${res.status}`);
+      }
     }
-  }
-  const rssStart = rssMiB(pid);
-  const statsStart = await vmStats(envoy);
-  const vmsStart = vmMemory(pid);
-  log(`Envoy ${rssStart.toFixed(1)} MiB after warm-up, ${vmsStart.length} Wasm VMs: ${fmtVms(vmsStart)}`);
-  log(`chaos: ${SECONDS} s, ${CONNECTIONS} connections, ${phases.length} key server phases of ${P} s, cycling ${CYCLE.join(' ')}`);
+    const rssStart = rssMiB(pid);
+    const statsStart = await vmStats(envoy);
+    const vmsStart = vmMemory(pid);
+    log(`Envoy ${rssStart.toFixed(1)} MiB after warm-up, ${vmsStart.length} Wasm VMs: ${fmtVms(vmsStart)}`);
+    log(`chaos: ${SECONDS} s, ${CONNECTIONS} connections, ${phases.length} key server phases of ${P} s, cycling ${CYCLE.join(' ')}`);
 
-  // Chaos: wrk starts at T0, a whole second, and the key server's phases follow from there.
-  const tokens = writeLines('chaos.tsv', chaosMix());
-  const T0 = Math.ceil(Date.now() / 1000) + 2;
-  phases.forEach((ph, i) => { ph.at = T0 + i * P; });
-  let k = 0;
-  const rotationLines = [`0\t0\t${mint(rotations[0], claims())}`];
-  const timers = [];
-  for (const ph of phases) {
-    if (ph.mode.startsWith('rotate')) {
-      k += 1;
-      rotationLines.push(`${ph.at}\t${k}\t${mint(rotations[k], claims())}`);
+    // Chaos: wrk starts at T0, a whole second, and the key server's phases follow from there.
+    const tokens = writeLines('chaos.tsv', chaosMix());
+    const T0 = Math.ceil(Date.now() / 1000) + 2;
+    phases.forEach((ph, i) => { ph.at = T0 + i * P; });
+    let k = 0;
+    const rotationLines = [`0\t0\t${mint(rotations[0], claims())}`];
+    const timers = [];
+    for (const ph of phases) {
+      if (ph.mode.startsWith('rotate')) {
+        k += 1;
+        rotationLines.push(`${ph.at}\t${k}\t${mint(rotations[k], claims())}`);
+      }
+      const kk = k;
+      timers.push(setTimeout(async () => {
+        if (ph.mode.startsWith('rotate')) keyServer.publish(jwksFor(kk));
+        await keyServer.setMode(ph.mode === 'rotate' ? 'normal' : ph.mode === 'rotate-down' ? 'down' : ph.mode);
+      }, ph.at * 1000 - Date.now()));
     }
-    const kk = k;
-    timers.push(setTimeout(async () => {
-      if (ph.mode.startsWith('rotate')) keyServer.publish(jwksFor(kk));
-      await keyServer.setMode(ph.mode === 'rotate' ? 'normal' : ph.mode === 'rotate-down' ? 'down' : ph.mode);
-    }, ph.at * 1000 - Date.now()));
-  }
-  const rotationFile = writeLines('rotation.tsv', rotationLines);
-  const fetchesBefore = await fetchCounters(envoy);
-  await new Promise((r) => setTimeout(r, T0 * 1000 - Date.now()));
-  const chaos = await wrk(envoy, { tokens, rotation: rotationFile, seconds: SECONDS, mode: 'chaos' });
-  timers.forEach(clearTimeout);
-  await keyServer.setMode('normal');
-  const learnedAt = (kid) => keyServer.servedAt(`rot-${kid}`);
-  const verdicts = [judge({ ...chaos, learnedAt, graceMs: GRACE_MS })];
-  const c = verdicts[0];
-  const fetches = await fetchCounters(envoy);
-  log(`chaos: ${c.requests} requests, by status ${JSON.stringify(c.byStatus)}, ${c.wrong} wrong; key server answered ${JSON.stringify(keyServer.counts)}; filter JWKS fetches: ${fetches.success - fetchesBefore.success} accepted, ${fetches.failure - fetchesBefore.failure} failed, ${fetches.refetch - fetchesBefore.refetch} triggered by unknown kids; ${rotations.length - 1} rotations`);
-  const rssAfterChaos = rssMiB(pid);
+    const rotationFile = writeLines('rotation.tsv', rotationLines);
+    const fetchesBefore = await fetchCounters(envoy);
+    await new Promise((r) => setTimeout(r, T0 * 1000 - Date.now()));
+    const chaos = await wrk(envoy, { tokens, rotation: rotationFile, seconds: SECONDS, mode: 'chaos' });
+    timers.forEach(clearTimeout);
+    await keyServer.setMode('normal');
+    const learnedAt = (kid) => keyServer.servedAt(`rot-${kid}`);
+    const verdicts = [judge({ ...chaos, learnedAt, graceMs: GRACE_MS })];
+    const c = verdicts[0];
+    const fetches = await fetchCounters(envoy);
+    log(`chaos: ${c.requests} requests, by status ${JSON.stringify(c.byStatus)}, ${c.wrong} wrong; key server answered ${JSON.stringify(keyServer.counts)}; filter JWKS fetches: ${fetches.success - fetchesBefore.success} accepted, ${fetches.failure - fetchesBefore.failure} failed, ${fetches.refetch - fetchesBefore.refetch} triggered by unknown kids; ${rotations.length - 1} rotations`);
+    const rssAfterChaos = rssMiB(pid);
 
-  // Memory: 100 000 requests with the usual tokens (cache hits), then 2 × 50 000 distinct tokens.
-  const valid = chaosMix().filter((l) => l.startsWith('valid.'));
-  const memoryFile = writeLines('memory-repeat.tsv', valid);
-  const repeat = await wrk(envoy, { tokens: memoryFile, rotation: rotationFile, seconds: 600, quota: MEMORY_REQUESTS, mode: 'repeat' });
-  verdicts.push(judge(repeat));
-  const vmsRepeat = vmMemory(pid);
-  const half = Math.floor(MEMORY_REQUESTS / 2);
-  const distinctVms = [];
-  for (const part of [0, 1]) {
-    const lines = [];
-    for (let i = 0; i < half; i++) {
-      // Mostly host-path algorithms, one in 25 in the VM, all distinct (sub and jti differ).
-      const key = i % 25 === 0 ? stable[2 + (i % 2)] : stable[i % 2];
-      lines.push(['valid.distinct', 'GET', '/orders/1', mint(key, claims({ sub: `u-${part}-${i}`, jti: `j-${part}-${i}` }))].join('\t'));
+    // Memory: 100 000 requests with the usual tokens (cache hits), then 2 × 50 000 distinct tokens.
+    const valid = chaosMix().filter((l) => l.startsWith('valid.'));
+    const memoryFile = writeLines('memory-repeat.tsv', valid);
+    const repeat = await wrk(envoy, { tokens: memoryFile, rotation: rotationFile, seconds: 600, quota: MEMORY_REQUESTS, mode: 'repeat' });
+    verdicts.push(judge(repeat));
+    const vmsRepeat = vmMemory(pid);
+    const half = Math.floor(MEMORY_REQUESTS / 2);
+    const distinctVms = [];
+    for (const part of [0, 1]) {
+      const lines = [];
+      for (let i = 0; i < half; i++) {
+        // Mostly host-path algorithms, one in 25 in the VM, all distinct (sub and jti differ).
+        const key = i % 25 === 0 ? stable[2 + (i % 2)] : stable[i % 2];
+        lines.push(['valid.distinct', 'GET', '/orders/1', mint(key, claims({ sub: `u-${part}-${i}`, jti: `j-${part}-${i}` }))].join('\t'));
+      }
+      const file = writeLines(`memory-distinct-${part}.tsv`, lines);
+      const r = await wrk(envoy, { tokens: file, rotation: rotationFile, seconds: 900, quota: half, mode: `distinct-${part}`, slice: true });
+      verdicts.push(judge(r));
+      distinctVms.push(vmMemory(pid));
     }
-    const file = writeLines(`memory-distinct-${part}.tsv`, lines);
-    const r = await wrk(envoy, { tokens: file, rotation: rotationFile, seconds: 900, quota: half, mode: `distinct-${part}`, slice: true });
-    verdicts.push(judge(r));
-    distinctVms.push(vmMemory(pid));
-  }
-  const rssEnd = rssMiB(pid);
-  const statsEnd = await vmStats(envoy);
-  const crashLines = envoy.log().split('\n').filter((l) => /Function: \S+ failed|panicked at|wasm trap|VM failed/i.test(l)).length;
-  const vmFailures = statsEnd.created - statsStart.created + statsEnd.reloads - statsStart.reloads + crashLines;
+    const rssEnd = rssMiB(pid);
+    const statsEnd = await vmStats(envoy);
+    const crashLines = envoy.log().split('\n').filter((l) => /Function: \S+ failed|panicked at|wasm trap|VM failed/i.test(l)).length;
+    const vmFailures = statsEnd.created - statsStart.created + statsEnd.reloads - statsStart.reloads + crashLines;
 
-  const total = verdicts.reduce((a, v) => ({ requests: a.requests + v.requests, wrong: a.wrong + v.wrong, fiveXX: a.fiveXX + v.fiveXX }), { requests: 0, wrong: 0, fiveXX: 0 });
-  for (const v of verdicts) for (const r of v.reasons) log(`wrong: ${r.n} × ${r.what}`);
-  const growth = distinctVms[1].map((v, i) => v.linearKiB - (distinctVms[0][i]?.linearKiB ?? 0));
-  log(`per-VM memory after ${MEMORY_REQUESTS} requests with the usual tokens (cache_size default ${defaultCacheSize}): ${fmtVms(vmsRepeat)}`);
-  log(`per-VM memory after ${half} distinct tokens: ${fmtVms(distinctVms[0])}`);
-  log(`per-VM memory after ${2 * half} distinct tokens: ${fmtVms(distinctVms[1])} (growth since ${half}: ${growth.join(', ')} KiB)`);
-  log(`Envoy RSS: ${rssStart.toFixed(1)} MiB after warm-up, ${rssAfterChaos.toFixed(1)} after chaos, ${rssEnd.toFixed(1)} at the end (bound +${RSS_BOUND_MIB} MiB)`);
-  const flat = rssEnd - rssStart <= RSS_BOUND_MIB && growth.every((g) => g <= LINEAR_GROWTH_BOUND_KIB);
-  if (!flat) log('memory is not flat');
-  exitCode = total.wrong === 0 && total.fiveXX === 0 && vmFailures === 0 && flat ? 0 : 1;
-  console.log(`soak: ${total.requests} requests, ${total.wrong} wrong answers, ${total.fiveXX} 5xx, ${vmFailures} vm failures, memory ${rssStart.toFixed(0)} -> ${rssEnd.toFixed(0)} MiB`);
-} catch (e) {
-  envoy.markFailed();
-  throw e;
+    const total = verdicts.reduce((a, v) => ({ requests: a.requests + v.requests, wrong: a.wrong + v.wrong, fiveXX: a.fiveXX + v.fiveXX }), { requests: 0, wrong: 0, fiveXX: 0 });
+    for (const v of verdicts) for (const r of v.reasons) log(`wrong: ${r.n} × ${r.what}`);
+    const growth = distinctVms[1].map((v, i) => v.linearKiB - (distinctVms[0][i]?.linearKiB ?? 0));
+    log(`per-VM memory after ${MEMORY_REQUESTS} requests with the usual tokens (cache_size default ${defaultCacheSize}): ${fmtVms(vmsRepeat)}`);
+    log(`per-VM memory after ${half} distinct tokens: ${fmtVms(distinctVms[0])}`);
+    log(`per-VM memory after ${2 * half} distinct tokens: ${fmtVms(distinctVms[1])} (growth since ${half}: ${growth.join(', ')} KiB)`);
+    log(`Envoy RSS: ${rssStart.toFixed(1)} MiB after warm-up, ${rssAfterChaos.toFixed(1)} after chaos, ${rssEnd.toFixed(1)} at the end (bound +${RSS_BOUND_MIB} MiB)`);
+    const flat = rssEnd - rssStart <= RSS_BOUND_MIB && growth.every((g) => g <= LINEAR_GROWTH_BOUND_KIB);
+    if (!flat) log('memory is not flat');
+    exitCode = total.wrong === 0 && total.fiveXX === 0 && vmFailures === 0 && flat ? 0 : 1;
+    console.log(`soak: ${total.requests} requests, ${total.wrong} wrong answers, ${total.fiveXX} 5xx, ${vmFailures} vm failures, memory ${rssStart.toFixed(0)} -> ${rssEnd.toFixed(0)} MiB`);
+  });
 } finally {
-  await envoy.stop();
   await keyServer.close();
   rmSync(dir, { recursive: true, force: true });
 }
