@@ -99,7 +99,10 @@ impl InMemory {
 
     /// Proofs remembered now (expired ones included until their bucket is next written).
     pub fn remembered(&self) -> usize {
-        self.buckets.iter().map(|b| b.len() / 24).sum()
+        self.buckets
+            .iter()
+            .map(|b| b.len() / replay::ENTRY_BYTES)
+            .sum()
     }
 }
 

@@ -34,7 +34,8 @@ use siphasher::sip::SipHasher13;
 pub const BUCKETS: usize = 1024;
 /// Fewest entries a bucket holds, however small the configured size.
 pub const MIN_BUCKET_CAPACITY: usize = 4;
-const ENTRY_BYTES: usize = 24;
+/// Bytes of one entry of a bucket record (16-byte key, 8-byte expiry).
+pub const ENTRY_BYTES: usize = 24;
 
 /// The key of the bucket hash: draw it at random once per Envoy process, share it between
 /// the worker VMs (they must choose the same bucket for the same proof), never log it.

@@ -183,9 +183,9 @@ pub fn query_name_is(raw: &str, name: &str) -> bool {
         b'.' | b' ' | b'[' => b'_',
         c => c.to_ascii_lowercase(),
     };
-    let want: Vec<u8> = name.bytes().map(fold).collect();
-    let equal =
-        |n: &[u8]| n.len() == want.len() && n.iter().zip(&want).all(|(c, w)| fold(*c) == *w);
+    let equal = |n: &[u8]| {
+        n.len() == name.len() && n.iter().zip(name.bytes()).all(|(c, w)| fold(*c) == fold(w))
+    };
     let before_bracket = got.split(|b| *b == b'[').next().unwrap_or(&[]);
     equal(got) || (before_bracket.len() < got.len() && equal(before_bracket))
 }

@@ -13,6 +13,14 @@ use crate::{jwks::Algorithm, CacheLookup, Evaluation, TokenError as E};
 
 const HTU: &str = "https://api.example.test/orders";
 
+/// The default `dpop.algorithms`, as a DPoP challenge lists them.
+const DEFAULT_PROOF_ALGS: [Algorithm; 4] = [
+    Algorithm::ES256,
+    Algorithm::EdDSA,
+    Algorithm::RS256,
+    Algorithm::PS256,
+];
+
 fn b64(bytes: &[u8]) -> String {
     Base64UrlSafeNoPadding::encode_to_string(bytes).unwrap()
 }
@@ -382,12 +390,7 @@ fn a_dpop_route_needs_a_dpop_bound_token_and_says_so() {
     assert_eq!(
         d.challenge,
         Challenge::Dpop {
-            algs: vec![
-                Algorithm::ES256,
-                Algorithm::EdDSA,
-                Algorithm::RS256,
-                Algorithm::PS256
-            ]
+            algs: DEFAULT_PROOF_ALGS.to_vec()
         }
     );
     assert_eq!(store.remembered(), 0);
@@ -404,12 +407,7 @@ fn a_dpop_route_needs_a_dpop_bound_token_and_says_so() {
     assert_eq!(
         d.challenge,
         Challenge::Dpop {
-            algs: vec![
-                Algorithm::ES256,
-                Algorithm::EdDSA,
-                Algorithm::RS256,
-                Algorithm::PS256
-            ]
+            algs: DEFAULT_PROOF_ALGS.to_vec()
         }
     );
     assert_eq!(
