@@ -215,6 +215,19 @@ impl Engine {
         Ok(Engine::new(Config::from_json(config)?, cache_secret))
     }
 
+    /// Like [`Engine::from_json`], with secrets written as `{"env": NAME}` looked up with
+    /// `env` (see [`crate::config::Config::from_json_with_env`]).
+    pub fn from_json_with_env(
+        config: &[u8],
+        cache_secret: CacheSecret,
+        env: crate::config::EnvLookup,
+    ) -> Result<Engine, ConfigError> {
+        Ok(Engine::new(
+            Config::from_json_with_env(config, env)?,
+            cache_secret,
+        ))
+    }
+
     /// Build from an already checked configuration.
     pub fn new(config: Config, cache_secret: CacheSecret) -> Engine {
         let keys = config

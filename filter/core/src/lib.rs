@@ -14,6 +14,7 @@ pub mod environment;
 pub mod explain;
 pub mod host_verify;
 pub mod jwks;
+pub mod nonce;
 pub mod path;
 pub mod remote;
 pub mod replay;

@@ -36,7 +36,10 @@ impl TollgateRoot {
     /// Build the engine, counters and signature path from `config`; the error is the log
     /// line. Returns the shared state and the line saying which signature path is used.
     fn configure(config: &[u8]) -> Result<(Shared, String), String> {
-        let mut engine = Engine::from_json(config, keys::cache_secret())
+        // Secrets written as {"env": NAME} come from the VM's environment (Envoy's
+        // `vm_config.environment_variables`, Istio's `vmConfig.env`), read through WASI.
+        let env = |name: &str| std::env::var(name).ok();
+        let mut engine = Engine::from_json_with_env(config, keys::cache_secret(), &env)
             .map_err(|e| format!("invalid configuration: {e}"))?;
         let (verifiers, signature_line) = signatures::choose(engine.config().signature_path)?;
         let metrics = Metrics::define(

@@ -35,7 +35,8 @@ const RESERVED_HEADERS: &[&str] = &[
 ];
 
 /// Check everything and build the model.
-pub(super) fn config(raw: RawConfig) -> Result<Config, ConfigError> {
+pub(super) fn config(raw: RawConfig, env: super::EnvLookup) -> Result<Config, ConfigError> {
+    let _ = env; // secrets of features that take them are resolved with it
     if raw.realm.is_empty()
         || raw
             .realm

@@ -36,6 +36,9 @@ mod model;
 mod raw;
 #[cfg(feature = "schema")]
 mod schema;
+// TEMPORARY (removed when the first field that takes a secret lands).
+#[allow(dead_code)]
+mod secret;
 
 #[cfg(feature = "schema")]
 pub use schema::json_schema;
@@ -51,6 +54,9 @@ pub use raw::{
     DEFAULT_DPOP_ALGORITHMS, DEFAULT_DPOP_CLOCK_SKEW_SECONDS, DEFAULT_DPOP_MAX_AGE_SECONDS,
     DEFAULT_DPOP_REPLAY_CACHE_SIZE, DPOP_REPLAY_CACHE_SIZE_RANGE,
 };
+#[allow(unused_imports)] // TEMPORARY, as above
+pub(crate) use secret::{key as secret_key, resolve as resolve_secret, RawSecret};
+pub use secret::{EnvLookup, Secret, SecretKey, MIN_KEY_BYTES};
 
 /// A configuration problem: which field, and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,14 +91,27 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 impl Config {
-    /// Parse and fully check the plugin configuration JSON.
+    /// Parse and fully check the plugin configuration JSON, with an empty environment: a
+    /// secret written as `{"env": NAME}` is refused (see [`Config::from_json_with_env`]).
     pub fn from_json(json: &[u8]) -> Result<Config, ConfigError> {
+        Config::from_json_with_env(json, &|_| None)
+    }
+
+    /// Parse and fully check the plugin configuration JSON; secrets written as
+    /// `{"env": NAME}` are looked up with `env` (the glue passes the VM's environment).
+    pub fn from_json_with_env(json: &[u8], env: EnvLookup) -> Result<Config, ConfigError> {
         let mut de = serde_json::Deserializer::from_slice(json);
         let raw: raw::RawConfig = serde_path_to_error::deserialize(&mut de).map_err(serde_error)?;
         de.end()
             .map_err(|_| ConfigError::new("", "trailing characters after the JSON document"))?;
-        check::config(raw)
+        check::config(raw, env)
     }
+}
+
+/// A key from a fixed seed, for unit tests of what uses secrets.
+#[cfg(test)]
+pub(crate) fn test_secret_key(seed: u8) -> SecretKey {
+    secret::SecretKey::for_tests(seed)
 }
 
 fn serde_error(e: serde_path_to_error::Error<serde_json::Error>) -> ConfigError {
