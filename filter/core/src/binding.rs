@@ -2,9 +2,11 @@
 //! checked on every request, cache hit or miss alike ([`Bound::admit`]): the token came from
 //! a source its provider reads; a certificate-bound token (RFC 8705) needs the connection's
 //! certificate; a DPoP-bound token (RFC 9449) the `DPoP` scheme and a valid proof by its key,
-//! and the `DPoP` scheme a DPoP-bound token; then the route's scopes
-//! ([`crate::upstream::grant`]); only then is the proof written to the replay store. Also the
-//! challenge a denial on a route carries ([`route_challenge`]).
+//! and the `DPoP` scheme a DPoP-bound token, and with `dpop_nonce` a current server nonce in
+//! the proof ([`crate::dpop_nonce`]); then the route's step-up requirement
+//! ([`crate::step_up`]); then the route's scopes ([`crate::upstream::grant`]); only then is
+//! the proof written to the replay store. Also the challenge a denial on a route carries
+//! ([`route_challenge`]).
 //!
 //! A check on the calling client next to the token's binding (e.g. a client attestation) goes
 //! into [`Bound::admit`], between the binding and the grant.
@@ -13,6 +15,7 @@ use crate::cache::CachedToken;
 use crate::config::{Binding, Config, Provider, ProviderId, Rule, TokenSource};
 use crate::credential::{Credential, Proof};
 use crate::dpop::{self, ProofError, ProofRequest, VerifiedProof};
+use crate::dpop_nonce;
 use crate::engine::Allowed;
 use crate::environment::{Environment, RememberError};
 use crate::path::CanonicalTarget;
@@ -58,31 +61,58 @@ impl Bound<'_> {
         proof_signature: &mut Option<Path>,
     ) -> Result<Allowed, Denial> {
         let proof = self.enforce(entry.provider, &entry.confirmation, env)?;
-        *proof_signature = proof.as_ref().map(|p| p.path);
-        let allowed = grant(
+        *proof_signature = proof.as_ref().map(|(p, _)| p.path);
+        self.step_up(entry)?;
+        let mut allowed = grant(
             self.rule,
             entry,
             (!forward_token).then_some(self),
             target,
             || self.challenge(entry.provider),
         )?;
-        if let Some(proof) = proof {
+        if let Some((proof, nonce_left)) = proof {
             self.remember(entry.provider, &proof, env)?;
+            if let (Some(key), Some(left)) = (&self.config.dpop_nonce, nonce_left) {
+                allowed.dpop_nonce = dpop_nonce::refresh(key, left, self.now);
+            }
         }
         Ok(allowed)
+    }
+
+    /// The route's step-up requirement (RFC 9470), after the binding and before the scopes.
+    fn step_up(&self, entry: &CachedToken) -> Result<(), Denial> {
+        let step_up = &self.rule.step_up;
+        if !step_up.is_required() {
+            return Ok(());
+        }
+        let skew = self
+            .config
+            .providers
+            .get(entry.provider.0)
+            .map_or(0, |p| p.clock_skew_seconds);
+        crate::step_up::check(step_up, &entry.auth, skew, self.now).map_err(|reason| Denial {
+            kind: DenialKind::InsufficientUserAuthentication {
+                reason,
+                acr_values: step_up.acr_values.clone(),
+                max_age: step_up.max_age_seconds,
+            },
+            provider: Some(entry.provider),
+            challenge: self.challenge(entry.provider),
+        })
     }
 
     /// The token's confirmation and the route's binding, on every request (cached or not):
     /// a certificate-bound token needs the connection's certificate, a DPoP-bound token the
     /// DPoP scheme and a valid proof by its key; the DPoP scheme needs a DPoP-bound token
-    /// (RFC 9449 §7.1); `binding: mtls` / `dpop` require the binding. Returns the verified
-    /// proof, if one was checked, for [`Bound::remember`].
+    /// (RFC 9449 §7.1); `binding: mtls` / `dpop` require the binding; with `dpop_nonce`,
+    /// the proof carries a current nonce. Returns the verified proof, if one was checked,
+    /// for [`Bound::remember`], with the seconds its nonce has left (when nonces are on).
     fn enforce(
         &self,
         provider: ProviderId,
         confirmation: &Confirmation,
         env: &mut dyn Environment,
-    ) -> Result<Option<VerifiedProof>, Denial> {
+    ) -> Result<Option<(VerifiedProof, Option<u64>)>, Denial> {
         let Some(p) = self.config.providers.get(provider.0) else {
             return Err(Denial::new(DenialKind::NoMatchingRule));
         };
@@ -154,7 +184,27 @@ impl Bound<'_> {
                 if confirmation.jkt != Some(verified.thumbprint) {
                     return Err(proof_error(ProofError::KeyMismatch));
                 }
-                Ok(Some(verified))
+                // The server nonce: after every other check of the proof (an invalid proof
+                // keeps its own answer), before the replay store (a refused proof is not
+                // remembered).
+                let nonce_left = match &self.config.dpop_nonce {
+                    None => None,
+                    Some(key) => Some(
+                        dpop_nonce::require(key, verified.nonce.as_deref(), self.now).map_err(
+                            |reason| Denial {
+                                kind: DenialKind::UseDpopNonce {
+                                    reason,
+                                    nonce: key.issue(self.now),
+                                },
+                                provider: Some(provider),
+                                challenge: Challenge::Dpop {
+                                    algs: p.dpop.algorithms.clone(),
+                                },
+                            },
+                        )?,
+                    ),
+                };
+                Ok(Some((verified, nonce_left)))
             }
         }
     }

@@ -72,6 +72,8 @@ pub(crate) struct CachedToken {
     pub headers: std::sync::Arc<[(String, String)]>,
     /// `claims_to_filter_state` values.
     pub filter_state: std::sync::Arc<[(String, String)]>,
+    /// `acr` and `auth_time`, for routes with step-up (checked on every hit).
+    pub auth: crate::step_up::AuthClaims,
 }
 
 pub(crate) type TokenHash = u128;
@@ -231,6 +233,7 @@ mod tests {
             scopes: vec![],
             headers: std::sync::Arc::from([]),
             filter_state: std::sync::Arc::from([]),
+            auth: Default::default(),
         }
     }
 

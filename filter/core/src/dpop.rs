@@ -171,7 +171,7 @@ pub struct ProofRequest<'a> {
 }
 
 /// A proof that passed every check of the module documentation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedProof {
     /// RFC 7638 SHA-256 thumbprint of the proof key (compare with `cnf.jkt`).
     pub thumbprint: [u8; 32],
@@ -181,6 +181,8 @@ pub struct VerifiedProof {
     pub remember_until: u64,
     /// Which path verified the signature.
     pub path: Path,
+    /// The `nonce` claim, if any (a string; another type is [`ProofError::BadPayload`]).
+    pub nonce: Option<String>,
 }
 
 /// Check `proof` (the `DPoP` header value) for `req` at `now`.
@@ -262,6 +264,12 @@ pub fn check(
     if jti.is_empty() {
         return Err(E::BadPayload);
     }
+    // A server nonce (RFC 9449 §8); checked by the caller when nonces are configured.
+    let nonce = match claims.get("nonce") {
+        None => None,
+        Some(Value::String(n)) => Some(n.clone()),
+        Some(_) => return Err(E::BadPayload),
+    };
     // 5-8.
     if htm != req.method {
         return Err(E::WrongMethod);
@@ -299,6 +307,7 @@ pub fn check(
         replay_key,
         remember_until: remember_until.saturating_add(1),
         path,
+        nonce,
     })
 }
 

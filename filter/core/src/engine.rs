@@ -166,6 +166,9 @@ pub struct Allowed {
     /// The `:path` to forward when the canonical path differs from what the client sent
     /// (e.g. `/%6Frders` → `/orders`): the upstream must see the path the rules matched.
     pub path: Option<String>,
+    /// A fresh DPoP server nonce for the response's `DPoP-Nonce` header: the one the proof
+    /// carried is near the end of its life (see [`crate::dpop_nonce::refresh`]).
+    pub dpop_nonce: Option<String>,
 }
 
 /// A change to the request headers.
@@ -186,6 +189,7 @@ impl Allowed {
             provider: None,
             token_edits: Vec::new(),
             path,
+            dpop_nonce: None,
         }
     }
 }
@@ -562,6 +566,7 @@ impl Engine {
                     scopes: v.scopes,
                     headers: claim_headers(&self.config.claims_to_headers, &v.claims).into(),
                     filter_state: claim_headers(&self.filter_state_names, &v.claims).into(),
+                    auth: crate::step_up::AuthClaims::from_claims(&v.claims),
                 };
                 // The token itself is good: it is cached whatever the binding says, and the
                 // binding is checked on this and every later request.

@@ -127,14 +127,16 @@ pub enum Step {
     Signature,
     /// `iss`, `aud`, `exp`, `nbf`, `iat`, lifetime, `required_claims`, `cnf`, scope claim types.
     Claims,
-    /// The token's source and binding: mTLS certificate, DPoP scheme and proof, replay.
+    /// The token's source and binding: mTLS certificate, DPoP scheme, proof, nonce, replay.
     Binding,
+    /// The route's step-up requirement (`acr_values`, `max_age_seconds`, RFC 9470).
+    StepUp,
     /// The route's scopes.
     Scopes,
 }
 
 /// Every step in order.
-pub const STEPS: [Step; 13] = [
+pub const STEPS: [Step; 14] = [
     Step::Request,
     Step::CorsPreflight,
     Step::Rule,
@@ -147,6 +149,7 @@ pub const STEPS: [Step; 13] = [
     Step::Signature,
     Step::Claims,
     Step::Binding,
+    Step::StepUp,
     Step::Scopes,
 ];
 
@@ -166,6 +169,7 @@ impl Step {
             Step::Signature => "signature",
             Step::Claims => "claims",
             Step::Binding => "binding",
+            Step::StepUp => "step_up",
             Step::Scopes => "scopes",
         }
     }
@@ -184,7 +188,8 @@ impl Step {
             Step::Key => "key by kid, algorithm",
             Step::Signature => "signature",
             Step::Claims => "iss, aud, exp, nbf, iat, lifetime, required claims, cnf",
-            Step::Binding => "token source and binding (mTLS, DPoP proof)",
+            Step::Binding => "token source and binding (mTLS, DPoP proof and nonce)",
+            Step::StepUp => "step-up authentication (acr_values, max_age_seconds)",
             Step::Scopes => "route scopes",
         }
     }
@@ -227,7 +232,9 @@ pub fn failed_step(denial: &Denial) -> Step {
         DenialKind::InsufficientScope { .. } => Step::Scopes,
         DenialKind::InvalidDpopProof(_)
         | DenialKind::ReplayCacheUnavailable
-        | DenialKind::ReplayStoreFull { .. } => Step::Binding,
+        | DenialKind::ReplayStoreFull { .. }
+        | DenialKind::UseDpopNonce { .. } => Step::Binding,
+        DenialKind::InsufficientUserAuthentication { .. } => Step::StepUp,
         DenialKind::InvalidToken(e) => match e {
             T::TooLarge => Step::TokenSize,
             T::Malformed
@@ -341,6 +348,7 @@ mod step_tests {
                 ("signature", Passed),
                 ("claims", Failed),
                 ("binding", NotRun),
+                ("step_up", NotRun),
                 ("scopes", NotRun),
             ]
         );
@@ -367,7 +375,27 @@ mod step_tests {
             passed(steps(false, None, Passage::NoTokenAllowed)),
             ["request", "rule", "credential"]
         );
-        assert_eq!(passed(steps(false, None, Passage::Token)).len(), 12);
+        assert_eq!(passed(steps(false, None, Passage::Token)).len(), 13);
+    }
+
+    #[test]
+    fn nonce_and_step_up_denials_have_their_steps() {
+        let step = |k: DenialKind| failed_step(&Denial::new(k));
+        assert_eq!(
+            step(DenialKind::UseDpopNonce {
+                reason: crate::dpop_nonce::NonceRefusal::Missing,
+                nonce: String::new(),
+            }),
+            Step::Binding
+        );
+        assert_eq!(
+            step(DenialKind::InsufficientUserAuthentication {
+                reason: crate::step_up::StepUpError::MissingAcr,
+                acr_values: vec!["mfa".into()],
+                max_age: None,
+            }),
+            Step::StepUp
+        );
     }
 
     #[test]

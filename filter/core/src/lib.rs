@@ -9,11 +9,13 @@
 pub mod config;
 pub mod credential;
 pub mod dpop;
+pub mod dpop_nonce;
 pub mod engine;
 pub mod environment;
 pub mod explain;
 pub mod host_verify;
 pub mod jwks;
+pub mod metadata;
 pub mod nonce;
 pub mod path;
 pub mod remote;
@@ -24,11 +26,13 @@ pub mod scopes;
 pub mod selftest;
 mod selftest_vectors;
 pub mod signature;
+pub mod step_up;
 pub mod time;
 pub mod token;
 
 mod binding;
 mod cache;
+mod guidance;
 mod json;
 mod rules;
 mod tchar;
@@ -43,6 +47,7 @@ pub use engine::{
     claim_value, is_claim_header, Allowed, CacheLookup, Engine, Evaluation, HeaderEdit, KeysNeeded,
     Outcome,
 };
+pub use guidance::DPOP_NONCE_HEADER;
 pub use jwks::KeySet;
 pub use path::{PathError, PathParameters};
 pub use request::RequestError;

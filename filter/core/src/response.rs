@@ -11,9 +11,14 @@
 //! | [`DenialKind::InvalidDpopProof`] | 401 | `DPoP realm="…", error="invalid_dpop_proof", error_description="…", algs="ES256 …"` | `invalid_dpop_proof` |
 //! | [`DenialKind::ReplayCacheUnavailable`] | 503 | `Retry-After: 5` | `temporarily_unavailable` |
 //! | [`DenialKind::ReplayStoreFull`] | 503 | `Retry-After: <seconds until room>` | `temporarily_unavailable` |
+//! | [`DenialKind::UseDpopNonce`] | 401 | `DPoP realm="…", error="use_dpop_nonce", error_description="…", algs="…"` and `DPoP-Nonce: <fresh>` | `use_dpop_nonce` |
+//! | [`DenialKind::InsufficientUserAuthentication`] | 401 | `Bearer realm="…", error="insufficient_user_authentication", error_description="…", acr_values="…", max_age="…"` (RFC 9470 §3) | `insufficient_user_authentication` |
 //!
 //! With [`Challenge::Dpop`] (the request used the DPoP scheme, or the route requires DPoP)
 //! every challenge is `DPoP realm="…", …, algs="…"` instead of `Bearer realm="…", …`.
+//!
+//! With `resource_metadata` configured, every 401 also carries `resource_metadata="<url>"`
+//! (RFC 9728 §5.1), added by [`crate::Engine::respond`].
 //!
 //! *RFC 6750 sends no `error` attribute when the request carried no token; the JSON body
 //! still needs an `error` member, so it says `"missing_token"` there only.
@@ -24,8 +29,10 @@
 
 use crate::config::ProviderId;
 use crate::dpop::ProofError;
+use crate::dpop_nonce::NonceRefusal;
 use crate::jwks::Algorithm;
 use crate::request::RequestError;
+use crate::step_up::StepUpError;
 use crate::token::TokenError;
 
 /// Seconds a client is told to wait (`Retry-After`) when no keys are available yet.
@@ -65,6 +72,24 @@ pub enum DenialKind {
     ReplayStoreFull {
         /// Seconds until the bucket has room again.
         retry_after: u64,
+    },
+    /// `dpop_nonce` is configured and the proof carries no current nonce (RFC 9449 §9): 401
+    /// `use_dpop_nonce` with `nonce` in the `DPoP-Nonce` header; the client retries with it.
+    UseDpopNonce {
+        /// Why the proof's nonce was not accepted.
+        reason: NonceRefusal,
+        /// The fresh nonce for the retry.
+        nonce: String,
+    },
+    /// The token does not meet the route's step-up requirement (RFC 9470): 401
+    /// `insufficient_user_authentication` with the route's `acr_values` and `max_age`.
+    InsufficientUserAuthentication {
+        /// What is missing.
+        reason: StepUpError,
+        /// The route's `acr_values` (empty: not asked).
+        acr_values: Vec<String>,
+        /// The route's `max_age_seconds`.
+        max_age: Option<u64>,
     },
 }
 
@@ -186,6 +211,17 @@ pub const ALL_REASONS: &[&str] = &[
     "dpop_replayed",
     "replay_cache_unavailable",
     "dpop_replay_store_full",
+    // NonceRefusal (use_dpop_nonce)
+    "dpop_nonce_missing",
+    "dpop_nonce_malformed",
+    "dpop_nonce_foreign",
+    "dpop_nonce_expired",
+    // StepUpError (insufficient_user_authentication)
+    "step_up_missing_acr",
+    "step_up_acr_not_accepted",
+    "step_up_missing_auth_time",
+    "step_up_auth_time_in_future",
+    "step_up_authentication_too_old",
 ];
 
 impl Denial {
@@ -202,6 +238,8 @@ impl Denial {
             DenialKind::InvalidDpopProof(e) => e.reason(),
             DenialKind::ReplayCacheUnavailable => "replay_cache_unavailable",
             DenialKind::ReplayStoreFull { .. } => "dpop_replay_store_full",
+            DenialKind::UseDpopNonce { reason, .. } => reason.reason(),
+            DenialKind::InsufficientUserAuthentication { reason, .. } => reason.reason(),
         }
     }
 
@@ -219,6 +257,8 @@ impl Denial {
             DenialKind::InvalidDpopProof(e) => e.to_string(),
             DenialKind::ReplayCacheUnavailable => "the DPoP replay store is not available".into(),
             DenialKind::ReplayStoreFull { .. } => "the DPoP replay store is full".into(),
+            DenialKind::UseDpopNonce { reason, .. } => reason.description().into(),
+            DenialKind::InsufficientUserAuthentication { reason, .. } => reason.to_string(),
         }
     }
 
@@ -268,6 +308,41 @@ impl Denial {
                     ),
                 ));
                 (401, "invalid_dpop_proof", d)
+            }
+            DenialKind::UseDpopNonce { reason, nonce } => {
+                let d = reason.description();
+                headers.push((
+                    "www-authenticate".into(),
+                    format!(
+                        "{realm_attr}, error=\"use_dpop_nonce\", error_description=\"{}\"{algs}",
+                        quote_escape(d)
+                    ),
+                ));
+                headers.push(("dpop-nonce".into(), nonce.clone()));
+                (401, "use_dpop_nonce", d.into())
+            }
+            DenialKind::InsufficientUserAuthentication {
+                reason,
+                acr_values,
+                max_age,
+            } => {
+                let d = reason.to_string();
+                let mut value = format!(
+                    "{realm_attr}, error=\"insufficient_user_authentication\", error_description=\"{}\"",
+                    quote_escape(&d)
+                );
+                if !acr_values.is_empty() {
+                    value.push_str(&format!(
+                        ", acr_values=\"{}\"",
+                        quote_escape(&acr_values.join(" "))
+                    ));
+                }
+                if let Some(max_age) = max_age {
+                    value.push_str(&format!(", max_age=\"{max_age}\""));
+                }
+                value.push_str(&algs);
+                headers.push(("www-authenticate".into(), value));
+                (401, "insufficient_user_authentication", d)
             }
             DenialKind::ReplayCacheUnavailable => {
                 headers.push(("retry-after".into(), RETRY_AFTER_SECONDS.to_string()));

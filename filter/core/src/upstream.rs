@@ -47,6 +47,7 @@ pub(crate) fn grant(
         provider: Some(entry.provider),
         token_edits,
         path,
+        dpop_nonce: None,
     })
 }
 

@@ -36,7 +36,6 @@ const RESERVED_HEADERS: &[&str] = &[
 
 /// Check everything and build the model.
 pub(super) fn config(raw: RawConfig, env: super::EnvLookup) -> Result<Config, ConfigError> {
-    let _ = env; // secrets of features that take them are resolved with it
     if raw.realm.is_empty()
         || raw
             .realm
@@ -91,6 +90,9 @@ pub(super) fn config(raw: RawConfig, env: super::EnvLookup) -> Result<Config, Co
     for (i, r) in raw.rules.into_iter().enumerate() {
         rules.push(check_rule(i, r, &providers)?);
     }
+    let dpop_nonce = super::guidance::dpop_nonce(raw.dpop_nonce, env)?;
+    let resource_metadata =
+        super::guidance::resource_metadata(raw.resource_metadata, &providers, &rules)?;
     let mut claims_to_headers = Vec::with_capacity(raw.claims_to_headers.len());
     for (claim, header) in raw.claims_to_headers {
         let field = format!("claims_to_headers.{claim}");
@@ -205,6 +207,8 @@ pub(super) fn config(raw: RawConfig, env: super::EnvLookup) -> Result<Config, Co
             RawPathParameters::Reject => PathParameters::Reject,
             RawPathParameters::Strip => PathParameters::Strip,
         },
+        dpop_nonce,
+        resource_metadata,
         providers,
         rules,
         claims_to_headers,
@@ -788,17 +792,20 @@ fn check_rule(i: usize, r: RawRule, providers: &[Provider]) -> Result<Rule, Conf
             "an anonymous rule needs no token anyway",
         ));
     }
+    let access = match (r.anonymous, r.allow_missing) {
+        (true, _) => Access::Anonymous,
+        (false, true) => Access::AllowMissing,
+        (false, false) => Access::Token,
+    };
+    let step_up = super::guidance::step_up(i, access, r.acr_values, r.max_age_seconds)?;
     Ok(Rule {
+        step_up,
         binding: r.binding.map(binding),
         mode: r.mode.map(mode),
         format_suffixes: r.matcher.format_suffixes,
         path,
         methods: r.matcher.methods,
-        access: match (r.anonymous, r.allow_missing) {
-            (true, _) => Access::Anonymous,
-            (false, true) => Access::AllowMissing,
-            (false, false) => Access::Token,
-        },
+        access,
         scopes: r.scopes,
         providers: rule_providers,
     })

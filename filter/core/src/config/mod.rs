@@ -32,12 +32,11 @@
 use std::fmt;
 
 mod check;
+mod guidance;
 mod model;
 mod raw;
 #[cfg(feature = "schema")]
 mod schema;
-// TEMPORARY (removed when the first field that takes a secret lands).
-#[allow(dead_code)]
 mod secret;
 
 #[cfg(feature = "schema")]
@@ -52,9 +51,10 @@ pub use raw::{
 };
 pub use raw::{
     DEFAULT_DPOP_ALGORITHMS, DEFAULT_DPOP_CLOCK_SKEW_SECONDS, DEFAULT_DPOP_MAX_AGE_SECONDS,
-    DEFAULT_DPOP_REPLAY_CACHE_SIZE, DPOP_REPLAY_CACHE_SIZE_RANGE,
+    DEFAULT_DPOP_NONCE_LIFETIME_SECONDS, DEFAULT_DPOP_REPLAY_CACHE_SIZE, DPOP_NONCE_LIFETIME_RANGE,
+    DPOP_REPLAY_CACHE_SIZE_RANGE,
 };
-#[allow(unused_imports)] // TEMPORARY, as above
+#[allow(unused_imports)] // resolve_secret: for secrets that are not MAC keys
 pub(crate) use secret::{key as secret_key, resolve as resolve_secret, RawSecret};
 pub use secret::{EnvLookup, Secret, SecretKey, MIN_KEY_BYTES};
 

@@ -3,6 +3,8 @@
 use std::fmt;
 
 use crate::jwks::{Algorithm, KeySet};
+pub use crate::metadata::ResourceMetadata;
+use crate::nonce::NonceKey;
 use crate::path::PathParameters;
 
 /// A provider, named by its position in `providers` (config order). Every per-provider
@@ -50,6 +52,13 @@ pub struct Config {
     /// Claims written to Envoy's filter state for the rest of Envoy (RBAC, access logs):
     /// `wasm.tollgate.claims.<claim>`. Dotted names are paths into objects.
     pub claims_to_filter_state: Vec<String>,
+    /// `dpop_nonce`: when set, every DPoP proof must carry a current nonce issued with this
+    /// key (RFC 9449 §9), which bounds the replay of a captured proof at another replica to
+    /// the nonce lifetime (see [`crate::dpop_nonce`]).
+    pub dpop_nonce: Option<NonceKey>,
+    /// `resource_metadata`: the RFC 9728 document the filter answers itself, built once here
+    /// (see [`crate::metadata`]).
+    pub resource_metadata: Option<ResourceMetadata>,
     /// Providers in config order.
     pub providers: Vec<Provider>,
     /// Rules in config order; the first match wins.
@@ -191,6 +200,27 @@ pub struct Rule {
     /// last segment is the rule's last segment with a format suffix (`/orders.json` for
     /// `/orders`), as Rails, Django REST Framework, Grape and Spring route them.
     pub format_suffixes: bool,
+    /// Step-up authentication (RFC 9470) this route asks of a token (`acr_values`,
+    /// `max_age_seconds`); empty: none.
+    pub step_up: StepUp,
+}
+
+/// What a route asks of the user's authentication (RFC 9470): checked after the token's
+/// binding and before the route's scopes (see [`crate::step_up`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StepUp {
+    /// `acr_values`: the token's `acr` must be one of these (empty: not checked).
+    pub acr_values: Vec<String>,
+    /// `max_age_seconds`: the token's `auth_time` must be at most this old, give or take
+    /// the provider's clock skew (`None`: not checked).
+    pub max_age_seconds: Option<u64>,
+}
+
+impl StepUp {
+    /// Whether the route asks anything.
+    pub fn is_required(&self) -> bool {
+        !self.acr_values.is_empty() || self.max_age_seconds.is_some()
+    }
 }
 
 /// What a rule asks of a request's token (`anonymous`, `allow_missing`, or neither).

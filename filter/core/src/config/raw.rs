@@ -40,6 +40,42 @@ pub(super) struct RawConfig {
     pub(super) mode: RawMode,
     #[serde(default)]
     pub(super) claims_to_filter_state: Vec<String>,
+    #[serde(default)]
+    pub(super) dpop_nonce: Option<RawDpopNonce>,
+    #[serde(default)]
+    pub(super) resource_metadata: Option<RawResourceMetadata>,
+}
+
+/// `dpop_nonce`: DPoP server nonces (RFC 9449 §9) derived from a secret shared by replicas.
+#[derive(Deserialize)]
+#[cfg_attr(
+    feature = "schema",
+    derive(schemars::JsonSchema),
+    schemars(rename = "DpopNonce")
+)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDpopNonce {
+    pub(super) secret: super::RawSecret,
+    #[serde(default = "default_dpop_nonce_lifetime")]
+    pub(super) lifetime_seconds: u64,
+}
+
+/// `resource_metadata`: the protected resource metadata document (RFC 9728).
+#[derive(Deserialize)]
+#[cfg_attr(
+    feature = "schema",
+    derive(schemars::JsonSchema),
+    schemars(rename = "ResourceMetadata")
+)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawResourceMetadata {
+    pub(super) resource: String,
+    #[serde(default)]
+    pub(super) authorization_servers: Option<Vec<String>>,
+    #[serde(default)]
+    pub(super) scopes_supported: Option<Vec<String>>,
+    #[serde(default)]
+    pub(super) additional_members: BTreeMap<String, Value>,
 }
 
 #[derive(Deserialize, Default, Clone, Copy, PartialEq, Eq)]
@@ -248,6 +284,10 @@ pub(super) struct RawRule {
     pub(super) mode: Option<RawMode>,
     #[serde(default)]
     pub(super) allow_missing: bool,
+    #[serde(default)]
+    pub(super) acr_values: Option<Vec<String>>,
+    #[serde(default)]
+    pub(super) max_age_seconds: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -314,6 +354,14 @@ pub const DEFAULT_REFETCH_INTERVAL_SECONDS: u64 = 30;
 /// Default accepted `typ` values (RFC 9068).
 pub const DEFAULT_TOKEN_TYPES: [&str; 2] = ["at+jwt", "application/at+jwt"];
 
+/// Default `dpop_nonce.lifetime_seconds`.
+pub const DEFAULT_DPOP_NONCE_LIFETIME_SECONDS: u64 = 300;
+/// Allowed range of `dpop_nonce.lifetime_seconds`.
+pub const DPOP_NONCE_LIFETIME_RANGE: (u64, u64) = (2, 86_400);
+
+fn default_dpop_nonce_lifetime() -> u64 {
+    DEFAULT_DPOP_NONCE_LIFETIME_SECONDS
+}
 fn default_stat_prefix() -> String {
     DEFAULT_STAT_PREFIX.into()
 }

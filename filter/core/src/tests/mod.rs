@@ -4,6 +4,7 @@ mod attack_tests;
 mod binding_tests;
 mod config_tests;
 mod engine_tests;
+mod guidance_tests;
 mod hostile;
 mod jwks_tests;
 mod operator_tests;

@@ -126,6 +126,28 @@ fn all_kinds() -> Vec<DenialKind> {
         DenialKind::ReplayCacheUnavailable,
         DenialKind::ReplayStoreFull { retry_after: 7 },
     ];
+    use crate::dpop_nonce::NonceRefusal as N;
+    use crate::step_up::StepUpError as S;
+    v.extend(
+        [N::Missing, N::Malformed, N::Foreign, N::Expired].map(|reason| DenialKind::UseDpopNonce {
+            reason,
+            nonce: "n".into(),
+        }),
+    );
+    v.extend(
+        [
+            S::MissingAcr,
+            S::AcrNotAccepted,
+            S::MissingAuthTime,
+            S::AuthTimeInFuture,
+            S::AuthenticationTooOld,
+        ]
+        .map(|reason| DenialKind::InsufficientUserAuthentication {
+            reason,
+            acr_values: vec![],
+            max_age: None,
+        }),
+    );
     v.extend(
         all_proof_errors()
             .into_iter()
@@ -186,6 +208,71 @@ fn dpop_challenges_carry_the_scheme_and_algs() {
     );
     let r = deny(DenialKind::ReplayStoreFull { retry_after: 0 }).response("api");
     assert_eq!(header(&r, "retry-after"), Some("1"));
+}
+
+#[test]
+fn the_nonce_challenge_carries_the_fresh_nonce_and_the_dpop_scheme() {
+    use crate::dpop_nonce::NonceRefusal;
+    use crate::jwks::Algorithm;
+    use crate::response::Challenge;
+    let d = Denial {
+        kind: DenialKind::UseDpopNonce {
+            reason: NonceRefusal::Expired,
+            nonce: "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".into(),
+        },
+        provider: None,
+        challenge: Challenge::Dpop {
+            algs: vec![Algorithm::ES256],
+        },
+    };
+    let r = d.response("api");
+    assert_eq!(r.status, 401);
+    assert_eq!(
+        header(&r, "www-authenticate"),
+        Some("DPoP realm=\"api\", error=\"use_dpop_nonce\", error_description=\"the DPoP proof nonce is not current; use the nonce sent in DPoP-Nonce\", algs=\"ES256\"")
+    );
+    assert_eq!(
+        header(&r, "dpop-nonce"),
+        Some("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+    );
+    assert_eq!(
+        r.body,
+        r#"{"error":"use_dpop_nonce","error_description":"the DPoP proof nonce is not current; use the nonce sent in DPoP-Nonce"}"#
+    );
+    assert_eq!(d.reason(), "dpop_nonce_expired");
+}
+
+#[test]
+fn the_step_up_challenge_names_acr_values_and_max_age() {
+    use crate::step_up::StepUpError;
+    let d = |acr_values: Vec<String>, max_age| {
+        deny(DenialKind::InsufficientUserAuthentication {
+            reason: StepUpError::AcrNotAccepted,
+            acr_values,
+            max_age,
+        })
+        .response("api")
+    };
+    let r = d(vec!["urn:example:mfa".into(), "phr".into()], Some(300));
+    assert_eq!(r.status, 401);
+    assert_eq!(
+        header(&r, "www-authenticate"),
+        Some("Bearer realm=\"api\", error=\"insufficient_user_authentication\", error_description=\"a different authentication level is required\", acr_values=\"urn:example:mfa phr\", max_age=\"300\"")
+    );
+    assert_eq!(
+        r.body,
+        r#"{"error":"insufficient_user_authentication","error_description":"a different authentication level is required"}"#
+    );
+    let r = d(vec![], Some(60));
+    assert_eq!(
+        header(&r, "www-authenticate"),
+        Some("Bearer realm=\"api\", error=\"insufficient_user_authentication\", error_description=\"a different authentication level is required\", max_age=\"60\"")
+    );
+    let r = d(vec!["mfa".into()], None);
+    assert_eq!(
+        header(&r, "www-authenticate"),
+        Some("Bearer realm=\"api\", error=\"insufficient_user_authentication\", error_description=\"a different authentication level is required\", acr_values=\"mfa\"")
+    );
 }
 
 fn header<'a>(r: &'a crate::LocalResponse, name: &str) -> Option<&'a str> {
