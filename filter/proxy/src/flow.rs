@@ -44,6 +44,10 @@ pub(crate) fn run(shared: &mut Shared, context_id: u32, pass: Pass) -> Action {
         Ok(headers) => headers,
         Err(why) => return fail_closed(&why),
     };
+    // The protected resource metadata document is answered here, whatever the rules say.
+    if let Some(action) = crate::guidance::answer_metadata(shared, &headers) {
+        return action;
+    }
 
     // 2. The decision. Another worker may have fetched keys this one has not installed yet
     //    (e.g. the refetch for a rotated key): install them and decide again before waiting
@@ -102,7 +106,10 @@ pub(crate) fn run(shared: &mut Shared, context_id: u32, pass: Pass) -> Action {
         explanation: evaluation.explanation.as_deref(),
     };
     match &evaluation.outcome {
-        Outcome::Allow(allowed) => allow(shared, allowed, pass),
+        Outcome::Allow(allowed) => {
+            crate::guidance::nonce_for_response(shared, context_id, allowed.dpop_nonce.as_ref());
+            allow(shared, allowed, pass)
+        }
         Outcome::Deny(denial) => deny(shared, denial, &why),
         Outcome::DryRun(denial) => would_deny(shared, denial, &why, pass),
     }
@@ -260,7 +267,7 @@ fn deny(shared: &Shared, denial: &Denial, why: &Denied<'_>) -> Action {
     shared
         .metrics
         .count_denied(denial.reason(), denial.provider, false);
-    let response = denial.response(shared.engine.realm());
+    let response = shared.engine.respond(denial);
     log(
         LogLevel::Info,
         &format!("denied: {}", why.line(shared, denial, response.status)),

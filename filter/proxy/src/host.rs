@@ -72,6 +72,11 @@ pub(crate) fn set_request_header(name: &str, value: &str) -> Result<(), Status> 
     hostcalls::set_map_value(MapType::HttpRequestHeaders, name, Some(value))
 }
 
+/// Add a response header (keeping any of the same name the upstream sent).
+pub(crate) fn add_response_header(name: &str, value: &str) -> Result<(), Status> {
+    hostcalls::add_map_value(MapType::HttpResponseHeaders, name, value)
+}
+
 /// Answer the request locally; the request does not go upstream.
 pub(crate) fn send_response(
     status: u32,

@@ -28,6 +28,7 @@ impl Context for TollgateHttp {
         // A request that ends while it waits for keys is forgotten.
         if let Some(Ok(mut shared)) = self.shared.as_ref().map(|s| s.try_borrow_mut()) {
             shared.outbound.forget(self.context_id);
+            crate::guidance::forget(&mut shared, self.context_id);
         }
         true
     }
@@ -44,6 +45,14 @@ impl HttpContext for TollgateHttp {
             return flow::fail_closed("the engine is busy (re-entrant call)");
         };
         flow::run(&mut shared, self.context_id, Pass::Arrived)
+    }
+
+    /// A fresh DPoP server nonce, when the allowed request's nonce is near its end.
+    fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        if let Some(Ok(mut shared)) = self.shared.as_ref().map(|s| s.try_borrow_mut()) {
+            crate::guidance::add_nonce_to_response(&mut shared, self.context_id);
+        }
+        Action::Continue
     }
 
     /// Claim headers sent as request trailers are removed too: some gateways merge

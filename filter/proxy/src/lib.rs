@@ -15,6 +15,7 @@
 
 mod environment;
 mod flow;
+mod guidance;
 mod host;
 mod http;
 mod keys;

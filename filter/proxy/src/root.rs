@@ -60,6 +60,7 @@ impl TollgateRoot {
                 outbound,
                 keys,
                 doorbell: None,
+                response_nonces: Default::default(),
             },
             signature_line,
         ))

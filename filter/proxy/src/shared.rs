@@ -22,6 +22,9 @@ pub(crate) struct Shared {
     /// This VM's shared queue: a request that decided a key fetch is due rings it, and the
     /// root context dispatches the fetch (`on_queue_ready`). None when nothing is remote.
     pub(crate) doorbell: Option<u32>,
+    /// Fresh DPoP server nonces for the responses of allowed requests, by HTTP context
+    /// (see [`crate::guidance`]).
+    pub(crate) response_nonces: std::collections::HashMap<u32, String>,
 }
 
 impl Shared {

@@ -70,12 +70,14 @@ pub fn to_json(c: &Config, input: &Value) -> Value {
         stat_prefix,
         mode,
         claims_to_filter_state,
+        dpop_nonce,
+        resource_metadata,
         providers,
         rules,
         claims_to_headers,
     } = c;
     let names: Vec<&str> = providers.iter().map(|p| p.name.as_str()).collect();
-    json!({
+    let mut out = json!({
         "realm": realm,
         "max_token_bytes": max_token_bytes,
         "cors_preflight": cors_preflight,
@@ -104,7 +106,16 @@ pub fn to_json(c: &Config, input: &Value) -> Value {
             .iter()
             .map(|(c, h)| (c.clone(), Value::from(h.as_str())))
             .collect::<Map<_, _>>(),
-    })
+    });
+    // The nonce key keeps no copy of its secret and the metadata document is derived: both
+    // are written back as the input had them (the round trip still compares the results).
+    if dpop_nonce.is_some() {
+        out["dpop_nonce"] = input["dpop_nonce"].clone();
+    }
+    if resource_metadata.is_some() {
+        out["resource_metadata"] = input["resource_metadata"].clone();
+    }
+    out
 }
 
 fn provider_json(p: &Provider, inline: &Value) -> Value {
@@ -219,6 +230,7 @@ fn rule_json(r: &Rule, provider_names: &[&str]) -> Value {
         binding,
         mode,
         format_suffixes,
+        step_up,
     } = r;
     let mut matcher = match path {
         PathMatch::Prefix(p) => json!({ "prefix": p }),
@@ -238,6 +250,12 @@ fn rule_json(r: &Rule, provider_names: &[&str]) -> Value {
     }
     if let Some(m) = mode {
         rule["mode"] = json!(mode_json(*m));
+    }
+    if !step_up.acr_values.is_empty() {
+        rule["acr_values"] = json!(step_up.acr_values);
+    }
+    if let Some(age) = step_up.max_age_seconds {
+        rule["max_age_seconds"] = json!(age);
     }
     if let Some(ids) = providers {
         rule["providers"] = ids

@@ -15,6 +15,8 @@ mod config_rejected;
 #[cfg(test)]
 mod cors_and_reconfigure;
 #[cfg(test)]
+mod dpop_nonce;
+#[cfg(test)]
 mod expired_token;
 #[cfg(test)]
 mod forward_token;
@@ -42,6 +44,8 @@ mod remote_workers;
 mod replay_store_eviction;
 #[cfg(test)]
 mod request_canonicalisation;
+#[cfg(test)]
+mod resource_metadata;
 #[cfg(test)]
 mod sender_constrained;
 #[cfg(test)]
