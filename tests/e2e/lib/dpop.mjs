@@ -33,14 +33,15 @@ export function ath(accessToken) {
  * A valid proof by the `dpop` package for `htm` + `htu` (and `ath` of `accessToken` when given). `iat` (seconds
  * since the epoch) makes the package stamp another time: it reads the clock once, synchronously, when called, so
  * the clock is moved for exactly that call. `additional` claims are added (the package sets iat, jti, htm, htu, ath
- * itself; they cannot be overridden that way).
+ * itself; they cannot be overridden that way). `nonce` is a server nonce (RFC 9449 §8), put in the `nonce` claim by the
+ * package.
  */
-export function proof(keyPair, { htm, htu, accessToken, iat, additional } = {}) {
-  if (iat === undefined) return generateProof(keyPair, htu, htm, undefined, accessToken, additional);
+export function proof(keyPair, { htm, htu, accessToken, iat, additional, nonce } = {}) {
+  if (iat === undefined) return generateProof(keyPair, htu, htm, nonce, accessToken, additional);
   const realNow = Date.now;
   Date.now = () => iat * 1000;
   try {
-    return generateProof(keyPair, htu, htm, undefined, accessToken, additional);
+    return generateProof(keyPair, htu, htm, nonce, accessToken, additional);
   } finally {
     Date.now = realNow;
   }
