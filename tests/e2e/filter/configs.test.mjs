@@ -30,8 +30,9 @@ const read = (rel) => readFileSync(path.join(REPO, rel), 'utf8');
 const isExample = (rel) => /^envoy\/examples\/[^/]+\/envoy\.yaml$/.test(rel);
 const isBench = (rel) => /^envoy\/bench\/[^/]+\.yaml$/.test(rel);
 const usesWasm = (text) => text.includes('envoy.filters.http.wasm');
-/** Examples run for real by their own suites (with the real authorization server): dpop.test.mjs, mtls.test.mjs. */
-const SENDER_CONSTRAINED_EXAMPLES = ['envoy/examples/dpop/envoy.yaml', 'envoy/examples/mtls/envoy.yaml'];
+/** Examples run for real by their own suites (with the real authorization server): dpop.test.mjs, mtls.test.mjs,
+ *  nonce*.test.mjs / metadata.test.mjs / step-up.test.mjs. */
+const SENDER_CONSTRAINED_EXAMPLES = ['envoy/examples/dpop/envoy.yaml', 'envoy/examples/mtls/envoy.yaml', 'envoy/examples/nonce/envoy.yaml'];
 /** Examples whose TEST ONLY certificates are made at run time (make-certs.sh next to them), not shipped. */
 const CERTS_AT_RUN_TIME = new Map([['envoy/examples/mtls/envoy.yaml', 'envoy/examples/mtls/certs/']]);
 // Kubernetes manifests for Istio and Envoy Gateway, not Envoy configs: tests/e2e/mesh validates them against

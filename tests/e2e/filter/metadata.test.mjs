@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import * as oauth from 'oauth4webapi';
 
 import { keepLogOnFailure } from '../lib/envoy.mjs';
+import { runReadmeBlock } from '../lib/examples.mjs';
 import { request } from '../lib/http.mjs';
 import { h2Request } from '../lib/h2.mjs';
 import { freePort } from '../lib/net.mjs';
@@ -87,6 +88,13 @@ describe('protected resource metadata', () => {
     assert.equal(head.status, 200);
     assert.equal(head.body, '');
     assert.equal(head.headers['cache-control'], 'public, max-age=3600');
+  });
+
+  test('the example README block, run literally with curl and the dpop CLI', async () => {
+    const statuses = await runReadmeBlock('envoy/examples/nonce/README.md', 'KEY=$(mktemp', {
+      api: port, admin: envoy.adminPort, authz: as.port,
+    });
+    assert.deepEqual(statuses, [200, 401, 200, 401]);
   });
 
   test('other methods and paths under the well-known prefix are ordinary requests', async () => {

@@ -2,7 +2,7 @@
 // DPoP proofs on the command line, for the curl commands of envoy/examples/dpop/README.md. The proof is made by
 // the `dpop` npm package (lib/dpop.mjs), the key kept in a TEST ONLY JWK file. Usage:
 //   node tests/e2e/lib/dpop-cli.mjs keygen [--alg ES256|RS256|PS256]        > key.json   (private JWK, TEST ONLY)
-//   node tests/e2e/lib/dpop-cli.mjs proof --key key.json --htm GET --htu URL [--token ACCESS_TOKEN] [--iat=-400]
+//   node tests/e2e/lib/dpop-cli.mjs proof --key key.json --htm GET --htu URL [--token ACCESS_TOKEN] [--iat=-400] [--nonce NONCE]
 //   node tests/e2e/lib/dpop-cli.mjs thumbprint --key key.json                           (RFC 7638, = cnf.jkt)
 // --iat is an offset from now in seconds (write negative values with "=").
 import { readFileSync } from 'node:fs';
@@ -16,6 +16,7 @@ Commands:
   proof --key FILE --htm METHOD --htu URL     a proof for one request
         [--token ACCESS_TOKEN]                  binds it to the token (ath)
         [--iat=SECONDS]                         issued-at as an offset from now (negative values with "=")
+        [--nonce NONCE]                         the server nonce (a DPoP-Nonce header's value)
   thumbprint --key FILE                       the key's RFC 7638 thumbprint (the token's cnf.jkt)
   --help, --version`;
 
@@ -31,6 +32,7 @@ const { values, positionals } = parseCli({
     htu: { type: 'string' },
     token: { type: 'string' },
     iat: { type: 'string' },
+    nonce: { type: 'string' },
   },
   check(v, pos) {
     if (pos.length !== 1 || !COMMANDS.includes(pos[0])) throw new UsageError(`one command: ${COMMANDS.join(', ')}`);
@@ -68,7 +70,7 @@ async function main() {
     case 'proof': {
       const pair = await loadKeyPair(need('key'));
       const iat = values.iat === undefined ? undefined : Math.floor(Date.now() / 1000) + Number(values.iat);
-      process.stdout.write(`${await proof(pair, { htm: need('htm'), htu: need('htu'), accessToken: values.token, iat })}\n`);
+      process.stdout.write(`${await proof(pair, { htm: need('htm'), htu: need('htu'), accessToken: values.token, iat, nonce: values.nonce })}\n`);
       break;
     }
     case 'thumbprint':
