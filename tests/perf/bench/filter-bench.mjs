@@ -13,6 +13,8 @@
 //   tollgate              tollgate, cache_size left at the filter's default            tollgate.yaml
 //   tollgate-cache-1000   tollgate with cache_size 1000 (equal to jwt_authn's)          tollgate-cache-1000.yaml
 //   tollgate-dpop         tollgate.yaml's route and claim headers, a provider with      tollgate-dpop.yaml
+//   tollgate-dpop-nonce   tollgate-dpop.yaml with DPoP server nonces ("dpop_nonce",     tollgate-dpop.yaml
+//                         TEST-ONLY secret, lifetime 3600 s): every proof carries the nonce the setup's first 401 gave
 //                         "binding": "dpop" (RFC 9449), dpop_replay_cache_size 1 048 576
 //
 // under three token mixes: `one` (one token repeated), `5000` (5 000 distinct tokens in rotation) and `new` (every
@@ -145,7 +147,15 @@ const SETUPS = [
     id: 'tollgate-dpop', label: 'tollgate, DPoP-bound token', short: 'DPoP', config: 'tollgate-dpop.yaml',
     family: 'tollgate', wasm: true, checksTokens: true, dpop: true, cache: null, mixes: DPOP_MIXES,
   },
+  {
+    id: 'tollgate-dpop-nonce', label: 'tollgate, DPoP-bound token, server nonces', short: 'DPoP+nonce', config: 'tollgate-dpop.yaml',
+    family: 'tollgate', wasm: true, checksTokens: true, dpop: true, nonce: true, cache: null, mixes: DPOP_MIXES,
+  },
 ];
+
+/** The nonce settings of the tollgate-dpop-nonce setup: a TEST-ONLY secret; a lifetime longer than any case, so the
+ *  nonce of the setup's first 401 stays current (and is not refreshed) while the case runs. */
+const NONCE_SETTINGS = '"dpop_nonce": {"secret": "VEVTVC1PTkxZLWJlbmNoLWRwb3Atbm9uY2Utc2VjcmV0", "lifetime_seconds": 3600}, ';
 
 /** Does this case verify a token signature on (nearly) every request? (A DPoP mix's token is a cache hit.) */
 const signatureBound = (setup, mixId) => setup.checksTokens && !MIXES[mixId].proofAlg
@@ -421,6 +431,11 @@ function renderConfig(setup, floorWasm) {
     if (found !== 1) throw new Error(`envoy/bench/${setup.config}: ${found} dpop_replay_cache_size fields, not one`);
     text = text.replace(REPLAY_STORE_FIELD, `"dpop_replay_cache_size": ${setup.replayStore}`);
   }
+  if (setup.nonce) {
+    const found = text.match(REPLAY_STORE_FIELD)?.length ?? 0;
+    if (found !== 1) throw new Error(`envoy/bench/${setup.config}: ${found} dpop_replay_cache_size fields, not one`);
+    text = text.replace('"dpop_replay_cache_size"', `${NONCE_SETTINGS}"dpop_replay_cache_size"`);
+  }
   if (ALG !== 'PS256' || !setup.checksTokens) return text;
   // PS256 tokens name a key entry the shipped configs do not have: add it to every JWKS of the config.
   const jwk = JSON.stringify(ps256Jwk());
@@ -465,8 +480,18 @@ function withSetup(setup, floorWasm, oneToken, bound, fn) {
   const options = { name: `bench-${setup.id.replace('@', '-')}`, logLevel: 'warn', componentLogLevel: '' };
   return withEnvoy(config, options, async (envoy) => {
     const port = envoy.listenerPort('bench');
-    if (setup.dpop) {
+    let nonce;
+    if (setup.nonce) {
+      // The server nonce: the answer to a proof without one.
       const { proof } = proofMinter(bound.key, { htm: 'GET', htu: benchUrl(port), accessToken: bound.token }).mint();
+      const first = await request(port, { path: '/', headers: { authorization: `DPoP ${bound.token}`, dpop: proof } });
+      nonce = first.headers['dpop-nonce'];
+      if (first.status !== 401 || !(first.headers['www-authenticate'] ?? '').includes('error="use_dpop_nonce"') || !nonce) {
+        throw new Error(`${setup.id}: a proof without nonce was answered ${first.status} (${first.headers['www-authenticate']}), not 401 use_dpop_nonce`);
+      }
+    }
+    if (setup.dpop) {
+      const { proof } = proofMinter(bound.key, { htm: 'GET', htu: benchUrl(port), accessToken: bound.token, nonce }).mint();
       const headers = { authorization: `DPoP ${bound.token}`, dpop: proof };
       const ok = await request(port, { path: '/', headers });
       if (ok.status !== 200) throw new Error(`${setup.id}: a bound token with a valid ${bound.key.alg} proof was answered ${ok.status} ${ok.body}`);
@@ -485,7 +510,7 @@ function withSetup(setup, floorWasm, oneToken, bound, fn) {
       const none = await request(port, { path: '/' });
       if (none.status !== 401) throw new Error(`${setup.id}: a request without a token was answered ${none.status}, not 401`);
     }
-    return fn({ envoy, port, replayStore: setup.dpop ? replayStoreSize(config) : null });
+    return fn({ envoy, port, replayStore: setup.dpop ? replayStoreSize(config) : null, nonce });
   });
 }
 
@@ -515,13 +540,13 @@ function dpopRps(mix, done) {
  * (--dpop-proofs: that many). The no-auth baseline reads no proof: it gets one pool per mix, made once and sent
  * round and round.
  */
-async function dpopSource(setup, mix, port, done) {
+async function dpopSource(setup, mix, port, done, nonce) {
   const bound = tokens.dpopToken(mix.proofAlg);
   const sourceOf = (pool) => ({ file: pool.file, mode: 'once', start: 0, count: pool.count, dpopTokenFile: bound.file, pool });
   const make = async (name, count) => {
     const file = path.join(work, name);
     const started = Date.now();
-    const made = await writeProofs(file, count, bound.key, { htm: 'GET', htu: benchUrl(port), accessToken: bound.token });
+    const made = await writeProofs(file, count, bound.key, { htm: 'GET', htu: benchUrl(port), accessToken: bound.token, nonce });
     log(`  made ${count} ${mix.proofAlg} DPoP proofs in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     return { file, ...made };
   };
@@ -553,8 +578,8 @@ async function runCase({ setup, mix }, floorWasm, done) {
   // of the case's pool, the measurement going on with the next ones.
   const warmOther = mix.id === 'new' ? { file: await tokens.rotationFile(), mode: 'rotate' } : null;
   const bound = dpop ? tokens.dpopToken(mix.proofAlg) : null;
-  return withSetup(setup, floorWasm, await tokens.oneToken(), bound, async ({ envoy, port, replayStore }) => {
-    if (dpop) measured = await dpopSource(setup, mix, port, done);
+  return withSetup(setup, floorWasm, await tokens.oneToken(), bound, async ({ envoy, port, replayStore, nonce }) => {
+    if (dpop) measured = await dpopSource(setup, mix, port, done, nonce);
     const warm = warmOther ?? measured;
     // The rotation goes on where the warm-up left it: otherwise its first tokens would be cache hits that a steady
     // rotation never has. A DPoP pool goes on after the proofs the warm-up sent: a proof sent twice is refused.

@@ -77,13 +77,14 @@ export const ath = (accessToken) => crypto.createHash('sha256').update(accessTok
  * A proof minter for `key`, `htm` + `htu` and the hash of `accessToken`: `mint()` returns { proof, jti } with `iat`
  * now (or `iat` when given) and a new random `jti`.
  */
-export function proofMinter(key, { htm, htu, accessToken }) {
+export function proofMinter(key, { htm, htu, accessToken, nonce }) {
   const spec = PROOF_ALGORITHMS[key.alg];
   const header = b64uJson({ alg: key.header, typ: 'dpop+jwt', jwk: key.jwk });
   const hash = ath(accessToken);
   const mint = (iat = Math.floor(Date.now() / 1000)) => {
     const jti = crypto.randomUUID();
-    const input = `${header}.${b64uJson({ iat, jti, htm, htu, ath: hash })}`;
+    const claims = nonce === undefined ? { iat, jti, htm, htu, ath: hash } : { iat, jti, htm, htu, ath: hash, nonce };
+    const input = `${header}.${b64uJson(claims)}`;
     const signature = crypto.sign(spec.hash, Buffer.from(input), { key: key.privateKey, ...spec.options });
     return { proof: `${input}.${signature.toString('base64url')}`, jti };
   };
@@ -94,8 +95,8 @@ export function proofMinter(key, { htm, htu, accessToken }) {
  * Write `count` proofs of `key` for `htm` + `htu` + `accessToken` to `file`, one per line, each with `iat` the time
  * it was made. Resolves { count, iat (of the first, the oldest) }. Yields to the event loop between chunks so progress can be printed.
  */
-export async function writeProofs(file, count, key, { htm, htu, accessToken, onProgress } = {}) {
-  const { mint } = proofMinter(key, { htm, htu, accessToken });
+export async function writeProofs(file, count, key, { htm, htu, accessToken, nonce, onProgress } = {}) {
+  const { mint } = proofMinter(key, { htm, htu, accessToken, nonce });
   const iat = Math.floor(Date.now() / 1000);
   const fd = openSync(file, 'w');
   try {
