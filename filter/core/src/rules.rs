@@ -79,6 +79,7 @@ mod tests {
             binding: None,
             mode: None,
             format_suffixes: true,
+            client_attestation: None,
         }
     }
 

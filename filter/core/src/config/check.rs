@@ -36,7 +36,6 @@ const RESERVED_HEADERS: &[&str] = &[
 
 /// Check everything and build the model.
 pub(super) fn config(raw: RawConfig, env: super::EnvLookup) -> Result<Config, ConfigError> {
-    let _ = env; // secrets of features that take them are resolved with it
     if raw.realm.is_empty()
         || raw
             .realm
@@ -87,9 +86,13 @@ pub(super) fn config(raw: RawConfig, env: super::EnvLookup) -> Result<Config, Co
     if raw.rules.is_empty() {
         return Err(ConfigError::new("rules", "at least one rule is required"));
     }
+    let client_attestation = match raw.client_attestation {
+        Some(a) => Some(super::attestation::check(a, env)?),
+        None => None,
+    };
     let mut rules = Vec::with_capacity(raw.rules.len());
     for (i, r) in raw.rules.into_iter().enumerate() {
-        rules.push(check_rule(i, r, &providers)?);
+        rules.push(check_rule(i, r, &providers, client_attestation.is_some())?);
     }
     let mut claims_to_headers = Vec::with_capacity(raw.claims_to_headers.len());
     for (claim, header) in raw.claims_to_headers {
@@ -208,6 +211,7 @@ pub(super) fn config(raw: RawConfig, env: super::EnvLookup) -> Result<Config, Co
         providers,
         rules,
         claims_to_headers,
+        client_attestation,
     })
 }
 
@@ -692,7 +696,12 @@ fn check_fetch_numbers(
     Ok(())
 }
 
-fn check_rule(i: usize, r: RawRule, providers: &[Provider]) -> Result<Rule, ConfigError> {
+fn check_rule(
+    i: usize,
+    r: RawRule,
+    providers: &[Provider],
+    attestation: bool,
+) -> Result<Rule, ConfigError> {
     let at = |f: &str| format!("rules[{i}].{f}");
     let path = match (r.matcher.prefix, r.matcher.path, r.matcher.string_prefix) {
         (Some(p), None, None) => {
@@ -788,7 +797,17 @@ fn check_rule(i: usize, r: RawRule, providers: &[Provider]) -> Result<Rule, Conf
             "an anonymous rule needs no token anyway",
         ));
     }
+    let client_attestation = match r.client_attestation {
+        Some(a) => Some(super::attestation::check_rule(
+            &format!("rules[{i}]"),
+            a,
+            r.anonymous,
+            attestation,
+        )?),
+        None => None,
+    };
     Ok(Rule {
+        client_attestation,
         binding: r.binding.map(binding),
         mode: r.mode.map(mode),
         format_suffixes: r.matcher.format_suffixes,

@@ -31,18 +31,23 @@
 
 use std::fmt;
 
+mod attestation;
 mod check;
 mod model;
 mod raw;
 #[cfg(feature = "schema")]
 mod schema;
-// TEMPORARY (removed when the first field that takes a secret lands).
-#[allow(dead_code)]
 mod secret;
 
 #[cfg(feature = "schema")]
 pub use schema::json_schema;
 
+pub use attestation::{
+    Attester, Challenges, ClientAttestation, PopMethods, RuleAttestation, CHALLENGE_PURPOSE,
+    DEFAULT_ATTESTATION_CLOCK_SKEW_SECONDS, DEFAULT_ATTESTATION_MAX_AGE_SECONDS,
+    DEFAULT_ATTESTATION_POP_MAX_AGE_SECONDS, DEFAULT_CHALLENGE_LIFETIME_SECONDS,
+    DEFAULT_MAX_BODY_BYTES, MAX_BODY_BYTES_RANGE,
+};
 pub use model::*;
 pub use raw::{
     DEFAULT_CACHE_SECONDS, DEFAULT_CACHE_SIZE, DEFAULT_CLOCK_SKEW_SECONDS,
@@ -54,7 +59,7 @@ pub use raw::{
     DEFAULT_DPOP_ALGORITHMS, DEFAULT_DPOP_CLOCK_SKEW_SECONDS, DEFAULT_DPOP_MAX_AGE_SECONDS,
     DEFAULT_DPOP_REPLAY_CACHE_SIZE, DPOP_REPLAY_CACHE_SIZE_RANGE,
 };
-#[allow(unused_imports)] // TEMPORARY, as above
+#[allow(unused_imports)] // `resolve_secret` is for secrets that are not MAC keys
 pub(crate) use secret::{key as secret_key, resolve as resolve_secret, RawSecret};
 pub use secret::{EnvLookup, Secret, SecretKey, MIN_KEY_BYTES};
 

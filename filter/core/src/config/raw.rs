@@ -40,6 +40,8 @@ pub(super) struct RawConfig {
     pub(super) mode: RawMode,
     #[serde(default)]
     pub(super) claims_to_filter_state: Vec<String>,
+    #[serde(default)]
+    pub(super) client_attestation: Option<super::attestation::RawClientAttestation>,
 }
 
 #[derive(Deserialize, Default, Clone, Copy, PartialEq, Eq)]
@@ -248,6 +250,8 @@ pub(super) struct RawRule {
     pub(super) mode: Option<RawMode>,
     #[serde(default)]
     pub(super) allow_missing: bool,
+    #[serde(default)]
+    pub(super) client_attestation: Option<super::attestation::RawRuleAttestation>,
 }
 
 #[derive(Deserialize)]
