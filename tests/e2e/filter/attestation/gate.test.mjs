@@ -360,8 +360,9 @@ for (const protocol of PROTOCOLS) {
 
       it('a challenge from the endpoint is accepted in the PoP', wrap(async () => {
         const session = await dpopSession(as, challenged, { protocol });
-        const { json } = await send(protocol, challenged.port, { path: CHALLENGE_ENDPOINT });
-        assertRefreshed(await refresh(challenged, protocol, session, await attestedPop(session, { challenge: json.attestation_challenge })), session);
+        const issued = await send(protocol, challenged.port, { path: CHALLENGE_ENDPOINT });
+        assert.equal(issued.status, 200, issued.body);
+        assertRefreshed(await refresh(challenged, protocol, session, await attestedPop(session, { challenge: issued.json.attestation_challenge })), session);
       }));
 
       it('combined mode: a DPoP proof without nonce is refused; with the challenge as its nonce the gate forwards it', wrap(async () => {
