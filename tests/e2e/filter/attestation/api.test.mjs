@@ -14,7 +14,7 @@ import { HEADERS, attestationPop, instanceKeyPair, startTestAttester } from '../
 import { startAuthServer } from '../../authz/server.mjs';
 import { clientCredentials, jwtPayload } from '../../authz/flow.mjs';
 import { PROTOCOLS, assertApiRefusal, dpopProof, send } from './client.mjs';
-import { MAX_AGE_SECONDS, attestationConfig, startGate } from './stack.mjs';
+import { CHALLENGE_ENDPOINT, MAX_AGE_SECONDS, attestationConfig, startGate } from './stack.mjs';
 
 const REALM = 'attested-api';
 const now = () => Math.floor(Date.now() / 1000);
@@ -22,7 +22,8 @@ const now = () => Math.floor(Date.now() / 1000);
 let as;
 let attester;
 let upstream;
-let gate;
+let gate; // challenges off
+let challenged; // challenges on
 let dpopKey;
 let dpopToken; // bound to dpopKey, client_id tollgate-service
 let bearerToken; // unbound, client_id tollgate-service
@@ -32,18 +33,20 @@ before(async () => {
   upstream = await startEchoUpstream();
   try {
     attester = await startTestAttester();
-    gate = await startGate({
+    const plugin = (challenges) => ({
       realm: REALM,
       providers: [{
         name: 'authz', issuer: as.issuer, audiences: [as.resource], jwks: { inline: as.publicJwks() }, algorithms: ['ES256'],
       }],
-      client_attestation: attestationConfig(attester),
+      client_attestation: attestationConfig(attester, { challenges }),
       rules: [
         { match: { prefix: '/orders' }, scopes: ['orders:read'], binding: 'dpop', client_attestation: { audience: as.resource } },
         { match: { prefix: '/bearer-orders' }, scopes: ['orders:read'], client_attestation: { audience: as.resource } },
         { match: { prefix: '/' } },
       ],
-    }, { upstreamPort: upstream.port, name: 'attestation-api' });
+    });
+    gate = await startGate(plugin(false), { upstreamPort: upstream.port, name: 'attestation-api' });
+    challenged = await startGate(plugin(true), { upstreamPort: upstream.port, name: 'attestation-api-challenges' });
     dpopKey = await dpopKeyPair('ES256');
     const bound = await clientCredentials(as, { dpop: dpopKey });
     assert.equal(bound.status, 200, JSON.stringify(bound.body));
@@ -54,6 +57,7 @@ before(async () => {
     bearerToken = plain.body.access_token;
   } catch (err) {
     await gate?.stop();
+    await challenged?.stop();
     await upstream.close();
     await as.close();
     throw err;
@@ -62,24 +66,27 @@ before(async () => {
 
 after(async () => {
   await gate?.stop();
+  await challenged?.stop();
   await upstream?.close();
   await as?.close();
 });
 
-const wrap = (fn) => keepLogOnFailure(() => gate, fn);
+const wrap = (fn) => keepLogOnFailure(() => [gate, challenged], fn);
 const CLIENT_ID = () => as.clients.service.clientId;
 
 /**
  * GET `path` with `token` (DPoP scheme and a fresh proof by `dpopKey` on /orders, Bearer elsewhere) and the
  * attestation headers given. `reached` = what the upstream recorded.
  */
-async function call(protocol, { path = '/orders', token = dpopToken, scheme = 'DPoP', attestation, pop, proofKey = dpopKey } = {}) {
+async function call(protocol, {
+  path = '/orders', token = dpopToken, scheme = 'DPoP', attestation, pop, proofKey = dpopKey, envoy = gate,
+} = {}) {
   const id = randomUUID();
   const headers = { 'x-test-id': id, authorization: `${scheme} ${token}` };
-  if (scheme === 'DPoP') headers.dpop = await dpopProof(proofKey, { htm: 'GET', htu: `http://127.0.0.1:${gate.port}${path}`, accessToken: token });
+  if (scheme === 'DPoP') headers.dpop = await dpopProof(proofKey, { htm: 'GET', htu: `http://127.0.0.1:${envoy.port}${path}`, accessToken: token });
   if (attestation !== undefined) headers[HEADERS.attestation] = attestation;
   if (pop !== undefined) headers[HEADERS.pop] = pop;
-  const res = await send(protocol, gate.port, { method: 'GET', path, headers });
+  const res = await send(protocol, envoy.port, { method: 'GET', path, headers });
   res.reached = upstream.requestsWith('x-test-id', id);
   return res;
 }
@@ -95,11 +102,11 @@ function assertRefused(res, expected) {
 }
 
 /** An attestation for `clientId` and `instance` (default: a new key) and its PoP for the API. */
-async function attestedPop({ clientId = CLIENT_ID(), instance, audience = as.resource, iat } = {}) {
+async function attestedPop({ clientId = CLIENT_ID(), instance, audience = as.resource, iat, challenge } = {}) {
   const key = instance ?? await instanceKeyPair();
   return {
     attestation: await attester.issue({ clientId, instanceKey: key, ...(iat === undefined ? {} : { iat, lifetime: 3 * MAX_AGE_SECONDS }) }),
-    pop: await attestationPop(key, { audience }),
+    pop: await attestationPop(key, { audience, challenge }),
   };
 }
 
@@ -136,6 +143,16 @@ for (const protocol of PROTOCOLS) {
         assertRefused(await call(protocol, await make()), expected);
       }));
     }
+
+    it('with challenges on: a PoP without one gets 401 use_attestation_challenge and a fresh one, which works', wrap(async () => {
+      const refused = await call(protocol, { envoy: challenged, ...(await attestedPop()) });
+      assertRefused(refused, { scheme: 'DPoP', error: 'use_attestation_challenge' });
+      const challenge = refused.headers[HEADERS.challenge];
+      assertAccepted(await call(protocol, { envoy: challenged, ...(await attestedPop({ challenge })) }));
+      const issued = await send(protocol, challenged.port, { path: CHALLENGE_ENDPOINT });
+      assert.equal(issued.status, 200, issued.body);
+      assertAccepted(await call(protocol, { envoy: challenged, ...(await attestedPop({ challenge: issued.json.attestation_challenge })) }));
+    }));
 
     it('a bad token with a good attestation gets the token\'s answer', wrap(async () => {
       const forged = `${dpopToken.split('.').slice(0, 2).join('.')}.${Buffer.alloc(64).toString('base64url')}`;

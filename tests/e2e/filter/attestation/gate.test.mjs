@@ -52,7 +52,8 @@ before(async () => {
   as = await startAuthServer({ redirectUris: [REDIRECT_URI] });
   try {
     attester = await startTestAttester();
-    gate = await startGate(pluginConfig({ challenges: false }), { upstreamPort: as.port, name: 'attestation-gate', stripAttestation: true });
+    // two workers: a replayed PoP must be caught whichever worker gets it (the replay store is shared)
+    gate = await startGate(pluginConfig({ challenges: false }), { upstreamPort: as.port, name: 'attestation-gate', stripAttestation: true, concurrency: 2 });
     challenged = await startGate(pluginConfig({ challenges: true }), { upstreamPort: as.port, name: 'attestation-gate-challenges', stripAttestation: true });
   } catch (err) {
     await gate?.stop();
@@ -150,15 +151,18 @@ for (const protocol of PROTOCOLS) {
       assert.equal(jwtPayload(tokens.access_token).cnf?.jkt, await thumbprint(session.key));
     }));
 
-    it('a replayed PoP is refused the second time, over either protocol', wrap(async () => {
+    it('a replayed PoP is refused every later time, over either protocol, by either worker', wrap(async () => {
       const session = await dpopSession(as, gate, { protocol });
       const first = await attestedPop(session);
       assertRefreshed(await refresh(gate, protocol, session, first), session);
       const before = await decisionStats(gate);
-      const other = protocol === 'h2c' ? 'http1' : 'h2c';
-      assertGateRefused(await refresh(gate, other, session, first), { status: 401, error: 'invalid_client' });
+      // each request on a new connection: the two workers share them out
+      const replays = [...PROTOCOLS, ...PROTOCOLS, ...PROTOCOLS];
+      for (const replay of replays) {
+        assertGateRefused(await refresh(gate, replay, session, first), { status: 401, error: 'invalid_client' });
+      }
       const delta = decisionDelta(before, await decisionStats(gate));
-      assert.equal(delta['denied.attestation_pop_replayed'], 1, JSON.stringify(delta));
+      assert.equal(delta['denied.attestation_pop_replayed'], replays.length, JSON.stringify(delta));
     }));
 
     describe('refused and never forwarded', () => {

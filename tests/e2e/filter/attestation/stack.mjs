@@ -28,8 +28,8 @@ export function attestationConfig(attester, { challenges = false, ...rest } = {}
 }
 
 /**
- * Envoy (one worker) with tollgate in front of `upstreamPort`: `plugin` is the whole plugin configuration. Resolves
- * the Envoy handle with `port` (the listener's).
+ * Envoy (`concurrency` workers, default one) with tollgate in front of `upstreamPort`: `plugin` is the whole plugin
+ * configuration. Resolves the Envoy handle with `port` (the listener's).
  *
  * `stripAttestation`: the route removes the attestation headers before the upstream (Envoy's route-level
  * `request_headers_to_remove`, applied by the router after every filter has decided). An authorization server that
@@ -38,7 +38,7 @@ export function attestationConfig(attester, { challenges = false, ...rest } = {}
  * has an `OAuth-Client-Attestation` header and attestation is not enabled there. The gate is then the only one that
  * reads them. A server that verifies them itself (reference.test.mjs) needs them: no stripping there.
  */
-export async function startGate(plugin, { upstreamPort, name = 'attestation-gate', stripAttestation = false }) {
+export async function startGate(plugin, { upstreamPort, name = 'attestation-gate', stripAttestation = false, concurrency = 1 }) {
   const routeConfig = {
     name: 'local',
     virtual_hosts: [{
@@ -51,7 +51,7 @@ export async function startGate(plugin, { upstreamPort, name = 'attestation-gate
       }],
     }],
   };
-  const envoy = await startEnvoy(toYaml(bootstrap({ upstreamPort, routeConfig, httpFilters: [tollgateFilter(plugin)] })), { name });
+  const envoy = await startEnvoy(toYaml(bootstrap({ upstreamPort, routeConfig, httpFilters: [tollgateFilter(plugin)] })), { name, concurrency });
   envoy.port = envoy.listenerPort('ingress');
   return envoy;
 }
