@@ -59,6 +59,10 @@ impl Bound<'_> {
     ) -> Result<Allowed, Denial> {
         let proof = self.enforce(entry.provider, &entry.confirmation, env)?;
         *proof_signature = proof.as_ref().map(|p| p.path);
+        let attested = match &self.rule.client_attestation {
+            Some(wanted) => Some(self.attestation(wanted, entry, proof.as_ref())?),
+            None => None,
+        };
         let allowed = grant(
             self.rule,
             entry,
@@ -69,7 +73,58 @@ impl Bound<'_> {
         if let Some(proof) = proof {
             self.remember(entry.provider, &proof, env)?;
         }
+        if let Some(attested) = attested {
+            crate::attestation::admit::remember(&attested, env, self.now).map_err(|e| match e {
+                crate::attestation::admit::Stored::Refused(e) => crate::attestation::admit::denial(
+                    self.config,
+                    e,
+                    crate::attestation::Place::Api,
+                    self.challenge(entry.provider),
+                    self.now,
+                ),
+                crate::attestation::admit::Stored::Store(kind) => Denial {
+                    kind,
+                    provider: Some(entry.provider),
+                    challenge: self.challenge(entry.provider),
+                },
+            })?;
+        }
         Ok(allowed)
+    }
+
+    /// The client attestation the route requires, next to the token (see
+    /// [`crate::attestation`]): its `sub` is the token's `client_id`, and in combined mode
+    /// the DPoP proof checked above is made with the attested key.
+    fn attestation(
+        &self,
+        wanted: &crate::config::RuleAttestation,
+        entry: &CachedToken,
+        proof: Option<&VerifiedProof>,
+    ) -> Result<crate::attestation::Attested, Denial> {
+        let proof = match (self.credential, proof) {
+            (
+                Credential::Dpop {
+                    proof: Proof::One(text),
+                    ..
+                },
+                Some(verified),
+            ) => Some((*text, verified)),
+            _ => None,
+        };
+        crate::attestation::admit::for_token(
+            self.config,
+            wanted,
+            self.verifiers,
+            self.headers,
+            proof,
+            entry.client_id.as_deref(),
+            self.challenge(entry.provider),
+            self.now,
+        )
+        .map_err(|d| Denial {
+            provider: Some(entry.provider),
+            ..d
+        })
     }
 
     /// The token's confirmation and the route's binding, on every request (cached or not):
@@ -147,7 +202,7 @@ impl Bound<'_> {
                     origins: &p.dpop.origins,
                     path: self.path,
                     path_parameters: self.config.path_parameters,
-                    access_token: token,
+                    access_token: Some(token),
                 };
                 let verified = dpop::check(proof, &p.dpop, self.verifiers, &req, self.now)
                     .map_err(proof_error)?;

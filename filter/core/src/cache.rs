@@ -72,6 +72,9 @@ pub(crate) struct CachedToken {
     pub headers: std::sync::Arc<[(String, String)]>,
     /// `claims_to_filter_state` values.
     pub filter_state: std::sync::Arc<[(String, String)]>,
+    /// The `client_id` claim, kept only when client attestation is configured (a route
+    /// may compare it with an attestation's `sub`).
+    pub client_id: Option<String>,
 }
 
 pub(crate) type TokenHash = u128;
@@ -231,6 +234,7 @@ mod tests {
             scopes: vec![],
             headers: std::sync::Arc::from([]),
             filter_state: std::sync::Arc::from([]),
+            client_id: None,
         }
     }
 

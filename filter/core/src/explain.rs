@@ -227,7 +227,8 @@ pub fn failed_step(denial: &Denial) -> Step {
         DenialKind::InsufficientScope { .. } => Step::Scopes,
         DenialKind::InvalidDpopProof(_)
         | DenialKind::ReplayCacheUnavailable
-        | DenialKind::ReplayStoreFull { .. } => Step::Binding,
+        | DenialKind::ReplayStoreFull { .. }
+        | DenialKind::ClientAttestation(_) => Step::Binding,
         DenialKind::InvalidToken(e) => match e {
             T::TooLarge => Step::TokenSize,
             T::Malformed

@@ -413,7 +413,9 @@ pub(crate) fn check_rule(
                     _ => {
                         return Err(ConfigError::new(
                             format!("{}[{j}]", at("pop_methods")),
-                            format!("unknown method \"{name}\" (known: attestation_pop_jwt, dpop_combined)"),
+                            format!(
+                            "unknown method \"{name}\" (known: attestation_pop_jwt, dpop_combined)"
+                        ),
                         ))
                     }
                 };
