@@ -68,10 +68,13 @@ async function attested(clientId = CLIENT_ID) {
   };
 }
 
-/** POST to the gate, tagged so the upstream's record can be found; `reached` = what the upstream recorded. */
+/**
+ * POST to the gate (`contentType` null: no Content-Type), tagged so the upstream's record can be found; `reached` =
+ * what the upstream recorded.
+ */
 async function post(protocol, { path = '/token', headers = {}, body, chunks, contentType = FORM }) {
   const id = randomUUID();
-  const all = { 'x-test-id': id, ...(contentType === undefined ? {} : { 'content-type': contentType }), ...headers };
+  const all = { 'x-test-id': id, ...(contentType === null ? {} : { 'content-type': contentType }), ...headers };
   const res = await send(protocol, gate.port, { path, headers: all, body, chunks });
   res.reached = upstream.requestsWith('x-test-id', id);
   return res;
@@ -150,7 +153,7 @@ for (const protocol of PROTOCOLS) {
         ['a JSON body', { contentType: 'application/json', body: JSON.stringify({ grant_type: 'refresh_token', client_id: CLIENT_ID }) }],
         ['a text/plain body', { contentType: 'text/plain', body: REFRESH }],
         ['a multipart body', { contentType: 'multipart/form-data; boundary=x', body: `--x\r\nContent-Disposition: form-data; name="grant_type"\r\n\r\nrefresh_token\r\n--x--\r\n` }],
-        ['no content type', { contentType: undefined, body: REFRESH }],
+        ['no content type', { contentType: null, body: REFRESH }],
         ['a Content-Encoding', { headers: { 'content-encoding': 'gzip' }, body: REFRESH }],
       ];
       for (const [name, request] of cases) {

@@ -51,7 +51,11 @@ export async function startGate(plugin, { upstreamPort, name = 'attestation-gate
       }],
     }],
   };
-  const envoy = await startEnvoy(toYaml(bootstrap({ upstreamPort, routeConfig, httpFilters: [tollgateFilter(plugin)] })), { name, concurrency });
+  // A gated request's headers wait for its body: Envoy (1.35+) delivers the body to a Wasm filter whose
+  // on_request_headers paused only with `allow_on_headers_stop_iteration`; without it the request hangs.
+  const filter = tollgateFilter(plugin);
+  filter.typed_config.config.allow_on_headers_stop_iteration = true;
+  const envoy = await startEnvoy(toYaml(bootstrap({ upstreamPort, routeConfig, httpFilters: [filter] })), { name, concurrency });
   envoy.port = envoy.listenerPort('ingress');
   return envoy;
 }
