@@ -71,7 +71,8 @@ export function responseParams(urlOrParams) {
  *   issuer, authorizationEndpoint, tokenEndpoint, clientId, redirectUri (the intermediate page),
  *   issParameterSupported (RFC 9207: `iss` is then required in every response), apiBase (Envoy),
  *   resource (optional RFC 8707 resource indicator), dpop (optional: the app's DPoP key, from MobileApp.dpopKey()),
- *   tokenRequestHeaders (optional: async (form) => more headers for a token request, e.g. a client attestation).
+ *   tokenRequestHeaders (optional, set on `config` after discover(): async (form) => more headers for a token request,
+ *   e.g. a client attestation).
  */
 export class MobileApp {
   #pending = new Map();

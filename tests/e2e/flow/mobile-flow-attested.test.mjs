@@ -13,6 +13,7 @@ import { launchMobileBrowser, signInAndContinue } from './browser.mjs';
 import { startFlowStack } from './flow-stack.mjs';
 import { HEADERS, startTestAttester } from '../lib/attestation.mjs';
 import { attestationConfig, startGate } from '../filter/attestation/stack.mjs';
+import { decisionDelta, decisionStats } from '../filter/harness.mjs';
 
 let stack;
 let browser;
@@ -73,10 +74,10 @@ async function gatedApp({ dpop, attestation }) {
     redirectUri: stack.pageUrl,
     apiBase: stack.apiUrl,
     dpop,
-    tokenRequestHeaders: attestation ? async () => ({ [HEADERS.attestation]: await attestation() }) : undefined,
   });
   // The gate stands in front of the server's token endpoint (in production, at the server's own public address).
   app.config.tokenEndpoint = `http://127.0.0.1:${gate.port}/token`;
+  if (attestation) app.config.tokenRequestHeaders = async () => ({ [HEADERS.attestation]: await attestation() });
   return app;
 }
 
@@ -111,20 +112,28 @@ describe('mobile flow with client attestation: the attester attests the app\'s k
     assert.ok(run.tokens, 'previous step');
     const thief = await gatedApp({ dpop: await MobileApp.dpopKey() });
     const before = stack.as.requests.token;
+    const stats = await decisionStats(gate);
     const err = await thief.refresh(run.tokens.refresh_token).then(() => assert.fail('the thief refreshed'), (e) => e);
     assert.ok(err instanceof AppError, err.message);
     assert.equal(err.kind, AppErrorKind.TOKEN_ERROR);
     assert.deepEqual({ status: err.details.status, error: err.details.error }, { status: 401, error: 'invalid_client' });
     assert.equal(stack.as.requests.token, before, 'the server never saw the request');
+    const delta = decisionDelta(stats, await decisionStats(gate));
+    assert.equal(delta['denied.attestation_missing'], 1, JSON.stringify(delta));
   });
 
   test('a thief with the refresh token and the app\'s attestation, but not its key: 401 invalid_client at the gate', async () => {
     assert.ok(run.tokens, 'previous step');
     const thief = await gatedApp({ dpop: await MobileApp.dpopKey(), attestation: async () => attestation });
     const before = stack.as.requests.token;
+    const stats = await decisionStats(gate);
     const err = await thief.refresh(run.tokens.refresh_token).then(() => assert.fail('the thief refreshed'), (e) => e);
     assert.deepEqual({ status: err.details?.status, error: err.details?.error }, { status: 401, error: 'invalid_client' });
     assert.equal(stack.as.requests.token, before, 'the server never saw the request');
+    // refused for the key, not for a missing attestation
+    const delta = decisionDelta(stats, await decisionStats(gate));
+    assert.equal(delta.denied, 1, JSON.stringify(delta));
+    assert.equal(delta['denied.attestation_missing'], undefined, JSON.stringify(delta));
   });
 
   test('the app refreshes through the gate with its attestation; the new token works at the API', async () => {

@@ -171,53 +171,54 @@ for (const protocol of PROTOCOLS) {
         session = await dpopSession(as, gate, { protocol });
       });
 
-      /** name -> headers for the session (attestation, pop, dpop), and the answer the contract gives. */
+      /** name, the headers for the session (attestation, pop, dpop), the answer the contract gives, the metric reason. */
       const INVALID_CLIENT = { status: 401, error: 'invalid_client' };
       const cases = [
         ['an attestation without a proof (no PoP, no DPoP proof)', async (s) => ({
           attestation: (await attestedPop(s)).attestation, dpop: null,
-        }), INVALID_CLIENT],
-        ['a PoP without an attestation', async (s) => ({ pop: (await attestedPop(s)).pop }), INVALID_CLIENT],
+        }), INVALID_CLIENT, 'attestation_pop_missing'],
+        ['a PoP without an attestation', async (s) => ({ pop: (await attestedPop(s)).pop }), INVALID_CLIENT, 'attestation_missing'],
         ['an attestation for another key than the one that signed the PoP', async (s) => {
           const { pop } = await attestedPop(s);
           const attestation = await attester.issue({ clientId: s.clientId, instanceKey: await instanceKeyPair() });
           return { attestation, pop };
-        }, INVALID_CLIENT],
+        }, INVALID_CLIENT, 'attestation_pop_invalid_signature'],
         ['an attestation for another client', async () => {
           const instance = await instanceKeyPair();
           return {
             attestation: await attester.issue({ clientId: 'another-app', instanceKey: instance }),
             pop: await attestationPop(instance, { audience: as.issuer }),
           };
-        }, INVALID_CLIENT],
+        }, INVALID_CLIENT, 'attestation_client_mismatch'],
         ['an expired attestation', async (s) => {
           const instance = await instanceKeyPair();
           return {
             attestation: await attester.issue({ clientId: s.clientId, instanceKey: instance, iat: now() - 600, exp: now() - 120 }),
             pop: await attestationPop(instance, { audience: as.issuer }),
           };
-        }, INVALID_CLIENT],
+        }, INVALID_CLIENT, 'attestation_expired'],
         ['a stale attestation (iat older than max_age_seconds)', async (s) => {
           const instance = await instanceKeyPair();
           return {
             attestation: await attester.issue({ clientId: s.clientId, instanceKey: instance, iat: now() - MAX_AGE_SECONDS - 120, lifetime: 3 * MAX_AGE_SECONDS }),
             pop: await attestationPop(instance, { audience: as.issuer }),
           };
-        }, { status: 400, error: 'use_fresh_attestation' }],
+        }, { status: 400, error: 'use_fresh_attestation' }, 'attestation_stale'],
         ['a PoP for another audience', async (s) => {
           const instance = await instanceKeyPair();
           return {
             attestation: await attester.issue({ clientId: s.clientId, instanceKey: instance }),
             pop: await attestationPop(instance, { audience: 'https://login.other.test' }),
           };
-        }, INVALID_CLIENT],
+        }, INVALID_CLIENT, 'attestation_pop_wrong_audience'],
         ['a PoP older than pop_max_age_seconds', async (s) => {
           const instance = await instanceKeyPair();
           return {
             attestation: await attester.issue({ clientId: s.clientId, instanceKey: instance }),
             pop: await attestationPop(instance, { audience: as.issuer, iat: now() - 900 }),
           };
-        }, INVALID_CLIENT],
+        }, INVALID_CLIENT, 'attestation_pop_stale'],
+        // `alg: none` with its empty signature is not a compact JWS at all: refused as malformed, before its alg
         ['an attestation with alg none', async (s) => {
           const instance = await instanceKeyPair();
           return {
@@ -227,7 +228,7 @@ for (const protocol of PROTOCOLS) {
             }),
             pop: await attestationPop(instance, { audience: as.issuer }),
           };
-        }, INVALID_CLIENT],
+        }, INVALID_CLIENT, 'attestation_malformed'],
         ['an HMAC attestation', async (s) => {
           const instance = await instanceKeyPair();
           return {
@@ -238,7 +239,7 @@ for (const protocol of PROTOCOLS) {
             }),
             pop: await attestationPop(instance, { audience: as.issuer }),
           };
-        }, INVALID_CLIENT],
+        }, INVALID_CLIENT, 'attestation_algorithm_not_allowed'],
         ['an attestation signed by a key that is no attester\'s, under the attester\'s kid', async (s) => {
           const instance = await instanceKeyPair();
           return {
@@ -249,69 +250,70 @@ for (const protocol of PROTOCOLS) {
             }),
             pop: await attestationPop(instance, { audience: as.issuer }),
           };
-        }, INVALID_CLIENT],
+        }, INVALID_CLIENT, 'attestation_invalid_signature'],
         ['an attestation from another issuer than the attester\'s', async (s) => {
           const instance = await instanceKeyPair();
           return {
             attestation: await attester.issue({ clientId: s.clientId, instanceKey: instance, claims: { iss: 'https://attester.other.test' } }),
             pop: await attestationPop(instance, { audience: as.issuer }),
           };
-        }, INVALID_CLIENT],
+        }, INVALID_CLIENT, 'attestation_wrong_issuer'],
         ['a private key in cnf.jwk', async (s) => {
           const instance = await instanceKeyPair();
           return {
             attestation: await attester.issue({ clientId: s.clientId, instanceKey: instance, cnf: { jwk: await privateJwkOf(instance) } }),
             pop: await attestationPop(instance, { audience: as.issuer }),
           };
-        }, INVALID_CLIENT],
+        }, INVALID_CLIENT, 'attestation_private_key'],
         ['an attestation whose typ is not oauth-client-attestation+jwt', async (s) => {
           const instance = await instanceKeyPair();
           return {
             attestation: await attester.issue({ clientId: s.clientId, instanceKey: instance, header: { typ: 'JWT' } }),
             pop: await attestationPop(instance, { audience: as.issuer }),
           };
-        }, INVALID_CLIENT],
+        }, INVALID_CLIENT, 'attestation_wrong_type'],
         ['a PoP whose typ is not oauth-client-attestation-pop+jwt', async (s) => {
           const instance = await instanceKeyPair();
           return {
             attestation: await attester.issue({ clientId: s.clientId, instanceKey: instance }),
             pop: await attestationPop(instance, { audience: as.issuer, header: { typ: 'dpop+jwt' } }),
           };
-        }, INVALID_CLIENT],
+        }, INVALID_CLIENT, 'attestation_pop_wrong_type'],
         ['a PoP with alg none', async (s) => {
           const instance = await instanceKeyPair();
           return {
             attestation: await attester.issue({ clientId: s.clientId, instanceKey: instance }),
             pop: unsignedJwt({ header: { typ: POP_TYP }, claims: { aud: as.issuer, jti: randomBytes(12).toString('hex'), iat: now() } }),
           };
-        }, INVALID_CLIENT],
+        }, INVALID_CLIENT, 'attestation_pop_malformed'],
         ['an HMAC PoP', async (s) => {
           const instance = await instanceKeyPair();
           return {
             attestation: await attester.issue({ clientId: s.clientId, instanceKey: instance }),
             pop: await attestationPop(instance, { audience: as.issuer, signer: new Uint8Array(randomBytes(32)) }),
           };
-        }, INVALID_CLIENT],
+        }, INVALID_CLIENT, 'attestation_pop_algorithm_not_allowed'],
         ['two attestations', async (s) => {
           const { attestation, pop } = await attestedPop(s);
           return { attestation: [attestation, attestation], pop };
-        }, INVALID_CLIENT],
+        }, INVALID_CLIENT, 'attestation_multiple'],
         ['combined mode with a DPoP key that is not the attested key', async (s) => ({
           attestation: await attester.issue({ clientId: s.clientId, instanceKey: await instanceKeyPair() }),
-        }), INVALID_CLIENT],
+        }), INVALID_CLIENT, 'attestation_pop_key_mismatch'],
         ['a body client_id that is not the attestation\'s sub', async (s) => ({
           ...(await attestedPop(s)),
           body: form({ grant_type: 'refresh_token', client_id: 'another-app', refresh_token: s.refreshToken }),
-        }), INVALID_CLIENT],
+        }), INVALID_CLIENT, 'attestation_client_mismatch'],
       ];
 
-      for (const [name, make, expected] of cases) {
-        it(`${name}: ${expected.status} ${expected.error}`, wrap(async () => {
+      for (const [name, make, expected, reason] of cases) {
+        it(`${name}: ${expected.status} ${expected.error} (${reason})`, wrap(async () => {
           const before = await decisionStats(gate);
           const res = await refresh(gate, protocol, session, await make(session));
           assertGateRefused(res, expected);
           const delta = decisionDelta(before, await decisionStats(gate));
           assert.equal(delta.denied, 1, `counted as one denial: ${JSON.stringify(delta)}`);
+          assert.equal(delta[`denied.${reason}`], 1, `the reason: ${JSON.stringify(delta)}`);
         }));
       }
 
