@@ -13,6 +13,7 @@ import { startEchoUpstream } from '../../lib/upstream.mjs';
 import { HEADERS, attestationPop, instanceKeyPair, startTestAttester } from '../../lib/attestation.mjs';
 import { FORM, PROTOCOLS, assertTokenRefusal, send } from './client.mjs';
 import { attestationConfig, startGate } from './stack.mjs';
+import { decisionDelta, decisionStats } from '../harness.mjs';
 import { AUDIENCE as API_AUDIENCE, IDSVR_JWKS, ISSUER } from '../../fixtures/tokens.mjs';
 
 const AUDIENCE = 'https://login.tollgate.test';
@@ -144,22 +145,30 @@ for (const protocol of PROTOCOLS) {
 
     describe('400 invalid_request, with or without attestation, never forwarded', () => {
       const cases = [
-        ['a repeated grant_type', { body: `${REFRESH}&grant_type=refresh_token` }],
-        ['grant_type authorization_code and refresh_token', { body: `grant_type=authorization_code&${REFRESH}` }],
-        ['a repeated client_id', { body: `${REFRESH}&client_id=${CLIENT_ID}` }],
-        ['grant_type in the query string', { path: '/token?grant_type=refresh_token', body: `client_id=${CLIENT_ID}&refresh_token=TEST-ONLY-refresh-token` }],
-        ['grant_type in the query and the body', { path: '/token?grant_type=authorization_code', body: REFRESH }],
-        ['client_id in the query string', { path: `/token?client_id=${CLIENT_ID}`, body: REFRESH }],
-        ['a JSON body', { contentType: 'application/json', body: JSON.stringify({ grant_type: 'refresh_token', client_id: CLIENT_ID }) }],
-        ['a text/plain body', { contentType: 'text/plain', body: REFRESH }],
-        ['a multipart body', { contentType: 'multipart/form-data; boundary=x', body: `--x\r\nContent-Disposition: form-data; name="grant_type"\r\n\r\nrefresh_token\r\n--x--\r\n` }],
-        ['no content type', { contentType: null, body: REFRESH }],
-        ['a Content-Encoding', { headers: { 'content-encoding': 'gzip' }, body: REFRESH }],
+        ['a repeated grant_type', { body: `${REFRESH}&grant_type=refresh_token` }, 'token_request_repeated_parameter'],
+        ['grant_type authorization_code and refresh_token', { body: `grant_type=authorization_code&${REFRESH}` }, 'token_request_repeated_parameter'],
+        ['a repeated client_id', { body: `${REFRESH}&client_id=${CLIENT_ID}` }, 'token_request_repeated_parameter'],
+        ['grant_type in the query string', { path: '/token?grant_type=refresh_token', body: `client_id=${CLIENT_ID}&refresh_token=TEST-ONLY-refresh-token` }, 'token_request_parameter_in_query'],
+        ['grant_type in the query and the body', { path: '/token?grant_type=authorization_code', body: REFRESH }, 'token_request_parameter_in_query'],
+        ['client_id in the query string', { path: `/token?client_id=${CLIENT_ID}`, body: REFRESH }, 'token_request_parameter_in_query'],
+        ['a JSON body', { contentType: 'application/json', body: JSON.stringify({ grant_type: 'refresh_token', client_id: CLIENT_ID }) }, 'token_request_content_type'],
+        ['a text/plain body', { contentType: 'text/plain', body: REFRESH }, 'token_request_content_type'],
+        ['a multipart body', { contentType: 'multipart/form-data; boundary=x', body: `--x\r\nContent-Disposition: form-data; name="grant_type"\r\n\r\nrefresh_token\r\n--x--\r\n` }, 'token_request_content_type'],
+        ['no content type', { contentType: null, body: REFRESH }, 'token_request_content_type'],
+        ['a Content-Encoding', { headers: { 'content-encoding': 'gzip' }, body: REFRESH }, 'token_request_content_encoding'],
+        ['a raw ; (older parsers split there)', { body: `grant_type=authorization_code;grant_type=refresh_token&client_id=${CLIENT_ID}` }, 'token_request_malformed'],
+        ['a value that is not UTF-8 once decoded', { body: `${REFRESH}&scope=%FF` }, 'token_request_malformed'],
+        ['GRANT_TYPE beside grant_type', { body: `${REFRESH}&GRANT_TYPE=authorization_code` }, 'token_request_ambiguous_name'],
+        ['grant_type[]', { body: `grant_type[]=refresh_token&client_id=${CLIENT_ID}` }, 'token_request_ambiguous_name'],
+        ['no grant_type', { body: `client_id=${CLIENT_ID}&refresh_token=TEST-ONLY-refresh-token` }, 'token_request_missing_grant_type'],
       ];
-      for (const [name, request] of cases) {
-        it(`${name}`, wrap(async () => {
+      for (const [name, request, reason] of cases) {
+        it(`${name} (${reason})`, wrap(async () => {
+          const before = await decisionStats(gate);
           assertRefused(await post(protocol, request), INVALID_REQUEST);
           assertRefused(await post(protocol, { ...request, headers: { ...request.headers, ...(await attested()) } }), INVALID_REQUEST);
+          const delta = decisionDelta(before, await decisionStats(gate));
+          assert.equal(delta[`denied.${reason}`], 2, JSON.stringify(delta));
         }));
       }
     });
