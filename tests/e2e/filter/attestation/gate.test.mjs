@@ -20,7 +20,7 @@ import {
   FORM, PROTOCOLS, assertTokenRefusal, dpopProof, form, send,
 } from './client.mjs';
 import {
-  CHALLENGE_ENDPOINT, MAX_AGE_SECONDS, REDIRECT_URI, asTokenRequests, attestationConfig, dpopSession, startGate, tokenUrl,
+  CHALLENGE_ENDPOINT, CHALLENGE_SECRET, MAX_AGE_SECONDS, REDIRECT_URI, asTokenRequests, attestationConfig, dpopSession, startGate, tokenUrl,
 } from './stack.mjs';
 
 const now = () => Math.floor(Date.now() / 1000);
@@ -29,14 +29,20 @@ let as;
 let attester;
 let gate; // challenges off
 let challenged; // challenges on
+let twin; // challenges on, the same secret from the VM's environment
 /** Every attestation and PoP sent, to check that none of them reaches a log line. */
 const sent = [];
 
-function pluginConfig({ challenges }) {
+/** The challenge secret of the twin Envoy, read from its VM's environment (TEST ONLY: the same value as inline). */
+const SECRET_VARIABLE = 'TOLLGATE_TEST_ATTESTATION_CHALLENGE_SECRET';
+
+function pluginConfig({ challenges, secretFromEnv = false }) {
+  const attestation = attestationConfig(attester, { challenges });
+  if (secretFromEnv) attestation.challenges.secret = { env: SECRET_VARIABLE };
   return {
     realm: 'authz',
     providers: [{ name: 'authz', issuer: as.issuer, audiences: [as.resource], jwks: { inline: as.publicJwks() } }],
-    client_attestation: attestationConfig(attester, { challenges }),
+    client_attestation: attestation,
     rules: [
       {
         match: { path: '/token', methods: ['POST'] },
@@ -55,8 +61,15 @@ before(async () => {
     // two workers: a replayed PoP must be caught whichever worker gets it (the replay store is shared)
     gate = await startGate(pluginConfig({ challenges: false }), { upstreamPort: as.port, name: 'attestation-gate', stripAttestation: true, concurrency: 2 });
     challenged = await startGate(pluginConfig({ challenges: true }), { upstreamPort: as.port, name: 'attestation-gate-challenges', stripAttestation: true });
+    // Another Envoy with the same secret, read from its VM's environment: a challenge from one is good at the other.
+    // (`tollgate check`, run on every configuration the suite loads, reads the variable from its own environment.)
+    process.env[SECRET_VARIABLE] = CHALLENGE_SECRET;
+    twin = await startGate(pluginConfig({ challenges: true, secretFromEnv: true }), {
+      upstreamPort: as.port, name: 'attestation-gate-twin', stripAttestation: true, vmEnvironment: { [SECRET_VARIABLE]: CHALLENGE_SECRET },
+    });
   } catch (err) {
     await gate?.stop();
+    await challenged?.stop();
     await as.close();
     throw err;
   }
@@ -65,10 +78,11 @@ before(async () => {
 after(async () => {
   await gate?.stop();
   await challenged?.stop();
+  await twin?.stop();
   await as?.close();
 });
 
-const wrap = (fn) => keepLogOnFailure(() => [gate, challenged], fn);
+const wrap = (fn) => keepLogOnFailure(() => [gate, challenged, twin], fn);
 
 /**
  * A refresh grant for `session` through `envoy` over `protocol`. `attestation` / `pop` go into their headers when
@@ -364,6 +378,15 @@ for (const protocol of PROTOCOLS) {
         assertRefreshed(await refresh(challenged, protocol, session, await attestedPop(session, { challenge })), session);
       }));
 
+      it('a challenge from one Envoy is accepted by another with the same secret (there from the VM\'s environment)', wrap(async () => {
+        const session = await dpopSession(as, twin, { protocol });
+        const issued = await send(protocol, challenged.port, { path: CHALLENGE_ENDPOINT });
+        assert.equal(issued.status, 200, issued.body);
+        assertRefreshed(await refresh(twin, protocol, session, await attestedPop(session, { challenge: issued.json.attestation_challenge })), session);
+        const back = await send(protocol, twin.port, { path: CHALLENGE_ENDPOINT });
+        assertRefreshed(await refresh(challenged, protocol, session, await attestedPop(session, { challenge: back.json.attestation_challenge })), session);
+      }));
+
       it('a challenge from the endpoint is accepted in the PoP', wrap(async () => {
         const session = await dpopSession(as, challenged, { protocol });
         const issued = await send(protocol, challenged.port, { path: CHALLENGE_ENDPOINT });
@@ -388,9 +411,9 @@ for (const protocol of PROTOCOLS) {
   });
 }
 
-it('no attestation and no PoP appears in a log line of either Envoy', () => {
+it('no attestation and no PoP appears in a log line of any Envoy', () => {
   assert.ok(sent.length > 20, 'the tests above sent attestations and PoPs');
-  const logs = gate.log() + challenged.log();
+  const logs = gate.log() + challenged.log() + twin.log();
   for (const value of sent) {
     const signature = value.split('.')[2];
     assert.ok(!logs.includes(value), 'an attestation or PoP in the log');

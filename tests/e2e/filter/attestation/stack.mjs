@@ -37,8 +37,11 @@ export function attestationConfig(attester, { challenges = false, ...rest } = {}
  * invalid_request "client authentication must only be provided using one mechanism" when a public client's request
  * has an `OAuth-Client-Attestation` header and attestation is not enabled there. The gate is then the only one that
  * reads them. A server that verifies them itself (reference.test.mjs) needs them: no stripping there.
+ * `vmEnvironment`: variables of the filter's Wasm VM (`vm_config.environment_variables.key_values`).
  */
-export async function startGate(plugin, { upstreamPort, name = 'attestation-gate', stripAttestation = false, concurrency = 1 }) {
+export async function startGate(plugin, {
+  upstreamPort, name = 'attestation-gate', stripAttestation = false, concurrency = 1, vmEnvironment,
+}) {
   const routeConfig = {
     name: 'local',
     virtual_hosts: [{
@@ -55,6 +58,8 @@ export async function startGate(plugin, { upstreamPort, name = 'attestation-gate
   // on_request_headers paused only with `allow_on_headers_stop_iteration`; without it the request hangs.
   const filter = tollgateFilter(plugin);
   filter.typed_config.config.allow_on_headers_stop_iteration = true;
+  // the Wasm VM's environment, where a secret written { "env": NAME } is read
+  if (vmEnvironment) filter.typed_config.config.vm_config.environment_variables = { key_values: vmEnvironment };
   const envoy = await startEnvoy(toYaml(bootstrap({ upstreamPort, routeConfig, httpFilters: [filter] })), { name, concurrency });
   envoy.port = envoy.listenerPort('ingress');
   return envoy;
