@@ -62,6 +62,12 @@ impl Bound<'_> {
     ) -> Result<Allowed, Denial> {
         let proof = self.enforce(entry.provider, &entry.confirmation, env)?;
         *proof_signature = proof.as_ref().map(|(p, _)| p.path);
+        let attested = match &self.rule.client_attestation {
+            Some(wanted) => {
+                Some(self.attestation(wanted, entry, proof.as_ref().map(|(p, _)| p))?)
+            }
+            None => None,
+        };
         self.step_up(entry)?;
         let mut allowed = grant(
             self.rule,
@@ -75,6 +81,22 @@ impl Bound<'_> {
             if let (Some(key), Some(left)) = (&self.config.dpop_nonce, nonce_left) {
                 allowed.dpop_nonce = dpop_nonce::refresh(key, left, self.now);
             }
+        }
+        if let Some(attested) = attested {
+            crate::attestation::admit::remember(&attested, env, self.now).map_err(|e| match e {
+                crate::attestation::admit::Stored::Refused(e) => crate::attestation::admit::denial(
+                    self.config,
+                    e,
+                    crate::attestation::Place::Api,
+                    self.challenge(entry.provider),
+                    self.now,
+                ),
+                crate::attestation::admit::Stored::Store(kind) => Denial {
+                    kind,
+                    provider: Some(entry.provider),
+                    challenge: self.challenge(entry.provider),
+                },
+            })?;
         }
         Ok(allowed)
     }
@@ -98,6 +120,41 @@ impl Bound<'_> {
             },
             provider: Some(entry.provider),
             challenge: self.challenge(entry.provider),
+        })
+    }
+
+    /// The client attestation the route requires, next to the token (see
+    /// [`crate::attestation`]): its `sub` is the token's `client_id`, and in combined mode
+    /// the DPoP proof checked above is made with the attested key.
+    fn attestation(
+        &self,
+        wanted: &crate::config::RuleAttestation,
+        entry: &CachedToken,
+        proof: Option<&VerifiedProof>,
+    ) -> Result<crate::attestation::Attested, Denial> {
+        let proof = match (self.credential, proof) {
+            (
+                Credential::Dpop {
+                    proof: Proof::One(text),
+                    ..
+                },
+                Some(verified),
+            ) => Some((*text, verified)),
+            _ => None,
+        };
+        crate::attestation::admit::for_token(
+            self.config,
+            wanted,
+            self.verifiers,
+            self.headers,
+            proof,
+            entry.client_id.as_deref(),
+            self.challenge(entry.provider),
+            self.now,
+        )
+        .map_err(|d| Denial {
+            provider: Some(entry.provider),
+            ..d
         })
     }
 
@@ -177,7 +234,7 @@ impl Bound<'_> {
                     origins: &p.dpop.origins,
                     path: self.path,
                     path_parameters: self.config.path_parameters,
-                    access_token: token,
+                    access_token: Some(token),
                 };
                 let verified = dpop::check(proof, &p.dpop, self.verifiers, &req, self.now)
                     .map_err(proof_error)?;

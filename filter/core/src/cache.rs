@@ -74,6 +74,9 @@ pub(crate) struct CachedToken {
     pub filter_state: std::sync::Arc<[(String, String)]>,
     /// `acr` and `auth_time`, for routes with step-up (checked on every hit).
     pub auth: crate::step_up::AuthClaims,
+    /// The `client_id` claim, kept only when client attestation is configured (a route
+    /// may compare it with an attestation's `sub`).
+    pub client_id: Option<String>,
 }
 
 pub(crate) type TokenHash = u128;
@@ -234,6 +237,7 @@ mod tests {
             headers: std::sync::Arc::from([]),
             filter_state: std::sync::Arc::from([]),
             auth: Default::default(),
+            client_id: None,
         }
     }
 

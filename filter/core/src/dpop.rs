@@ -27,7 +27,9 @@
 //!    normalised as in [`crate::path`]).
 //! 7. **`iat`** in `[now − max_age − skew, now + skew]` → [`ProofError::Stale`] /
 //!    [`ProofError::IssuedInFuture`].
-//! 8. **`ath`** is the base64url SHA-256 of the access token → [`ProofError::WrongTokenHash`].
+//! 8. **`ath`** is the base64url SHA-256 of the access token → [`ProofError::WrongTokenHash`];
+//!    without an access token (a token request, [`ProofRequest::access_token`] `None`) the
+//!    proof must carry no `ath` (→ [`ProofError::WrongTokenHash`]).
 //! 9. **Signature** with the `jwk`, on the same paths as tokens ([`crate::signature`]) →
 //!    [`ProofError::BadSignature`].
 //!
@@ -166,8 +168,9 @@ pub struct ProofRequest<'a> {
     pub path: &'a str,
     /// How `;` in paths is treated (the same rule for `htu`).
     pub path_parameters: PathParameters,
-    /// The access token presented with the proof.
-    pub access_token: &'a str,
+    /// The access token presented with the proof; `None` where there is none (a token
+    /// request), and then the proof must carry no `ath`.
+    pub access_token: Option<&'a str>,
 }
 
 /// A proof that passed every check of the module documentation.
@@ -245,10 +248,13 @@ pub fn check(
     // 4. claims
     let claims = decode_object(p64).ok_or(E::BadPayload)?;
     let text = |name: &str| claims.get(name).and_then(Value::as_str);
-    let (Some(jti), Some(htm), Some(htu), Some(ath)) =
-        (text("jti"), text("htm"), text("htu"), text("ath"))
-    else {
+    let (Some(jti), Some(htm), Some(htu)) = (text("jti"), text("htm"), text("htu")) else {
         return Err(E::BadPayload);
+    };
+    let ath = match (claims.get("ath"), req.access_token) {
+        (Some(Value::String(a)), _) => Some(a.as_str()),
+        (None, None) => None,
+        _ => return Err(E::BadPayload),
     };
     let iat = match claims.get("iat") {
         Some(Value::Number(n)) => n
@@ -286,8 +292,10 @@ pub fn check(
     if now > remember_until {
         return Err(E::Stale);
     }
-    if ath != token_hash(req.access_token) {
-        return Err(E::WrongTokenHash);
+    match (ath, req.access_token) {
+        (Some(ath), Some(token)) if ath == token_hash(token) => {}
+        (None, None) => {}
+        _ => return Err(E::WrongTokenHash),
     }
     // 9. signature over the bytes as sent
     let signing_input = proof.get(..h64.len() + 1 + p64.len()).unwrap_or("");

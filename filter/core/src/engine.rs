@@ -354,6 +354,25 @@ impl Engine {
         }
     }
 
+    /// The body bound of a token-endpoint gate ([`crate::attestation`]) when this request
+    /// is on one: the glue must then gather the whole body (refusing it past the bound) and
+    /// decide with [`Engine::evaluate_body_in`]. `None` for every other request, at once when
+    /// no rule is a gate.
+    pub fn body_limit(&self, headers: &[(String, String)]) -> Option<usize> {
+        self.config.client_attestation.as_ref()?;
+        crate::attestation::endpoint::body_limit(&self.config, headers)
+    }
+
+    /// The local answer of the attestation challenge endpoint when this request is for it
+    /// (see [`crate::attestation::endpoint`]).
+    pub fn challenge_endpoint(
+        &self,
+        headers: &[(String, String)],
+        now: u64,
+    ) -> Option<crate::LocalResponse> {
+        crate::attestation::endpoint::answer(&self.config, headers, now)
+    }
+
     /// Explain every denial in [`Evaluation::explanation`] (costs a little per denial).
     pub fn set_explain(&mut self, on: bool) {
         self.explain = on;
@@ -412,8 +431,21 @@ impl Engine {
         env: &mut dyn Environment,
         now: u64,
     ) -> Evaluation {
+        self.evaluate_body_in(headers, None, env, now)
+    }
+
+    /// [`Engine::evaluate_in`] with the request body, which a token-endpoint gate reads
+    /// ([`crate::attestation`]; see [`Engine::body_limit`] for when the glue must read it). A
+    /// gated route decided without its body is refused.
+    pub fn evaluate_body_in(
+        &mut self,
+        headers: &[(String, String)],
+        body: Option<&[u8]>,
+        env: &mut dyn Environment,
+        now: u64,
+    ) -> Evaluation {
         let mut trace = Trace::default();
-        let outcome = match self.decide(headers, env, now, &mut trace) {
+        let outcome = match self.decide(headers, body, env, now, &mut trace) {
             Ok(a) => Outcome::Allow(a),
             Err(d) => {
                 let mode = match trace.rule.and_then(|i| self.config.rules.get(i)) {
@@ -446,6 +478,7 @@ impl Engine {
     fn decide(
         &mut self,
         headers: &[(String, String)],
+        body: Option<&[u8]>,
         env: &mut dyn Environment,
         now: u64,
         trace: &mut Trace,
@@ -477,6 +510,18 @@ impl Engine {
         };
         trace.rule = Some(rule_index);
         if rule.access == Access::Anonymous {
+            if let Some(wanted) = &rule.client_attestation {
+                let anonymous = crate::attestation::admit::Anonymous {
+                    config: &self.config,
+                    verifiers: &self.verifiers,
+                    headers,
+                    method,
+                    target: &target,
+                    body,
+                    now,
+                };
+                trace.proof_signature = anonymous.admit(wanted, env)?;
+            }
             return Ok(Allowed::without_token(target.rewritten()));
         }
         // 6. The credential, from the first of the route's token sources the request fills.
@@ -567,6 +612,13 @@ impl Engine {
                     headers: claim_headers(&self.config.claims_to_headers, &v.claims).into(),
                     filter_state: claim_headers(&self.filter_state_names, &v.claims).into(),
                     auth: crate::step_up::AuthClaims::from_claims(&v.claims),
+                    client_id: self
+                        .config
+                        .client_attestation
+                        .is_some()
+                        .then(|| v.claims.get("client_id").and_then(|c| c.as_str()))
+                        .flatten()
+                        .map(str::to_owned),
                 };
                 // The token itself is good: it is cached whatever the binding says, and the
                 // binding is checked on this and every later request.

@@ -233,7 +233,8 @@ pub fn failed_step(denial: &Denial) -> Step {
         DenialKind::InvalidDpopProof(_)
         | DenialKind::ReplayCacheUnavailable
         | DenialKind::ReplayStoreFull { .. }
-        | DenialKind::UseDpopNonce { .. } => Step::Binding,
+        | DenialKind::UseDpopNonce { .. }
+        | DenialKind::ClientAttestation(_) => Step::Binding,
         DenialKind::InsufficientUserAuthentication { .. } => Step::StepUp,
         DenialKind::InvalidToken(e) => match e {
             T::TooLarge => Step::TokenSize,

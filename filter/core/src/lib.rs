@@ -6,6 +6,7 @@
 //! [`Outcome`] into host calls. See `filter/core/README.md` for the API and decisions, and the
 //! module docs of [`token`] for the fixed order of checks.
 
+pub mod attestation;
 pub mod config;
 pub mod credential;
 pub mod dpop;

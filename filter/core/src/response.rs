@@ -91,6 +91,9 @@ pub enum DenialKind {
         /// The route's `max_age_seconds`.
         max_age: Option<u64>,
     },
+    /// A client attestation (or the token request it comes with) is refused: see
+    /// [`crate::attestation`] for the status and `error` of each case.
+    ClientAttestation(crate::attestation::AttestationDenial),
 }
 
 /// The authentication scheme a 401 (or 400/403) challenges with.
@@ -222,6 +225,51 @@ pub const ALL_REASONS: &[&str] = &[
     "step_up_missing_auth_time",
     "step_up_auth_time_in_future",
     "step_up_authentication_too_old",
+    // AttestationError (the same list as crate::attestation::ALL_REASONS)
+    "token_request_too_large",
+    "token_request_content_encoding",
+    "token_request_content_type",
+    "token_request_parameter_in_query",
+    "token_request_malformed",
+    "token_request_ambiguous_name",
+    "token_request_repeated_parameter",
+    "token_request_missing_grant_type",
+    "token_request_body_not_read",
+    "attestation_missing",
+    "attestation_multiple",
+    "attestation_malformed",
+    "attestation_bad_header",
+    "attestation_wrong_type",
+    "attestation_algorithm_not_allowed",
+    "attestation_unknown_key",
+    "attestation_invalid_signature",
+    "attestation_bad_payload",
+    "attestation_wrong_issuer",
+    "attestation_missing_exp",
+    "attestation_expired",
+    "attestation_issued_in_future",
+    "attestation_stale",
+    "attestation_missing_key",
+    "attestation_private_key",
+    "attestation_bad_key",
+    "attestation_pop_missing",
+    "attestation_pop_multiple",
+    "attestation_pop_method_not_allowed",
+    "attestation_pop_malformed",
+    "attestation_pop_bad_header",
+    "attestation_pop_wrong_type",
+    "attestation_pop_algorithm_not_allowed",
+    "attestation_pop_key_mismatch",
+    "attestation_pop_invalid_signature",
+    "attestation_pop_bad_payload",
+    "attestation_pop_wrong_audience",
+    "attestation_pop_stale",
+    "attestation_pop_issued_in_future",
+    "attestation_pop_replayed",
+    "attestation_dpop_proof_invalid",
+    "attestation_challenge_missing",
+    "attestation_challenge_invalid",
+    "attestation_client_mismatch",
 ];
 
 impl Denial {
@@ -240,6 +288,7 @@ impl Denial {
             DenialKind::ReplayStoreFull { .. } => "dpop_replay_store_full",
             DenialKind::UseDpopNonce { reason, .. } => reason.reason(),
             DenialKind::InsufficientUserAuthentication { reason, .. } => reason.reason(),
+            DenialKind::ClientAttestation(a) => a.error.reason(),
         }
     }
 
@@ -259,6 +308,7 @@ impl Denial {
             DenialKind::ReplayStoreFull { .. } => "the DPoP replay store is full".into(),
             DenialKind::UseDpopNonce { reason, .. } => reason.description().into(),
             DenialKind::InsufficientUserAuthentication { reason, .. } => reason.to_string(),
+            DenialKind::ClientAttestation(a) => a.error.to_string(),
         }
     }
 
@@ -383,6 +433,23 @@ impl Denial {
                     ),
                 ));
                 (400, "invalid_request", d)
+            }
+            DenialKind::ClientAttestation(a) => {
+                let (status, code) = a.status_and_code();
+                let d = a.error.to_string();
+                if a.place == crate::attestation::Place::Api {
+                    headers.push((
+                        "www-authenticate".into(),
+                        format!(
+                            "{realm_attr}, error=\"{code}\", error_description=\"{}\"{algs}",
+                            quote_escape(&d)
+                        ),
+                    ));
+                }
+                if let Some(fresh) = &a.challenge {
+                    headers.push((crate::attestation::CHALLENGE_HEADER.into(), fresh.clone()));
+                }
+                (status, code, d)
             }
             DenialKind::NoMatchingRule => (
                 403,

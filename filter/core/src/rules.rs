@@ -80,6 +80,7 @@ mod tests {
             mode: None,
             format_suffixes: true,
             step_up: Default::default(),
+            client_attestation: None,
         }
     }
 

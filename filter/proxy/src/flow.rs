@@ -48,13 +48,24 @@ pub(crate) fn run(shared: &mut Shared, context_id: u32, pass: Pass) -> Action {
     if let Some(action) = crate::guidance::answer_metadata(shared, &headers) {
         return action;
     }
+    run_with(shared, context_id, pass, &headers, None)
+}
 
+/// Steps 2-4 of [`run`] for headers already read (and the whole body of a token-endpoint
+/// gate, see [`crate::attestation`]).
+pub(crate) fn run_with(
+    shared: &mut Shared,
+    context_id: u32,
+    pass: Pass,
+    headers: &[(String, String)],
+    body: Option<&[u8]>,
+) -> Action {
     // 2. The decision. Another worker may have fetched keys this one has not installed yet
     //    (e.g. the refetch for a rotated key): install them and decide again before waiting
     //    or triggering a fetch of our own. Only denials get here: not the hot path.
     let now = host::now_seconds();
     let mut env = EnvoyRequest::new(shared.engine.config().dpop_replay_cache_size);
-    let mut evaluation = shared.engine.evaluate_in(&headers, &mut env, now);
+    let mut evaluation = shared.engine.evaluate_body_in(headers, body, &mut env, now);
     if let Some(need) = evaluation.keys {
         let Shared {
             engine,
@@ -63,7 +74,7 @@ pub(crate) fn run(shared: &mut Shared, context_id: u32, pass: Pass) -> Action {
             ..
         } = &mut *shared;
         if outbound.adopt(keys, engine, need.provider, now) {
-            evaluation = engine.evaluate_in(&headers, &mut env, now);
+            evaluation = engine.evaluate_body_in(headers, body, &mut env, now);
         }
     }
     // A request that waited was counted when it arrived: its second look-up in the token
@@ -84,7 +95,7 @@ pub(crate) fn run(shared: &mut Shared, context_id: u32, pass: Pass) -> Action {
                 LogLevel::Debug,
                 &format!(
                     "request {:?} waits for the keys of provider {} ({})",
-                    request_id(&headers),
+                    request_id(headers),
                     shared.engine.provider_name(need.provider),
                     match need.reason {
                         WaitReason::NoKeys => "none fetched yet",
@@ -101,7 +112,7 @@ pub(crate) fn run(shared: &mut Shared, context_id: u32, pass: Pass) -> Action {
 
     // 4. Act.
     let why = Denied {
-        request_id: request_id(&headers),
+        request_id: request_id(headers),
         rule: evaluation.rule,
         explanation: evaluation.explanation.as_deref(),
     };
@@ -208,7 +219,7 @@ pub(crate) fn resume(shared: &mut Shared, waiters: Vec<Waiter>, caller: u32) {
 /// every header whose name matches a claim header: ignoring case and with `_` equal to `-`
 /// (`x_user_id` reaches a WSGI or PHP application as the same variable as `x-user-id`).
 /// Names and values are moved, not copied; this runs on every request.
-fn read_headers(shared: &Shared) -> Result<Vec<(String, String)>, String> {
+pub(crate) fn read_headers(shared: &Shared) -> Result<Vec<(String, String)>, String> {
     let raw = host::request_headers().map_err(|s| format!("cannot read request headers: {s:?}"))?;
     let strip = shared.engine.claim_header_names();
     let mut headers = Vec::with_capacity(raw.len());

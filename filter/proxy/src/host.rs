@@ -33,6 +33,11 @@ pub(crate) fn request_headers() -> Result<Vec<(String, Vec<u8>)>, Status> {
     hostcalls::get_map_bytes(MapType::HttpRequestHeaders)
 }
 
+/// The first `size` bytes of the request body buffered so far.
+pub(crate) fn request_body(size: usize) -> Result<Vec<u8>, Status> {
+    Ok(hostcalls::get_buffer(BufferType::HttpRequestBody, 0, size)?.unwrap_or_default())
+}
+
 /// Remove every request header called `name`.
 pub(crate) fn remove_request_header(name: &str) -> Result<(), Status> {
     hostcalls::remove_map_value(MapType::HttpRequestHeaders, name)

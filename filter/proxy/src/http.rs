@@ -7,6 +7,7 @@ use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, LogLevel};
 use tollgate_core::is_claim_header;
 
+use crate::attestation::{self, Gate};
 use crate::flow::{self, Pass};
 use crate::host;
 use crate::shared::Shared;
@@ -15,11 +16,17 @@ pub(crate) struct TollgateHttp {
     context_id: u32,
     /// None only if Envoy created a stream although the configuration was refused.
     shared: Option<Rc<RefCell<Shared>>>,
+    /// The body of a token-endpoint gate being gathered.
+    gate: Gate,
 }
 
 impl TollgateHttp {
     pub(crate) fn new(context_id: u32, shared: Option<Rc<RefCell<Shared>>>) -> Self {
-        Self { context_id, shared }
+        Self {
+            context_id,
+            shared,
+            gate: Gate::Off,
+        }
     }
 }
 
@@ -35,7 +42,7 @@ impl Context for TollgateHttp {
 }
 
 impl HttpContext for TollgateHttp {
-    fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+    fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
         let Some(shared) = self.shared.clone() else {
             return flow::fail_closed("no valid configuration; refusing the request");
         };
@@ -44,6 +51,14 @@ impl HttpContext for TollgateHttp {
         let Ok(mut shared) = shared.try_borrow_mut() else {
             return flow::fail_closed("the engine is busy (re-entrant call)");
         };
+        if shared.engine.config().client_attestation.is_some() {
+            return attestation::on_headers(
+                &mut shared,
+                self.context_id,
+                end_of_stream,
+                &mut self.gate,
+            );
+        }
         flow::run(&mut shared, self.context_id, Pass::Arrived)
     }
 
@@ -55,10 +70,31 @@ impl HttpContext for TollgateHttp {
         Action::Continue
     }
 
+    /// The body of a token-endpoint gate is gathered whole, none of it forwarded, before the
+    /// decision; every other body passes.
+    fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        if matches!(self.gate, Gate::Off) {
+            return Action::Continue;
+        }
+        let Some(shared) = self.shared.clone() else {
+            return flow::fail_closed("no valid configuration; refusing the request");
+        };
+        let Ok(mut shared) = shared.try_borrow_mut() else {
+            return flow::fail_closed("the engine is busy (re-entrant call)");
+        };
+        attestation::on_body(
+            &mut shared,
+            self.context_id,
+            body_size,
+            end_of_stream,
+            &mut self.gate,
+        )
+    }
+
     /// Claim headers sent as request trailers are removed too: some gateways merge
     /// trailers into the headers the application reads.
     fn on_http_request_trailers(&mut self, _num_trailers: usize) -> Action {
-        let Some(Ok(shared)) = self.shared.as_ref().map(|s| s.try_borrow()) else {
+        let Some(Ok(mut shared)) = self.shared.as_ref().map(|s| s.try_borrow_mut()) else {
             return Action::Continue;
         };
         let strip = shared.engine.claim_header_names();
@@ -80,6 +116,7 @@ impl HttpContext for TollgateHttp {
                 );
             }
         }
-        Action::Continue
+        // Trailers end a body whose last callback did not say so.
+        attestation::on_trailers(&mut shared, self.context_id, &mut self.gate)
     }
 }

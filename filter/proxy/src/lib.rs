@@ -13,6 +13,7 @@
 //! (every decision is `tollgate_core::remote::Outbound`'s); `signatures` wires Envoy's
 //! `verify_signature` in; `host` wraps every host call so that none can panic.
 
+mod attestation;
 mod environment;
 mod flow;
 mod guidance;

@@ -9,8 +9,9 @@
 
 use serde_json::{json, Map, Value};
 use tollgate_core::config::{
-    Access, Binding, Config, DiscoveryJwks, DpopPolicy, KeySource, Mode, PathMatch, Provider,
-    RemoteJwks, Rule, SignaturePath, TokenSource,
+    Access, Attester, Binding, Challenges, ClientAttestation, Config, DiscoveryJwks, DpopPolicy,
+    KeySource, Mode, PathMatch, PopMethods, Provider, RemoteJwks, Rule, RuleAttestation,
+    SignaturePath, TokenSource,
 };
 use tollgate_core::{CacheSecret, Engine, PathParameters};
 
@@ -75,6 +76,7 @@ pub fn to_json(c: &Config, input: &Value) -> Value {
         providers,
         rules,
         claims_to_headers,
+        client_attestation,
     } = c;
     let names: Vec<&str> = providers.iter().map(|p| p.name.as_str()).collect();
     let mut out = json!({
@@ -106,6 +108,9 @@ pub fn to_json(c: &Config, input: &Value) -> Value {
             .iter()
             .map(|(c, h)| (c.clone(), Value::from(h.as_str())))
             .collect::<Map<_, _>>(),
+        "client_attestation": client_attestation
+            .as_ref()
+            .map(|a| attestation_json(a, &input["client_attestation"])),
     });
     // The nonce key keeps no copy of its secret and the metadata document is derived: both
     // are written back as the input had them (the round trip still compares the results).
@@ -114,6 +119,52 @@ pub fn to_json(c: &Config, input: &Value) -> Value {
     }
     if resource_metadata.is_some() {
         out["resource_metadata"] = input["resource_metadata"].clone();
+    }
+    out
+}
+
+/// The top-level `client_attestation`; key sets and the challenge secret from the input.
+fn attestation_json(a: &ClientAttestation, input: &Value) -> Value {
+    let ClientAttestation {
+        attesters,
+        max_age_seconds,
+        pop_max_age_seconds,
+        clock_skew_seconds,
+        challenges,
+    } = a;
+    let attesters: Vec<Value> = attesters
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let Attester {
+                name,
+                issuer,
+                algorithms,
+                keys: _,
+            } = t;
+            let mut out = json!({
+                "name": name,
+                "jwks": { "inline": input["attesters"][i]["jwks"]["inline"] },
+                "algorithms": algorithms.iter().map(|a| a.name()).collect::<Vec<_>>(),
+            });
+            if let Some(issuer) = issuer {
+                out["issuer"] = json!(issuer);
+            }
+            out
+        })
+        .collect();
+    let mut out = json!({
+        "attesters": attesters,
+        "max_age_seconds": max_age_seconds,
+        "pop_max_age_seconds": pop_max_age_seconds,
+        "clock_skew_seconds": clock_skew_seconds,
+    });
+    if let Some(Challenges { key, endpoint }) = challenges {
+        out["challenges"] = json!({
+            "secret": input["challenges"]["secret"],
+            "endpoint": endpoint,
+            "lifetime_seconds": key.lifetime(),
+        });
     }
     out
 }
@@ -231,6 +282,7 @@ fn rule_json(r: &Rule, provider_names: &[&str]) -> Value {
         mode,
         format_suffixes,
         step_up,
+        client_attestation,
     } = r;
     let mut matcher = match path {
         PathMatch::Prefix(p) => json!({ "prefix": p }),
@@ -262,6 +314,31 @@ fn rule_json(r: &Rule, provider_names: &[&str]) -> Value {
             .iter()
             .map(|id| Value::from(provider_names.get(id.0).copied().unwrap_or("?")))
             .collect();
+    }
+    if let Some(RuleAttestation {
+        audience,
+        grant_types,
+        pop_methods,
+        max_body_bytes,
+    }) = client_attestation
+    {
+        let PopMethods {
+            pop_jwt,
+            dpop_combined,
+        } = pop_methods;
+        let mut methods = Vec::new();
+        if *pop_jwt {
+            methods.push("attestation_pop_jwt");
+        }
+        if *dpop_combined {
+            methods.push("dpop_combined");
+        }
+        rule["client_attestation"] = json!({
+            "audience": audience, "pop_methods": methods, "max_body_bytes": max_body_bytes,
+        });
+        if let Some(g) = grant_types {
+            rule["client_attestation"]["grant_types"] = json!(g);
+        }
     }
     rule
 }

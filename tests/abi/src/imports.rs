@@ -237,6 +237,13 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> Result<BTreeSet<&
             let bytes = match buffer {
                 BufferType::VmConfiguration => state.vm_configuration.clone(),
                 BufferType::PluginConfiguration => state.plugin_configuration.clone(),
+                BufferType::HttpRequestBody => match state
+                    .current
+                    .and_then(|id| state.contexts.get(&id))
+                {
+                    Some(ctx) if ctx.root_id != 0 => ctx.request_body.clone(),
+                    _ => bail!("proxy_get_buffer_bytes(HttpRequestBody) outside a stream context"),
+                },
                 BufferType::HttpCallResponseBody => match &state.call_response {
                     Some(r) => r.body.clone(),
                     None => bail!(

@@ -110,6 +110,11 @@ pub(crate) struct ContextState {
     /// 0 for a root context, otherwise the root it belongs to.
     pub(crate) root_id: u32,
     pub(crate) request_headers: Vec<Header>,
+    /// The request body Envoy holds for the filter: what arrived since the last body
+    /// callback that let data through (`StopIterationAndBuffer` keeps it growing).
+    pub(crate) request_body: Vec<u8>,
+    /// The request body bytes let through to the upstream so far, in order.
+    pub(crate) forwarded_body: Vec<u8>,
     pub(crate) request_trailers: Vec<Header>,
     pub(crate) response_headers: Vec<Header>,
     pub(crate) mutations: Vec<HeaderMutation>,

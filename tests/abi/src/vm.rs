@@ -402,6 +402,36 @@ impl FilterVm {
         Action::from_code(action)
     }
 
+    /// Deliver one chunk of the request body to stream `ctx`, as Envoy does: the chunk joins
+    /// what the filter kept buffered (`StopIterationAndBuffer`), the callback gets the size of
+    /// that whole buffer, and on `Continue` the buffer goes upstream ([`FilterVm::forwarded_body`]).
+    pub fn on_request_body(
+        &mut self,
+        ctx: u32,
+        chunk: &[u8],
+        end_of_stream: bool,
+    ) -> Result<Action> {
+        self.stream_mut(ctx)?.request_body.extend_from_slice(chunk);
+        let size = len_u32(self.stream(ctx)?.request_body.len())?;
+        let code = self.call::<(u32, u32, u32), u32>(
+            "proxy_on_request_body",
+            Some(ctx),
+            (ctx, size, u32::from(end_of_stream)),
+        )?;
+        let action = Action::from_code(code)?;
+        if action == Action::Continue {
+            let stream = self.stream_mut(ctx)?;
+            let buffered = std::mem::take(&mut stream.request_body);
+            stream.forwarded_body.extend_from_slice(&buffered);
+        }
+        Ok(action)
+    }
+
+    /// The request body bytes stream `ctx` let through to the upstream so far.
+    pub fn forwarded_body(&self, ctx: u32) -> Result<Vec<u8>> {
+        Ok(self.stream(ctx)?.forwarded_body.clone())
+    }
+
     /// Deliver request trailers to stream `ctx`.
     pub fn on_request_trailers(&mut self, ctx: u32, trailers: &[(&str, &str)]) -> Result<Action> {
         let count = len_u32(trailers.len())?;
@@ -411,7 +441,14 @@ impl FilterVm {
             .collect();
         let action =
             self.call::<(u32, u32), u32>("proxy_on_request_trailers", Some(ctx), (ctx, count))?;
-        Action::from_code(action)
+        let action = Action::from_code(action)?;
+        if action == Action::Continue {
+            // The body held back goes upstream with the trailers.
+            let stream = self.stream_mut(ctx)?;
+            let buffered = std::mem::take(&mut stream.request_body);
+            stream.forwarded_body.extend_from_slice(&buffered);
+        }
+        Ok(action)
     }
 
     /// The request trailers of stream `ctx` as they would go upstream now.

@@ -9,6 +9,8 @@
 #[cfg(test)]
 mod anonymous_route;
 #[cfg(test)]
+mod client_attestation;
+#[cfg(test)]
 mod common;
 #[cfg(test)]
 mod config_rejected;

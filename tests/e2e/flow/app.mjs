@@ -70,7 +70,9 @@ export function responseParams(urlOrParams) {
  * A public mobile client. `config`:
  *   issuer, authorizationEndpoint, tokenEndpoint, clientId, redirectUri (the intermediate page),
  *   issParameterSupported (RFC 9207: `iss` is then required in every response), apiBase (Envoy),
- *   resource (optional RFC 8707 resource indicator), dpop (optional: the app's DPoP key, from MobileApp.dpopKey()).
+ *   resource (optional RFC 8707 resource indicator), dpop (optional: the app's DPoP key, from MobileApp.dpopKey()),
+ *   tokenRequestHeaders (optional, set on `config` after discover(): async (form) => more headers for a token request,
+ *   e.g. a client attestation).
  */
 export class MobileApp {
   #pending = new Map();
@@ -186,6 +188,7 @@ export class MobileApp {
         'content-type': 'application/x-www-form-urlencoded',
         accept: 'application/json',
         ...(dpop ? { dpop: await proof(dpop.keyPair, { htm: 'POST', htu: this.config.tokenEndpoint }) } : {}),
+        ...(this.config.tokenRequestHeaders ? await this.config.tokenRequestHeaders(form) : {}),
       },
       body: new URLSearchParams({ client_id: this.config.clientId, ...form }).toString(),
     });

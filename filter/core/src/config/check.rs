@@ -86,9 +86,13 @@ pub(super) fn config(raw: RawConfig, env: super::EnvLookup) -> Result<Config, Co
     if raw.rules.is_empty() {
         return Err(ConfigError::new("rules", "at least one rule is required"));
     }
+    let client_attestation = match raw.client_attestation {
+        Some(a) => Some(super::attestation::check(a, env)?),
+        None => None,
+    };
     let mut rules = Vec::with_capacity(raw.rules.len());
     for (i, r) in raw.rules.into_iter().enumerate() {
-        rules.push(check_rule(i, r, &providers)?);
+        rules.push(check_rule(i, r, &providers, client_attestation.is_some())?);
     }
     let dpop_nonce = super::guidance::dpop_nonce(raw.dpop_nonce, env)?;
     let resource_metadata =
@@ -212,6 +216,7 @@ pub(super) fn config(raw: RawConfig, env: super::EnvLookup) -> Result<Config, Co
         providers,
         rules,
         claims_to_headers,
+        client_attestation,
     })
 }
 
@@ -696,7 +701,12 @@ fn check_fetch_numbers(
     Ok(())
 }
 
-fn check_rule(i: usize, r: RawRule, providers: &[Provider]) -> Result<Rule, ConfigError> {
+fn check_rule(
+    i: usize,
+    r: RawRule,
+    providers: &[Provider],
+    attestation: bool,
+) -> Result<Rule, ConfigError> {
     let at = |f: &str| format!("rules[{i}].{f}");
     let path = match (r.matcher.prefix, r.matcher.path, r.matcher.string_prefix) {
         (Some(p), None, None) => {
@@ -798,8 +808,18 @@ fn check_rule(i: usize, r: RawRule, providers: &[Provider]) -> Result<Rule, Conf
         (false, false) => Access::Token,
     };
     let step_up = super::guidance::step_up(i, access, r.acr_values, r.max_age_seconds)?;
+    let client_attestation = match r.client_attestation {
+        Some(a) => Some(super::attestation::check_rule(
+            &format!("rules[{i}]"),
+            a,
+            r.anonymous,
+            attestation,
+        )?),
+        None => None,
+    };
     Ok(Rule {
         step_up,
+        client_attestation,
         binding: r.binding.map(binding),
         mode: r.mode.map(mode),
         format_suffixes: r.matcher.format_suffixes,

@@ -31,6 +31,7 @@
 
 use std::fmt;
 
+mod attestation;
 mod check;
 mod guidance;
 mod model;
@@ -42,6 +43,12 @@ mod secret;
 #[cfg(feature = "schema")]
 pub use schema::json_schema;
 
+pub use attestation::{
+    Attester, Challenges, ClientAttestation, PopMethods, RuleAttestation, CHALLENGE_PURPOSE,
+    DEFAULT_ATTESTATION_CLOCK_SKEW_SECONDS, DEFAULT_ATTESTATION_MAX_AGE_SECONDS,
+    DEFAULT_ATTESTATION_POP_MAX_AGE_SECONDS, DEFAULT_CHALLENGE_LIFETIME_SECONDS,
+    DEFAULT_MAX_BODY_BYTES, MAX_BODY_BYTES_RANGE,
+};
 pub use model::*;
 pub use raw::{
     DEFAULT_CACHE_SECONDS, DEFAULT_CACHE_SIZE, DEFAULT_CLOCK_SKEW_SECONDS,

@@ -65,6 +65,8 @@ pub struct Config {
     pub rules: Vec<Rule>,
     /// `(claim, header)` pairs, sorted by claim name.
     pub claims_to_headers: Vec<(String, String)>,
+    /// Client attestation: trusted attesters, ages, challenges (`client_attestation`).
+    pub client_attestation: Option<super::ClientAttestation>,
 }
 
 /// One trusted token issuer.
@@ -200,6 +202,8 @@ pub struct Rule {
     /// last segment is the rule's last segment with a format suffix (`/orders.json` for
     /// `/orders`), as Rails, Django REST Framework, Grape and Spring route them.
     pub format_suffixes: bool,
+    /// A client attestation this route requires (`client_attestation`).
+    pub client_attestation: Option<super::RuleAttestation>,
     /// Step-up authentication (RFC 9470) this route asks of a token (`acr_values`,
     /// `max_age_seconds`); empty: none.
     pub step_up: StepUp,

@@ -41,6 +41,8 @@ pub(super) struct RawConfig {
     #[serde(default)]
     pub(super) claims_to_filter_state: Vec<String>,
     #[serde(default)]
+    pub(super) client_attestation: Option<super::attestation::RawClientAttestation>,
+    #[serde(default)]
     pub(super) dpop_nonce: Option<RawDpopNonce>,
     #[serde(default)]
     pub(super) resource_metadata: Option<RawResourceMetadata>,
@@ -284,6 +286,8 @@ pub(super) struct RawRule {
     pub(super) mode: Option<RawMode>,
     #[serde(default)]
     pub(super) allow_missing: bool,
+    #[serde(default)]
+    pub(super) client_attestation: Option<super::attestation::RawRuleAttestation>,
     #[serde(default)]
     pub(super) acr_values: Option<Vec<String>>,
     #[serde(default)]

@@ -159,6 +159,17 @@ fn all_kinds() -> Vec<DenialKind> {
             .into_iter()
             .map(DenialKind::InvalidRequest),
     );
+    v.extend(
+        crate::attestation::tests::all_errors()
+            .into_iter()
+            .map(|error| {
+                DenialKind::ClientAttestation(crate::attestation::AttestationDenial {
+                    error,
+                    place: crate::attestation::Place::TokenEndpoint,
+                    challenge: None,
+                })
+            }),
+    );
     v
 }
 

@@ -1,0 +1,104 @@
+// The stack the client-attestation tests share: the real oidc-provider (tests/e2e/authz, which knows nothing of
+// attestation), the TEST ONLY client attester (lib/attestation.mjs), and real Envoys with the built filter in front
+// of the server's token endpoint. Plus the app: a DPoP-bound session from the real code flow.
+import assert from 'node:assert/strict';
+import { startEnvoy } from '../../lib/envoy.mjs';
+import { bootstrap, toYaml, tollgateFilter } from '../../lib/envoy-config.mjs';
+import { dpopKeyPair } from '../../lib/dpop.mjs';
+import { HEADERS } from '../../lib/attestation.mjs';
+import { authorizationRequestUrl, pkcePair, randomState, runBrowserFlow } from '../../authz/flow.mjs';
+import { FORM, dpopProof, form, send } from './client.mjs';
+
+export const REDIRECT_URI = 'http://127.0.0.1:45997/app/callback';
+export const CHALLENGE_ENDPOINT = '/attestation/challenge';
+/** TEST ONLY challenge secret: 32 random-looking bytes, base64url. */
+export const CHALLENGE_SECRET = 'VEVTVC1PTkxZLWF0dGVzdGF0aW9uLWNoYWxsZW5nZS0wMDAx';
+export const MAX_AGE_SECONDS = 3600;
+
+/** The top-level `client_attestation` trusting `attester`; `challenges` on when true. */
+export function attestationConfig(attester, { challenges = false, ...rest } = {}) {
+  return {
+    attesters: [{ name: 'test-attester', issuer: attester.issuer, jwks: { inline: attester.jwks }, algorithms: ['ES256'] }],
+    max_age_seconds: MAX_AGE_SECONDS,
+    pop_max_age_seconds: 300,
+    clock_skew_seconds: 30,
+    ...(challenges ? { challenges: { secret: CHALLENGE_SECRET, endpoint: CHALLENGE_ENDPOINT, lifetime_seconds: 300 } } : {}),
+    ...rest,
+  };
+}
+
+/**
+ * Envoy (`concurrency` workers, default one) with tollgate in front of `upstreamPort`: `plugin` is the whole plugin
+ * configuration. Resolves the Envoy handle with `port` (the listener's).
+ *
+ * `stripAttestation`: the route removes the attestation headers before the upstream (Envoy's route-level
+ * `request_headers_to_remove`, applied by the router after every filter has decided). An authorization server that
+ * does not know attestation may refuse a token request that carries them: oidc-provider 9.13 answers 400
+ * invalid_request "client authentication must only be provided using one mechanism" when a public client's request
+ * has an `OAuth-Client-Attestation` header and attestation is not enabled there. The gate is then the only one that
+ * reads them. A server that verifies them itself (reference.test.mjs) needs them: no stripping there.
+ * `vmEnvironment`: variables of the filter's Wasm VM (`vm_config.environment_variables.key_values`).
+ */
+export async function startGate(plugin, {
+  upstreamPort, name = 'attestation-gate', stripAttestation = false, concurrency = 1, vmEnvironment,
+}) {
+  const routeConfig = {
+    name: 'local',
+    virtual_hosts: [{
+      name: 'authz',
+      domains: ['*'],
+      routes: [{
+        match: { prefix: '/' },
+        route: { cluster: 'upstream' },
+        ...(stripAttestation ? { request_headers_to_remove: [HEADERS.attestation, HEADERS.pop] } : {}),
+      }],
+    }],
+  };
+  // A gated request's headers wait for its body: Envoy (1.35+) delivers the body to a Wasm filter whose
+  // on_request_headers paused only with `allow_on_headers_stop_iteration`; without it the request hangs.
+  const filter = tollgateFilter(plugin);
+  filter.typed_config.config.allow_on_headers_stop_iteration = true;
+  // the Wasm VM's environment, where a secret written { "env": NAME } is read
+  if (vmEnvironment) filter.typed_config.config.vm_config.environment_variables = { key_values: vmEnvironment };
+  const envoy = await startEnvoy(toYaml(bootstrap({ upstreamPort, routeConfig, httpFilters: [filter] })), { name, concurrency });
+  envoy.port = envoy.listenerPort('ingress');
+  return envoy;
+}
+
+/**
+ * A session of the public DPoP client `tollgate-mobile-dpop` of `as`: the code flow by plain HTTP against the
+ * server, the code exchanged through `envoy` (authorization_code is not gated) over `protocol`, with a DPoP proof by
+ * the app's key, so the refresh token is bound to that key (RFC 9449 §5). Resolves { key, refreshToken, accessToken,
+ * clientId, exchange } (`exchange`: the code exchange's answer).
+ */
+export async function dpopSession(as, envoy, { protocol = 'http1' } = {}) {
+  const clientId = as.clients.mobileDpop.clientId;
+  const key = await dpopKeyPair('ES256');
+  const { verifier, challenge } = pkcePair();
+  const url = authorizationRequestUrl(as, {
+    clientId, redirectUri: REDIRECT_URI, state: randomState(), codeChallenge: challenge,
+  });
+  const { redirect } = await runBrowserFlow(url, { redirectUri: REDIRECT_URI });
+  const code = redirect.searchParams.get('code');
+  assert.ok(code, 'the authorization server redirected with a code');
+  const exchange = await send(protocol, envoy.port, {
+    path: '/token',
+    headers: { 'content-type': FORM, dpop: await dpopProof(key, { htu: tokenUrl(envoy) }) },
+    body: form({ grant_type: 'authorization_code', client_id: clientId, code, redirect_uri: REDIRECT_URI, code_verifier: verifier }),
+  });
+  assert.equal(exchange.status, 200, `code exchange through the gate: ${exchange.body}`);
+  assert.equal(exchange.json.token_type, 'DPoP');
+  return {
+    key, clientId, exchange, refreshToken: exchange.json.refresh_token, accessToken: exchange.json.access_token,
+  };
+}
+
+/** The token endpoint as the app sees it through `envoy` (the DPoP proof's htu). */
+export function tokenUrl(envoy) {
+  return `http://127.0.0.1:${envoy.port}/token`;
+}
+
+/** Number of token requests that reached the authorization server so far. */
+export function asTokenRequests(as) {
+  return as.requests.token;
+}
