@@ -32,11 +32,40 @@ export function basicAuthorization({ clientId, clientSecret }) {
   return `Basic ${Buffer.from(`${form(clientId)}:${form(clientSecret)}`).toString('base64')}`;
 }
 
+/**
+ * The client credentials of an `Authorization: Basic …` value, form-decoded as RFC 6749 §2.3.1 says a server does
+ * (`+` and `%20` both a space), with the raw encoded parts; undefined when the value is not Basic credentials.
+ */
+export function decodeBasic(value) {
+  const m = /^Basic ([A-Za-z0-9+/]+=*)$/.exec(value ?? '');
+  if (!m) return undefined;
+  const text = Buffer.from(m[1], 'base64').toString('utf8');
+  const colon = text.indexOf(':');
+  if (colon < 0) return undefined;
+  const rawId = text.slice(0, colon);
+  const rawSecret = text.slice(colon + 1);
+  const form = (s) => {
+    try {
+      return decodeURIComponent(s.replace(/\+/g, ' '));
+    } catch {
+      return undefined;
+    }
+  };
+  return { clientId: form(rawId), clientSecret: form(rawSecret), rawId, rawSecret };
+}
+
 /** Every spelling of the gateway's secret that must never appear in a log: raw, form-encoded, and inside Basic. */
 export function secretSpellings(client = GATEWAY_CLIENT) {
-  const basic = basicAuthorization(client).slice('Basic '.length);
-  const plainBasic = Buffer.from(`${client.clientId}:${client.clientSecret}`).toString('base64');
-  return [client.clientSecret, encodeURIComponent(client.clientSecret), basic, plainBasic];
+  const basic = (id, secret) => Buffer.from(`${id}:${secret}`).toString('base64');
+  const form = (v) => encodeURIComponent(v).replace(/%20/g, '+');
+  return [
+    client.clientSecret,
+    encodeURIComponent(client.clientSecret),
+    form(client.clientSecret),
+    basic(form(client.clientId), form(client.clientSecret)),
+    basic(encodeURIComponent(client.clientId), encodeURIComponent(client.clientSecret)),
+    basic(client.clientId, client.clientSecret),
+  ];
 }
 
 /** The smallest storage oidc-provider needs, in memory, per server (no sessions or grants here). */

@@ -11,10 +11,10 @@ import assert from 'node:assert/strict';
 import { clientCredentials } from '../../authz/flow.mjs';
 import { dpopKeyPair, proof } from '../../lib/dpop.mjs';
 import { assertDenied, assertInvalidToken, assertNoSecret } from '../harness.mjs';
-import { GATEWAY_CLIENT, OTHER_RESOURCE, basicAuthorization, secretSpellings, startOpaqueTokenServer } from './authz.mjs';
+import { GATEWAY_CLIENT, OTHER_RESOURCE, secretSpellings, startOpaqueTokenServer } from './authz.mjs';
 import { startRecorder } from './recorder.mjs';
 import {
-  REALM, assertAllowed, assertUnavailable, formOf, introspectingProvider, pluginConfig, sleep, startStack, unknownOpaqueToken,
+  REALM, assertAllowed, assertGatewayAuthentication, assertUnavailable, formOf, introspectingProvider, pluginConfig, sleep, startStack, unknownOpaqueToken,
 } from './stack.mjs';
 
 /** Seconds an active answer is cached by the first Envoy: short, so revocation shows within the test. */
@@ -104,7 +104,7 @@ describe('introspection with a cache (cache_seconds 6, negative_cache_seconds 60
     assert.equal(call.method, 'POST');
     assert.match(call.headers['content-type'] ?? '', /^application\/x-www-form-urlencoded\b/);
     assert.deepEqual(formOf(call), { token: t, token_type_hint: 'access_token' });
-    assert.equal(call.headers.authorization, basicAuthorization(GATEWAY_CLIENT), 'client_secret_basic, form-encoded id and secret');
+    assertGatewayAuthentication(call);
     assert.equal(call.headers.accept, 'application/json');
     assert.equal(call.headers.host, new URL(as.introspectionUrl).host, ':authority is the URL\'s host');
     assert.equal(call.status, 200);

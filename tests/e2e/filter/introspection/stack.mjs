@@ -11,7 +11,7 @@ import { request } from '../../lib/http.mjs';
 import { requireWasm } from '../../lib/paths.mjs';
 import { startEchoUpstream } from '../../lib/upstream.mjs';
 import { REALM } from '../harness.mjs';
-import { GATEWAY_CLIENT, RESOURCE, SCOPES } from './authz.mjs';
+import { GATEWAY_CLIENT, RESOURCE, SCOPES, decodeBasic } from './authz.mjs';
 
 export { REALM };
 
@@ -138,6 +138,18 @@ export function assertUnavailable(res) {
   assert.match(res.headers['content-type'] ?? '', /^application\/json\b/);
   assert.equal(res.json?.error, 'temporarily_unavailable', res.body);
   assert.equal(res.headers['www-authenticate'], undefined, 'a server-side failure is never a 401 challenge');
+}
+
+/**
+ * The filter authenticated as the gateway client with client_secret_basic, id and secret form-encoded first (RFC
+ * 6749 §2.3.1: the secret's `:`, space, `%`, `+` and `/` are escaped, so the server reads exactly the secret).
+ */
+export function assertGatewayAuthentication(record) {
+  const credentials = decodeBasic(record.headers.authorization);
+  assert.ok(credentials, `Basic credentials, got ${record.headers.authorization === undefined ? 'none' : 'another scheme'}`);
+  assert.equal(credentials.clientId, GATEWAY_CLIENT.clientId);
+  assert.ok(credentials.clientSecret === GATEWAY_CLIENT.clientSecret, 'the secret reads back exactly');
+  assert.doesNotMatch(credentials.rawSecret, /[: /]/, 'the secret is form-encoded inside Basic');
 }
 
 /** The form body the filter sent, as an object (token, token_type_hint, …). */

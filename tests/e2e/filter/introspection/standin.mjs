@@ -11,7 +11,7 @@
 import { createServer } from 'node:http';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
-import { GATEWAY_CLIENT, basicAuthorization } from './authz.mjs';
+import { GATEWAY_CLIENT, decodeBasic } from './authz.mjs';
 
 export const STANDIN_PATH = '/oauth/v2/oauth-introspect';
 
@@ -26,12 +26,14 @@ export async function startPhantomStandIn({ issuer = 'https://login.standin.test
   const jwk = { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' };
   const tokens = new Map(); // opaque token -> { claims, exp, revoked }
   const answers = [];
-  const expected = basicAuthorization(GATEWAY_CLIENT);
   const now = () => Math.floor(Date.now() / 1000);
 
   async function answer(req, res, body) {
     if (req.method !== 'POST') return end(res, 405);
-    if (req.headers.authorization !== expected) return end(res, 401, 'application/json', '{"error":"invalid_client"}');
+    const credentials = decodeBasic(req.headers.authorization);
+    if (credentials?.clientId !== GATEWAY_CLIENT.clientId || credentials.clientSecret !== GATEWAY_CLIENT.clientSecret) {
+      return end(res, 401, 'application/json', '{"error":"invalid_client"}');
+    }
     if (!/^application\/jwt\b/.test(req.headers.accept ?? '')) return end(res, 406);
     const form = new URLSearchParams(body);
     const token = form.get('token');
