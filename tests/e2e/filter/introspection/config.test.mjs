@@ -20,8 +20,8 @@ function plugin(introspection, provider = {}) {
 
 const CASES = [
   { name: 'forward "jwt" with JSON answers (there is no JWT to forward)', plugin: () => plugin({ response: 'json', forward: 'jwt' }), field: 'providers[0].introspection.forward' },
-  { name: 'RFC 9701 answers without keys to verify them', plugin: () => plugin({ response: 'jwt' }), field: 'providers[0]' },
-  { name: 'phantom answers without keys to verify them', plugin: () => plugin({ response: 'phantom' }), field: 'providers[0]' },
+  { name: 'RFC 9701 answers without keys to verify them', plugin: () => plugin({ response: 'jwt' }), field: 'providers[0].jwks' },
+  { name: 'phantom answers without keys to verify them', plugin: () => plugin({ response: 'phantom' }), field: 'providers[0].jwks' },
   { name: 'an unknown answer kind', plugin: () => plugin({ response: 'xml' }, { jwks: { inline: JWKS } }), field: 'providers[0]' },
   {
     name: 'a secret named by a VM environment variable that is not set',
