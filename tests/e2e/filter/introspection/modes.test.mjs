@@ -17,7 +17,8 @@ import { GATEWAY_CLIENT, RESOURCE, secretSpellings, startOpaqueTokenServer } fro
 import { startRecorder } from './recorder.mjs';
 import { STANDIN_PATH, startPhantomStandIn } from './standin.mjs';
 import {
-  REALM, assertAllowed, assertGatewayAuthentication, assertUnavailable, formOf, introspectingProvider, pluginConfig, startStack, unknownOpaqueToken,
+  REALM, assertAllowed, assertGatewayAuthentication, assertUnavailable, formOf, introspectingProvider, pluginConfig, sleep, startStack,
+  unknownOpaqueToken,
 } from './stack.mjs';
 
 const SERVICE = 'tollgate-service';
@@ -178,6 +179,26 @@ describe('introspection answers that are JWTs: RFC 9701 (oidc-provider) and phan
       standinRecorder.fault = undefined;
     }
     assertAllowed(await stack.send({ path: '/phantom/orders', token: t }), { clientId: 'mobile-app' });
+  });
+
+  test('phantom (stand-in): an answer\'s Cache-Control max-age shortens its entry below cache_seconds', async () => {
+    const t = standinToken();
+    standin.cacheControl = 'max-age=2';
+    let first;
+    try {
+      const before = standinRecorder.seen.length;
+      assertAllowed(await stack.send({ path: '/phantom/orders', token: t }), { clientId: 'mobile-app' });
+      first = standinRecorder.since(before, STANDIN_PATH)[0];
+      assert.equal(first.answer.headers['cache-control'], 'max-age=2');
+      assertAllowed(await stack.send({ path: '/phantom/orders', token: t }), { clientId: 'mobile-app' });
+      // Within max-age the entry may be used; whole seconds, so allow for the second it was stored in.
+      if (Date.now() - first.time < 900) assert.equal(standinRecorder.since(before, STANDIN_PATH).length, 1, 'reused within max-age');
+      await sleep(Math.max(0, first.time + 3100 - Date.now()));
+      assertAllowed(await stack.send({ path: '/phantom/orders', token: t }), { clientId: 'mobile-app' });
+      assert.equal(standinRecorder.since(before, STANDIN_PATH).length, 2, 'asked again after max-age, long before cache_seconds');
+    } finally {
+      standin.cacheControl = undefined;
+    }
   });
 
   test('the stand-in stopped: 503 with Retry-After for a token not in the cache', async () => {

@@ -18,7 +18,7 @@ export const STANDIN_PATH = '/oauth/v2/oauth-introspect';
 /**
  * Start the stand-in on 127.0.0.1 (a free port). `issuer` is its issuer name (the `iss` of its JWTs; the host need
  * not resolve: the filter reaches it through an Envoy cluster). Resolves { port, issuer, url, jwks, issue(claims,
- * { ttl }), revoke(token), answers, close() }; `answers` lists the JWTs it handed out, newest last.
+ * { ttl }), revoke(token), answers, cacheControl, close() }; `answers` lists the JWTs it handed out, newest last.
  */
 export async function startPhantomStandIn({ issuer = 'https://login.standin.test', audience = 'https://api.tollgate.test' } = {}) {
   const { publicKey, privateKey } = await generateKeyPair('ES256');
@@ -52,7 +52,8 @@ export async function startPhantomStandIn({ issuer = 'https://login.standin.test
   }
 
   function end(res, status, contentType, text = '') {
-    res.writeHead(status, { ...(contentType ? { 'content-type': contentType } : {}), 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+    const cacheControl = handle.cacheControl === undefined ? {} : { 'cache-control': handle.cacheControl };
+    res.writeHead(status, { ...(contentType ? { 'content-type': contentType } : {}), 'content-length': Buffer.byteLength(text), ...cacheControl });
     res.end(status === 204 ? undefined : text);
   }
 
@@ -72,7 +73,9 @@ export async function startPhantomStandIn({ issuer = 'https://login.standin.test
     server.listen(0, '127.0.0.1', resolve);
   });
   const { port } = server.address();
-  return {
+  const handle = {
+    /** The `Cache-Control` of its answers (none by default), e.g. `max-age=2`. */
+    cacheControl: undefined,
     port,
     issuer,
     audience,
@@ -97,4 +100,5 @@ export async function startPhantomStandIn({ issuer = 'https://login.standin.test
       });
     },
   };
+  return handle;
 }
