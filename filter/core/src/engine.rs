@@ -348,6 +348,11 @@ impl Engine {
         self.keys.get(id.0)
     }
 
+    /// The key sets of every provider, in configuration order.
+    pub fn key_sets(&self) -> &[KeySet] {
+        &self.keys
+    }
+
     /// Replace one provider's key set (remote JWKS refresh); an id out of range is ignored.
     /// Cached tokens of that provider are dropped, so a key removed from the JWKS stops
     /// working at once.
