@@ -72,6 +72,8 @@ pub(crate) struct CachedToken {
     pub headers: std::sync::Arc<[(String, String)]>,
     /// `claims_to_filter_state` values.
     pub filter_state: std::sync::Arc<[(String, String)]>,
+    /// Introspection with `forward: "jwt"`: the JWT that replaces `Authorization` upstream.
+    pub forward_jwt: Option<std::sync::Arc<str>>,
 }
 
 pub(crate) type TokenHash = u128;
@@ -231,6 +233,7 @@ mod tests {
             scopes: vec![],
             headers: std::sync::Arc::from([]),
             filter_state: std::sync::Arc::from([]),
+            forward_jwt: None,
         }
     }
 

@@ -13,6 +13,7 @@ pub mod engine;
 pub mod environment;
 pub mod explain;
 pub mod host_verify;
+pub mod introspection;
 pub mod jwks;
 pub mod nonce;
 pub mod path;

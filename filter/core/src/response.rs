@@ -11,6 +11,7 @@
 //! | [`DenialKind::InvalidDpopProof`] | 401 | `DPoP realm="…", error="invalid_dpop_proof", error_description="…", algs="ES256 …"` | `invalid_dpop_proof` |
 //! | [`DenialKind::ReplayCacheUnavailable`] | 503 | `Retry-After: 5` | `temporarily_unavailable` |
 //! | [`DenialKind::ReplayStoreFull`] | 503 | `Retry-After: <seconds until room>` | `temporarily_unavailable` |
+//! | [`DenialKind::IntrospectionUnavailable`] | 503 | `Retry-After: 5` | `temporarily_unavailable` |
 //!
 //! With [`Challenge::Dpop`] (the request used the DPoP scheme, or the route requires DPoP)
 //! every challenge is `DPoP realm="…", …, algs="…"` instead of `Bearer realm="…", …`.
@@ -66,6 +67,9 @@ pub enum DenialKind {
         /// Seconds until the bucket has room again.
         retry_after: u64,
     },
+    /// The authorization server's introspection endpoint gave no verdict on an opaque token
+    /// (down, too slow, 5xx, a malformed answer): 503 with `Retry-After`, never 401.
+    IntrospectionUnavailable(crate::introspection::Failure),
 }
 
 /// The authentication scheme a 401 (or 400/403) challenges with.
@@ -165,6 +169,11 @@ pub const ALL_REASONS: &[&str] = &[
     "certificate_mismatch",
     "not_certificate_bound",
     "token_source_not_allowed",
+    "token_inactive",
+    // Introspection failures
+    "introspection_unavailable",
+    "introspection_timeout",
+    "introspection_bad_answer",
     // ProofError (invalid_dpop_proof)
     "dpop_missing_proof",
     "dpop_multiple_proofs",
@@ -202,6 +211,7 @@ impl Denial {
             DenialKind::InvalidDpopProof(e) => e.reason(),
             DenialKind::ReplayCacheUnavailable => "replay_cache_unavailable",
             DenialKind::ReplayStoreFull { .. } => "dpop_replay_store_full",
+            DenialKind::IntrospectionUnavailable(f) => f.reason(),
         }
     }
 
@@ -219,6 +229,7 @@ impl Denial {
             DenialKind::InvalidDpopProof(e) => e.to_string(),
             DenialKind::ReplayCacheUnavailable => "the DPoP replay store is not available".into(),
             DenialKind::ReplayStoreFull { .. } => "the DPoP replay store is full".into(),
+            DenialKind::IntrospectionUnavailable(f) => f.to_string(),
         }
     }
 
@@ -321,6 +332,10 @@ impl Denial {
                     "temporarily_unavailable",
                     "the keys to verify this token are not available yet; retry later".into(),
                 )
+            }
+            DenialKind::IntrospectionUnavailable(f) => {
+                headers.push(("retry-after".into(), RETRY_AFTER_SECONDS.to_string()));
+                (503, "temporarily_unavailable", format!("{f}; retry later"))
             }
         };
         headers.push(("content-type".into(), "application/json".into()));

@@ -10,6 +10,7 @@ use tollgate_core::{is_claim_header, Allowed, Denial, HeaderEdit, Outcome};
 
 use crate::environment::EnvoyRequest;
 use crate::host;
+use crate::introspection::Lookup;
 use crate::shared::Shared;
 
 /// Which pass over a request this is.
@@ -49,24 +50,66 @@ pub(crate) fn run(shared: &mut Shared, context_id: u32, pass: Pass) -> Action {
     //    (e.g. the refetch for a rotated key): install them and decide again before waiting
     //    or triggering a fetch of our own. Only denials get here: not the hot path.
     let now = host::now_seconds();
-    let mut env = EnvoyRequest::new(shared.engine.config().dpop_replay_cache_size);
-    let mut evaluation = shared.engine.evaluate_in(&headers, &mut env, now);
-    if let Some(need) = evaluation.keys {
+    let mut request = EnvoyRequest::new(shared.engine.config().dpop_replay_cache_size);
+    let (evaluation, looked_up) = {
         let Shared {
             engine,
             outbound,
             keys,
             ..
         } = &mut *shared;
-        if outbound.adopt(keys, engine, need.provider, now) {
-            evaluation = engine.evaluate_in(&headers, &mut env, now);
+        // The environment also answers the look-up of an opaque token's verdict.
+        let mut env = Lookup {
+            request: &mut request,
+            outbound,
+            host: keys,
+            looked_up: None,
+        };
+        let evaluation = engine.evaluate_in(&headers, &mut env, now);
+        let looked_up = env.looked_up;
+        match evaluation.keys {
+            Some(need) if outbound.adopt(keys, engine, need.provider, now) => {
+                let mut env = Lookup {
+                    request: &mut request,
+                    outbound,
+                    host: keys,
+                    looked_up: None,
+                };
+                let evaluation = engine.evaluate_in(&headers, &mut env, now);
+                (evaluation, env.looked_up)
+            }
+            _ => (evaluation, looked_up),
         }
-    }
+    };
     // A request that waited was counted when it arrived: its second look-up in the token
     // cache is the same miss, not another one.
     shared
         .metrics
         .count_evaluation(&evaluation, pass == Pass::Arrived);
+    if let (Pass::Arrived, Some((provider, hit))) = (pass, looked_up) {
+        shared.keys.introspection.count_lookup(provider, hit);
+    }
+
+    // 2b. An opaque token without a known verdict: wait for the introspection call for its
+    //     token (the one in flight, or one this request queues; the root context sends it).
+    //     A dry-run route waits too, so that its would-be verdict is the real one.
+    if let (Pass::Arrived, Outcome::Deny(_) | Outcome::DryRun(_), Some(need)) =
+        (pass, &evaluation.outcome, &evaluation.introspection)
+    {
+        let Shared { outbound, keys, .. } = &mut *shared;
+        if outbound.wait_for_introspection(keys, context_id, need, host::now_millis()) {
+            shared.ring();
+            log(
+                LogLevel::Debug,
+                &format!(
+                    "request {:?} waits for introspection by provider {}",
+                    request_id(&headers),
+                    shared.engine.provider_name(need.provider),
+                ),
+            );
+            return Action::Pause;
+        }
+    }
 
     // 3. Keys that a fetch in progress (or one this request starts) could bring: wait
     //    (the core decides: `Outbound::wait_for_keys`; the fetch is sent by the root context).
@@ -176,11 +219,12 @@ fn resume_if(pass: Pass) -> Action {
     Action::Continue
 }
 
-/// Decide the requests that waited for keys, now that their fetch ended or their wait ran
-/// out: each is answered or let through (it does not wait a second time). `caller` is the
+/// Decide the requests that waited for keys or an introspection call, now that it ended or
+/// their wait ran out: each is answered or let through (it does not wait a second time). `caller` is the
 /// context of the callback this runs in; it is made effective again afterwards.
 pub(crate) fn resume(shared: &mut Shared, waiters: Vec<Waiter>, caller: u32) {
     if waiters.is_empty() {
+        shared.outbound.settle();
         return;
     }
     for waiter in waiters {
@@ -194,6 +238,8 @@ pub(crate) fn resume(shared: &mut Shared, waiters: Vec<Waiter>, caller: u32) {
         }
         run(shared, waiter.context_id, Pass::Resumed);
     }
+    // The introspection verdicts held for these requests are not kept beyond them.
+    shared.outbound.settle();
     let _ = host::set_effective_context(caller);
 }
 

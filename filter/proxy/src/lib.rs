@@ -17,6 +17,7 @@ mod environment;
 mod flow;
 mod host;
 mod http;
+mod introspection;
 mod keys;
 mod metrics;
 mod root;

@@ -54,6 +54,10 @@ pub use raw::{
     DEFAULT_DPOP_ALGORITHMS, DEFAULT_DPOP_CLOCK_SKEW_SECONDS, DEFAULT_DPOP_MAX_AGE_SECONDS,
     DEFAULT_DPOP_REPLAY_CACHE_SIZE, DPOP_REPLAY_CACHE_SIZE_RANGE,
 };
+pub use raw::{
+    DEFAULT_INTROSPECTION_CACHE_SECONDS, DEFAULT_INTROSPECTION_TIMEOUT_MS,
+    DEFAULT_NEGATIVE_CACHE_SECONDS,
+};
 #[allow(unused_imports)] // TEMPORARY, as above
 pub(crate) use secret::{key as secret_key, resolve as resolve_secret, RawSecret};
 pub use secret::{EnvLookup, Secret, SecretKey, MIN_KEY_BYTES};
