@@ -19,7 +19,7 @@ import {
 } from './stack.mjs';
 
 /** Seconds an active answer is cached by the first Envoy: short, so revocation shows within the test. */
-const CACHE_S = 6;
+const CACHE_S = 8;
 /** Seconds an inactive answer is cached by the first Envoy: long enough for the flood test on a loaded machine. */
 const NEGATIVE_CACHE_S = 60;
 /** The second Envoy's bound on the wait for an answer. */
@@ -62,7 +62,7 @@ function assertLogClean(stack, tokens) {
   for (const t of tokens) assertNoSecret(log, t, 'Envoy log');
 }
 
-describe('introspection with a cache (cache_seconds 6, negative_cache_seconds 60, secret from the VM environment)', () => {
+describe('introspection with a cache (cache_seconds 8, negative_cache_seconds 60, secret from the VM environment)', () => {
   let recorder;
   let stack;
   const used = [];

@@ -64,7 +64,8 @@ describe('introspection answers that are JWTs: RFC 9701 (oidc-provider) and phan
       { match: { prefix: '/phantom' }, providers: ['phantom'], scopes: ['orders:read'] },
     ];
     stack = await startStack(pluginConfig({ providers: [rfc9701, phantom], rules }), {
-      clusters: { idsvr: asRecorder.port, standin: standinRecorder.port }, name: 'introspection-modes',
+      // Two workers: requests on new connections land on either, so cached answers come from the shared cache.
+      clusters: { idsvr: asRecorder.port, standin: standinRecorder.port }, name: 'introspection-modes', concurrency: 2,
     });
   });
   after(async () => {
@@ -148,7 +149,10 @@ describe('introspection answers that are JWTs: RFC 9701 (oidc-provider) and phan
     // Over h2c, from the cache.
     const h2 = await stack.sendH2({ path: '/phantom/orders', token: t });
     assert.equal(assertAllowed(h2, { clientId: 'mobile-app' }).authorization, `Bearer ${call.answer.body}`);
-    assert.equal(standinRecorder.since(before, STANDIN_PATH).length, 1);
+    // 20 more, each on its own connection, so both workers serve some: one shared cache, no more calls.
+    const more = await Promise.all(Array.from({ length: 20 }, () => stack.send({ path: '/phantom/orders', token: t })));
+    for (const r of more) assert.equal(assertAllowed(r, { clientId: 'mobile-app' }).authorization, `Bearer ${call.answer.body}`);
+    assert.equal(standinRecorder.since(before, STANDIN_PATH).length, 1, 'both workers used the one answer');
   });
 
   test('phantom (stand-in): 204 for an inactive token is 401 invalid_token; the JWT\'s scope decides the 403', async () => {
