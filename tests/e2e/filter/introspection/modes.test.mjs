@@ -62,6 +62,8 @@ describe('introspection answers that are JWTs: RFC 9701 (oidc-provider) and phan
       { match: { prefix: '/rfc9701' }, providers: ['oidc-jwt'], scopes: ['orders:read'] },
       { match: { prefix: '/phantom', methods: ['POST'] }, providers: ['phantom'], scopes: ['orders:write'] },
       { match: { prefix: '/phantom' }, providers: ['phantom'], scopes: ['orders:read'] },
+      // Both introspect: the first in configuration order (oidc-jwt), whatever the rule's order, is the one asked.
+      { match: { prefix: '/either' }, providers: ['phantom', 'oidc-jwt'] },
     ];
     stack = await startStack(pluginConfig({ providers: [rfc9701, phantom], rules }), {
       // Two workers: requests on new connections land on either, so cached answers come from the shared cache.
@@ -219,6 +221,18 @@ describe('introspection answers that are JWTs: RFC 9701 (oidc-provider) and phan
       await standinRecorder.start();
     }
     assertAllowed(await stack.send({ path: '/phantom/orders', token: t }), { clientId: 'mobile-app' });
+  });
+
+  test('a route that allows two introspecting providers asks exactly one: the first in configuration order', async () => {
+    const fromStandIn = standinToken();
+    const fromServer = await oidcToken();
+    const standinBefore = standinRecorder.seen.length;
+    const asBefore = asRecorder.calls();
+    // The stand-in's token goes to oidc-provider, which never issued it: inactive, and the stand-in is not asked.
+    assertInvalidToken(await stack.send({ path: '/either/orders', token: fromStandIn }), { description: INACTIVE, token: fromStandIn });
+    assertAllowed(await stack.send({ path: '/either/orders', token: fromServer }), { clientId: SERVICE });
+    assert.equal(asRecorder.calls() - asBefore, 2);
+    assert.equal(standinRecorder.since(standinBefore, STANDIN_PATH).length, 0, 'the second provider is never asked');
   });
 
   test('Envoy\'s log holds neither the gateway\'s client secret (any spelling) nor a token nor a forwarded JWT', async () => {
