@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { clientCredentials } from '../../authz/flow.mjs';
 import { dpopKeyPair, proof } from '../../lib/dpop.mjs';
+import { DOCUMENTED_FAMILIES, parseMetric } from '../../lib/metrics.mjs';
 import { assertDenied, assertInvalidToken, assertNoSecret } from '../harness.mjs';
 import { GATEWAY_CLIENT, OTHER_RESOURCE, secretSpellings, startOpaqueTokenServer } from './authz.mjs';
 import { startRecorder } from './recorder.mjs';
@@ -349,6 +350,10 @@ describe('introspection with a cache (cache_seconds 8, negative_cache_seconds 60
     const prometheus = await stack.envoy.admin('/stats/prometheus');
     const count = new RegExp(`^tollgate_introspection_latency_ms_count\\{[^}]*provider="opaque"[^}]*\\} ([0-9]+)$`, 'm').exec(prometheus);
     assert.ok(count && Number(count[1]) >= 2, 'the latency histogram has the answers');
+    assert.match(prometheus, /^tollgate_introspection_calls\{stat_prefix="tollgate",provider="opaque"\} [1-9][0-9]*$/m, 'a family with labels');
+    for (const name of (await stack.envoy.stats('^wasmcustom\\.tollgate\\.')).keys()) {
+      assert.ok(DOCUMENTED_FAMILIES.includes(parseMetric(name)?.family), `${name} is a documented family`);
+    }
   });
 
   test('Envoy\'s log holds neither the gateway\'s client secret (any spelling) nor a token', async () => {
@@ -482,6 +487,8 @@ describe('introspection without a cache (cache_seconds 0, timeout_ms 1000, inlin
       introspection_unavailable: { failed: 2, denied: 2 },
       introspection_bad_answer: { failed: 1, denied: 1 },
     });
+    const prometheus = await stack.envoy.admin('/stats/prometheus');
+    assert.match(prometheus, /^tollgate_introspection_failed\{stat_prefix="tollgate",provider="opaque-nocache",reason="introspection_bad_answer"\} [1-9][0-9]*$/m);
   });
 
   test('a slow server is counted as introspection_timeout, not as unavailable', async () => {
