@@ -452,6 +452,41 @@ describe('introspection without a cache (cache_seconds 0, timeout_ms 1000, inlin
     assertAllowed(await stack.send({ token: t }), { clientId: SERVICE });
   });
 
+  test('what the answer says is held to the provider and the request: iss, nbf, cnf (certificate, DPoP), token_type DPoP', async () => {
+    // Answers the server could give, written by the recorder (oidc-provider gives none of these for its tokens).
+    const now = Math.floor(Date.now() / 1000);
+    const base = { active: true, iss: as.issuer, aud: as.resource, exp: now + 60, iat: now, scope: 'orders:read', client_id: 'crafted' };
+    const cases = [
+      { answer: { ...base, iss: 'https://another.example' }, error: 'invalid_token', description: 'the token issuer does not match' },
+      { answer: { ...base, nbf: now + 600 }, error: 'invalid_token', description: 'the token is not valid yet' },
+      { answer: { ...base, exp: now - 600 }, error: 'invalid_token', description: 'the token has expired' },
+      {
+        answer: { ...base, cnf: { 'x5t#S256': Buffer.alloc(32, 9).toString('base64url') } },
+        error: 'invalid_token',
+        description: 'the token is bound to a client certificate the connection did not present',
+      },
+      { answer: { ...base, token_type: 'dpop' }, error: 'invalid_token', description: 'the token is not bound to a DPoP key' },
+      { answer: { ...base, cnf: { jkt: Buffer.alloc(32, 3).toString('base64url') } }, error: 'invalid_token', description: BOUND_AS_BEARER },
+    ];
+    try {
+      for (const c of cases) {
+        const t = unknownOpaqueToken();
+        recorder.fault = { status: 200, body: JSON.stringify(c.answer) };
+        const res = await stack.send({ token: t });
+        assertDenied(res, { status: 401, error: c.error, description: c.description, token: t });
+      }
+    } finally {
+      recorder.fault = undefined;
+    }
+    // The same answer without the problem passes: the cases above are about the member they change.
+    recorder.fault = { status: 200, body: JSON.stringify(base) };
+    try {
+      assertAllowed(await stack.send({ token: unknownOpaqueToken() }), { clientId: 'crafted', scope: 'orders:read' });
+    } finally {
+      recorder.fault = undefined;
+    }
+  });
+
   const failureCounts = async (reasons) => Object.fromEntries(await Promise.all(reasons.map(async (reason) => [reason, {
     failed: await stack.envoy.family('introspection_failed', { provider: 'opaque-nocache', reason }),
     denied: await stack.envoy.family('denied', { provider: 'opaque-nocache', reason }),
