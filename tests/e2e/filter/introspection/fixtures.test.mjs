@@ -115,6 +115,8 @@ describe('the phantom stand-in (Curity-like application/jwt introspection)', () 
     assert.equal(protectedHeader.alg, 'ES256');
     assert.equal(payload.scope, 'orders:read');
     assert.equal(payload.sub, 'u');
+    const published = await (await fetch(`http://127.0.0.1:${standin.port}${new URL(standin.jwksUrl).pathname}`)).json();
+    assert.deepEqual(published, standin.jwks, 'it publishes the key it signs with');
   });
 
   test('revoked or unknown: 204; wrong credentials 401; without Accept application/jwt 406', async () => {

@@ -25,7 +25,7 @@ export const KNOWN_MISMATCH = {
   slots: 'the feature keeps one entry per cache slot, so inactive answers of colliding tokens are forgotten early (NOTES-FOR-MERGER.md)',
   jwtAtOpaqueOnlyProvider: 'the feature answers a JWT at a provider without keys (json introspection only) with 503 keys_unavailable, a condition no retry ends (NOTES-FOR-MERGER.md)',
   timeoutReason: 'the feature counts and logs a server slower than timeout_ms as introspection_unavailable, not introspection_timeout (NOTES-FOR-MERGER.md)',
-  answerKeysNotFetched: 'the feature never fetches remote or discovery keys for an RFC 9701 answer: only a JWT sent by a client starts a key fetch (NOTES-FOR-MERGER.md)',
+  answerKeysNotFetched: 'the feature never fetches remote or discovery keys to verify an RFC 9701 or phantom answer: only a JWT sent by a client starts a key fetch (NOTES-FOR-MERGER.md)',
 };
 
 /** The rules of every test configuration: the README's orders API. */

@@ -7,13 +7,16 @@
 // starts; the tests give the filter its public key inline.
 //
 // It issues its own opaque tokens (`issue(claims)`), can revoke them, authenticates the gateway with
-// `client_secret_basic`, and refuses anything else the way a strict endpoint does (405, 401, 406, 400).
+// `client_secret_basic`, refuses anything else the way a strict endpoint does (405, 401, 406, 400), and publishes
+// its public key at STANDIN_JWKS_PATH.
 import { createServer } from 'node:http';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { GATEWAY_CLIENT, decodeBasic } from './authz.mjs';
 
 export const STANDIN_PATH = '/oauth/v2/oauth-introspect';
+/** Where it publishes its public key (for a provider with remote keys). */
+export const STANDIN_JWKS_PATH = '/oauth/v2/oauth-anonymous/jwks';
 
 /**
  * Start the stand-in on 127.0.0.1 (a free port). `issuer` is its issuer name (the `iss` of its JWTs; the host need
@@ -61,6 +64,7 @@ export async function startPhantomStandIn({ issuer = 'https://login.standin.test
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {
+      if (req.method === 'GET' && req.url === STANDIN_JWKS_PATH) return end(res, 200, 'application/json', JSON.stringify({ keys: [jwk] }));
       if (req.url !== STANDIN_PATH) return end(res, 404);
       answer(req, res, Buffer.concat(chunks).toString('utf8')).catch((err) => {
         console.error('phantom stand-in:', err);
@@ -80,6 +84,7 @@ export async function startPhantomStandIn({ issuer = 'https://login.standin.test
     issuer,
     audience,
     url: `${issuer}${STANDIN_PATH}`,
+    jwksUrl: `${issuer}${STANDIN_JWKS_PATH}`,
     jwks: { keys: [jwk] },
     answers,
     /** A new opaque token for `claims` (sub, client_id, scope, cnf, …), valid `ttl` seconds. */
