@@ -8,6 +8,7 @@
 // has `cache_seconds: 0` (revocation shows at once) and a short `timeout_ms`.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { clientCredentials } from '../../authz/flow.mjs';
 import { dpopKeyPair, proof } from '../../lib/dpop.mjs';
 import { DOCUMENTED_FAMILIES, parseMetric } from '../../lib/metrics.mjs';
@@ -260,6 +261,29 @@ describe('introspection with a cache (cache_seconds 8, negative_cache_seconds 60
     assert.deepEqual([...new Set(results.map((r) => r.status))], [200]);
     assert.equal(results.filter((r) => r.reachedUpstream.length === 1).length, 100);
     assert.equal(recorder.since(before).length, 1, 'exactly one introspection call');
+  });
+
+  test('a client that resets its request cannot cancel the call it started: the next request uses its answer', async () => {
+    const t = await token();
+    used.push(t);
+    const before = recorder.seen.length;
+    recorder.delayMs = 800;
+    try {
+      await new Promise((resolve, reject) => {
+        const socket = net.connect(stack.port, '127.0.0.1', () => {
+          socket.write(`GET /orders HTTP/1.1\r\nhost: api\r\nauthorization: Bearer ${t}\r\n\r\n`);
+          setTimeout(() => { socket.resetAndDestroy(); resolve(); }, 200);
+        });
+        socket.on('error', reject);
+      });
+      assert.equal(recorder.since(before).length, 1, 'the call was under way when the client reset');
+      const started = Date.now();
+      assertAllowed(await stack.send({ token: t }), { clientId: SERVICE });
+      assert.ok(Date.now() - started < 1500, `waited ${Date.now() - started} ms: for the call under way, not a new one`);
+    } finally {
+      recorder.delayMs = 0;
+    }
+    assert.equal(recorder.since(before).length, 1, 'one call for both requests');
   });
 
   test('a flood of 100 distinct unknown tokens costs at most 100 calls, and repeats within the negative window none', async () => {
