@@ -45,6 +45,7 @@ pub fn check(json: &str) -> Result<Checked, ConfigError> {
     shadowed_rules(&engine, &mut warnings);
     rule_warnings(engine.config(), &mut warnings);
     provider_warnings(engine.config(), &raw, &mut warnings);
+    introspection_warnings(engine.config(), &mut warnings);
     if engine.config().mode == Mode::DryRun {
         warnings.push(Warning::new(
             "mode",
@@ -177,6 +178,40 @@ fn rule_warnings(config: &Config, out: &mut Vec<Warning>) {
                     r.scopes.join(" ")
                 ),
             ));
+        }
+    }
+}
+
+/// A rule whose opaque tokens could go to several introspecting providers: only the first
+/// (configuration order) is ever asked.
+fn introspection_warnings(config: &Config, out: &mut Vec<Warning>) {
+    for (i, r) in config.rules.iter().enumerate() {
+        if r.access == Access::Anonymous {
+            continue;
+        }
+        let introspecting: Vec<&str> = config
+            .providers
+            .iter()
+            .enumerate()
+            .filter(|(j, p)| {
+                p.introspection.is_some()
+                    && r.providers
+                        .as_ref()
+                        .is_none_or(|a| a.contains(&tollgate_core::ProviderId(*j)))
+            })
+            .map(|(_, p)| p.name.as_str())
+            .collect();
+        if let [first, rest @ ..] = introspecting.as_slice() {
+            if !rest.is_empty() {
+                out.push(Warning::new(
+                    format!("rules[{i}]"),
+                    format!(
+                        "opaque tokens are introspected by {first} only (the first introspecting provider in \
+                         configuration order); {} never see(s) them here: list one in the rule's providers",
+                        rest.join(", ")
+                    ),
+                ));
+            }
         }
     }
 }

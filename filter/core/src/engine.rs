@@ -560,6 +560,25 @@ impl Engine {
                         return Err(fail(DenialKind::IntrospectionUnavailable(failure)))
                     }
                     None => {
+                        // A signed answer is checked with the provider's keys: when they
+                        // are fetched and not there yet, the request waits for them first.
+                        let signed = providers
+                            .get(provider.0)
+                            .and_then(|p| p.introspection.as_ref())
+                            .is_some_and(|i| i.response != introspection::ResponseMode::Json);
+                        let fetched = matches!(
+                            providers.get(provider.0).map(|p| &p.key_source),
+                            Some(KeySource::Remote(_) | KeySource::Discovery(_))
+                        );
+                        if signed
+                            && fetched
+                            && self.keys.get(provider.0).is_some_and(KeySet::is_empty)
+                        {
+                            trace.keys = Some(KeysNeeded {
+                                provider,
+                                reason: WaitReason::NoKeys,
+                            });
+                        }
                         trace.introspection = Some(IntrospectionNeeded {
                             provider,
                             token: OpaqueToken(token.to_owned()),

@@ -393,6 +393,11 @@ pub fn validate(
         }
     }
     if keys.is_empty() {
+        // A provider without keys of its own (it only introspects opaque tokens) will never
+        // have any: the token cannot be verified, which no retry changes.
+        if provider.key_source == crate::config::KeySource::Inline {
+            return Err(reject(TokenError::UnknownKeyId.into(), pv));
+        }
         return Err(reject(Failure::KeysUnavailable, pv));
     }
     // 8. typ

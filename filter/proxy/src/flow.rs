@@ -5,7 +5,7 @@
 //! keys ([`Pass::Resumed`], with the request's context made effective).
 
 use proxy_wasm::types::{Action, LogLevel};
-use tollgate_core::remote::{WaitReason, Waiter};
+use tollgate_core::remote::{Awaited, WaitReason, Waiter};
 use tollgate_core::{is_claim_header, Allowed, Denial, HeaderEdit, Outcome};
 
 use crate::environment::EnvoyRequest;
@@ -18,8 +18,13 @@ use crate::shared::Shared;
 pub(crate) enum Pass {
     /// The request headers just arrived: the request may wait for keys.
     Arrived,
-    /// The request waited for keys: it is decided now for good, and resumed if allowed.
-    Resumed,
+    /// The request waited for keys or an introspection call: it is decided now for good
+    /// (after keys, it may still wait for the introspection call whose answer they check),
+    /// and resumed if allowed.
+    Resumed {
+        /// It waited for keys.
+        after_keys: bool,
+    },
 }
 
 /// Envoy already starts every line with the plugin's name (`wasm log tollgate …:`), so the
@@ -90,27 +95,6 @@ pub(crate) fn run(shared: &mut Shared, context_id: u32, pass: Pass) -> Action {
         shared.keys.introspection.count_lookup(provider, hit);
     }
 
-    // 2b. An opaque token without a known verdict: wait for the introspection call for its
-    //     token (the one in flight, or one this request queues; the root context sends it).
-    //     A dry-run route waits too, so that its would-be verdict is the real one.
-    if let (Pass::Arrived, Outcome::Deny(_) | Outcome::DryRun(_), Some(need)) =
-        (pass, &evaluation.outcome, &evaluation.introspection)
-    {
-        let Shared { outbound, keys, .. } = &mut *shared;
-        if outbound.wait_for_introspection(keys, context_id, need, host::now_millis()) {
-            shared.ring();
-            log(
-                LogLevel::Debug,
-                &format!(
-                    "request {:?} waits for introspection by provider {}",
-                    request_id(&headers),
-                    shared.engine.provider_name(need.provider),
-                ),
-            );
-            return Action::Pause;
-        }
-    }
-
     // 3. Keys that a fetch in progress (or one this request starts) could bring: wait
     //    (the core decides: `Outbound::wait_for_keys`; the fetch is sent by the root context).
     if let (Pass::Arrived, Outcome::Deny(_), Some(need)) =
@@ -136,6 +120,31 @@ pub(crate) fn run(shared: &mut Shared, context_id: u32, pass: Pass) -> Action {
         // A fetch may have been decided (rate limits allowing) even if the request does
         // not wait for it.
         shared.ring();
+    }
+
+    // 3b. An opaque token without a known verdict: wait for the introspection call for its
+    //     token (the one in flight, or one this request queues; the root context sends it).
+    //     A dry-run route waits too, so that its would-be verdict is the real one. A request
+    //     that waited for the keys to check the answer with may wait for the call next.
+    if let (
+        Pass::Arrived | Pass::Resumed { after_keys: true },
+        Outcome::Deny(_) | Outcome::DryRun(_),
+        Some(need),
+    ) = (pass, &evaluation.outcome, &evaluation.introspection)
+    {
+        let Shared { outbound, keys, .. } = &mut *shared;
+        if outbound.wait_for_introspection(keys, context_id, need, host::now_millis()) {
+            shared.ring();
+            log(
+                LogLevel::Debug,
+                &format!(
+                    "request {:?} waits for introspection by provider {}",
+                    request_id(&headers),
+                    shared.engine.provider_name(need.provider),
+                ),
+            );
+            return Action::Pause;
+        }
     }
 
     // 4. Act.
@@ -208,7 +217,7 @@ fn would_deny(shared: &Shared, denial: &Denial, why: &Denied<'_>, pass: Pass) ->
 }
 
 fn resume_if(pass: Pass) -> Action {
-    if pass == Pass::Resumed {
+    if matches!(pass, Pass::Resumed { .. }) {
         if let Err(status) = host::resume_request() {
             log(
                 LogLevel::Error,
@@ -236,7 +245,8 @@ pub(crate) fn resume(shared: &mut Shared, waiters: Vec<Waiter>, caller: u32) {
             );
             continue;
         }
-        run(shared, waiter.context_id, Pass::Resumed);
+        let after_keys = matches!(waiter.awaits, Awaited::Keys(_));
+        run(shared, waiter.context_id, Pass::Resumed { after_keys });
     }
     // The introspection verdicts held for these requests are not kept beyond them.
     shared.outbound.settle();

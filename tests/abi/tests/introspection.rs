@@ -297,3 +297,86 @@ fn without_caching_every_request_asks() {
         assert_eq!(metric(&vm, "introspection_calls"), round);
     }
 }
+
+#[test]
+fn a_server_slower_than_timeout_ms_is_a_timeout() {
+    let mut vm = vm(&config(300));
+    let (req, action) = send(&mut vm, &orders(TOKEN));
+    assert_eq!(action, Action::Pause);
+    // Envoy ends the call at `timeout_ms` with its own 504 (the router's "upstream request
+    // timeout"), before the request's own deadline.
+    vm.advance_seconds(2).unwrap();
+    answer(&mut vm, "504", b"upstream request timeout");
+    let response = vm.local_response(req).unwrap().expect("answered");
+    assert_eq!(response.status, 503);
+    assert_eq!(
+        family(
+            &vm,
+            "introspection_failed",
+            &[("reason", "introspection_timeout")]
+        ),
+        1
+    );
+    // A quick 504 from the server itself is no timeout.
+    let (req, _) = send(&mut vm, &orders(TOKEN));
+    answer(&mut vm, "504", b"");
+    assert_eq!(vm.local_response(req).unwrap().unwrap().status, 503);
+    assert_eq!(
+        family(
+            &vm,
+            "introspection_failed",
+            &[("reason", "introspection_unavailable")]
+        ),
+        1
+    );
+}
+
+#[test]
+fn a_signed_answer_waits_for_the_keys_that_check_it() {
+    let mut config = config(300);
+    config["providers"][0]["jwks"] = json!({ "remote": {
+        "cluster": "idsvr", "url": "https://login.example.test/jwks", "timeout_ms": 2000 } });
+    config["providers"][0]["introspection"]["response"] = json!("phantom");
+    config["providers"][0]["introspection"]["forward"] = json!("jwt");
+    let mut vm = vm(&config);
+    let (req, action) = send(&mut vm, &orders(TOKEN));
+    assert_eq!(action, Action::Pause);
+    // First the keys (no request has brought them yet) ...
+    let calls = vm.pending_http_calls().to_vec();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].header(":method").as_deref(), Some("GET"));
+    assert_eq!(calls[0].header(":path").as_deref(), Some("/jwks"));
+    vm.respond_to_http_call(
+        calls[0].token,
+        &[(":status", "200")],
+        testkit::jwks(&[testkit::TestKey::Es256])
+            .to_string()
+            .as_bytes(),
+    )
+    .unwrap();
+    // ... then the introspection call, whose answer they check.
+    let calls = vm.pending_http_calls().to_vec();
+    assert_eq!(
+        calls.len(),
+        1,
+        "the request went on to the introspection call"
+    );
+    assert_eq!(calls[0].header(":method").as_deref(), Some("POST"));
+    assert_eq!(
+        calls[0].header("accept").as_deref(),
+        Some("application/jwt")
+    );
+    let jwt = testkit::token(testkit::TestKey::Es256, NOW);
+    answer(&mut vm, "200", jwt.as_bytes());
+    assert_eq!(vm.resumed(req).unwrap(), vec![0]);
+    assert_eq!(vm.local_response(req).unwrap(), None);
+    assert_eq!(
+        vm.request_header(req, "authorization").unwrap(),
+        Some(format!("Bearer {jwt}")),
+        "forward: jwt hands the API the phantom JWT"
+    );
+    assert_eq!(
+        vm.request_header(req, "x-user-id").unwrap().as_deref(),
+        Some("user-1")
+    );
+}

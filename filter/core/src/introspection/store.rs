@@ -6,15 +6,19 @@
 //!   token is never stored, and without the client secret nobody can tell which token an
 //!   entry belongs to or make two tokens share one.
 //! - **Expiry** ([`cache_until`]): an active answer until `now + min(cache_seconds,
-//!   max-age)`, and never after its `exp`; `cache_seconds: 0` (or `Cache-Control: no-store`,
-//!   `no-cache`, `max-age=0`) keeps nothing. A rejected (inactive) answer for
+//!   max-age)`, and never after its `exp`; `cache_seconds: 0` (or `Cache-Control: max-age=0`)
+//!   keeps nothing. A rejected (inactive) answer for
 //!   `negative_cache_seconds`. Failures are never kept.
-//! - **Bounds**: each introspecting provider has [`SLOTS`] slots (shared-data keys
-//!   `tollgate.introspection.<provider>.<slot>`, the slot chosen by the key); an entry
-//!   replaces whatever its slot held, and an entry larger than [`MAX_ENTRY_BYTES`] is not
-//!   kept. Envoy never frees a shared-data key, so the slots bound the memory: at most
-//!   `SLOTS × MAX_ENTRY_BYTES` = 8 MiB per introspecting provider per Envoy process
-//!   (typically a few hundred bytes per entry).
+//! - **Bounds**: each introspecting provider has [`BUCKETS`] buckets (shared-data keys
+//!   `tollgate.introspection.<provider>.<bucket>`, the bucket chosen by the key, written with
+//!   compare-and-swap), each holding up to [`ENTRIES_PER_BUCKET`] entries and
+//!   [`MAX_BUCKET_BYTES`] bytes ([`insert`]): a new entry first drops the expired ones and
+//!   the token's own older entry, then, if the bucket is still full, the entries that expire
+//!   soonest (inactive answers, with their short window, go first). An entry larger than
+//!   [`MAX_ENTRY_BYTES`] is not kept. Envoy never frees a shared-data key, so the buckets
+//!   bound the memory: at most `BUCKETS × MAX_BUCKET_BYTES` = 16 MiB per introspecting
+//!   provider per Envoy process; a JSON answer's entry takes 200–600 bytes, a signed one
+//!   1–2 KiB, so 8 192 typical entries take 2–5 MiB.
 
 use hmac_sha256::{Hash, HMAC};
 use serde_json::{Map, Value};
@@ -23,11 +27,17 @@ use super::{Introspection, Verdict};
 use crate::json;
 use crate::token::TokenError;
 
-/// Slots of the shared cache per introspecting provider.
-pub const SLOTS: u64 = 1024;
+/// Buckets of the shared cache per introspecting provider.
+pub const BUCKETS: u64 = 1024;
+
+/// Entries a bucket holds at most.
+pub const ENTRIES_PER_BUCKET: usize = 8;
 
 /// Largest entry kept in the shared cache, in bytes.
-pub const MAX_ENTRY_BYTES: usize = 8192;
+pub const MAX_ENTRY_BYTES: usize = 4096;
+
+/// Largest bucket, in bytes.
+pub const MAX_BUCKET_BYTES: usize = 16384;
 
 /// The name of a token's entry: a keyed hash (see the module documentation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -52,10 +62,10 @@ impl SharedKey {
         SharedKey(u128::from_be_bytes(first))
     }
 
-    /// The shared-data key of this entry's slot for `provider` (a provider name).
-    pub fn slot_name(&self, provider: &str) -> String {
-        let slot = (self.0 as u64) % SLOTS;
-        format!("tollgate.introspection.{provider}.{slot}")
+    /// The shared-data key of this entry's bucket for `provider` (a provider name).
+    pub fn bucket_name(&self, provider: &str) -> String {
+        let bucket = (self.0 as u64) % BUCKETS;
+        format!("tollgate.introspection.{provider}.{bucket}")
     }
 
     fn hex(&self) -> String {
@@ -75,7 +85,7 @@ pub struct Stored {
 /// Why a shared entry is not used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreError {
-    /// The slot holds another token's entry (or nothing).
+    /// The bucket holds no entry of this token.
     Absent,
     /// The entry has expired.
     Expired,
@@ -85,16 +95,15 @@ pub enum StoreError {
     TooLarge,
 }
 
-/// The `max-age` of a `Cache-Control` value: `no-store`, `no-cache` and `private` count as
-/// 0; a directive that cannot be read is ignored. `None` when there is no limit.
+/// The `max-age` of a `Cache-Control` value (the smallest, if repeated); `None` when there
+/// is none. Only `max-age` shortens an entry: `no-store` and `no-cache`, which OAuth servers
+/// put on every answer carrying token data (RFC 6749 §5.1), speak to HTTP caches about the
+/// bytes, not to how long the token's state holds. A directive that cannot be read is
+/// ignored.
 pub fn max_age(cache_control: Option<&str>) -> Option<u64> {
     let mut out: Option<u64> = None;
     for directive in cache_control?.split(',') {
-        let directive = directive.trim();
-        let lower = directive.to_ascii_lowercase();
-        if lower == "no-store" || lower == "no-cache" {
-            return Some(0);
-        }
+        let lower = directive.trim().to_ascii_lowercase();
         if let Some(value) = lower.strip_prefix("max-age=") {
             if let Ok(seconds) = value.trim_matches('"').parse::<u64>() {
                 out = Some(out.map_or(seconds, |o| o.min(seconds)));
@@ -145,8 +154,9 @@ const STORED_REJECTIONS: [TokenError; 14] = [
 ];
 
 impl Stored {
-    /// The entry's bytes for the shared cache.
-    pub fn encode(&self, key: SharedKey) -> Result<Vec<u8>, StoreError> {
+    /// The entry as a JSON object (fails for a rejection that cannot be stored, or an entry
+    /// larger than [`MAX_ENTRY_BYTES`]).
+    fn entry(&self, key: SharedKey) -> Result<Value, StoreError> {
         let mut entry = Map::new();
         entry.insert("k".into(), Value::String(key.hex()));
         entry.insert("until".into(), Value::from(self.until));
@@ -164,25 +174,34 @@ impl Stored {
                 entry.insert("rejected".into(), Value::String(e.reason().into()));
             }
         }
-        let bytes =
-            serde_json::to_vec(&Value::Object(entry)).map_err(|_| StoreError::Unreadable)?;
-        if bytes.len() > MAX_ENTRY_BYTES {
+        let entry = Value::Object(entry);
+        if entry.to_string().len() > MAX_ENTRY_BYTES {
             return Err(StoreError::TooLarge);
         }
-        Ok(bytes)
+        Ok(entry)
     }
 
-    /// The entry of `key` in a slot's bytes, if it is there and not expired at `now`.
+    /// A bucket holding only this entry.
+    pub fn encode(&self, key: SharedKey) -> Result<Vec<u8>, StoreError> {
+        insert(None, key, self, 0)
+    }
+
+    /// The entry of `key` in a bucket's bytes, if it is there and not expired at `now`.
     pub fn decode(bytes: &[u8], key: SharedKey, now: u64) -> Result<Stored, StoreError> {
         if bytes.is_empty() {
             return Err(StoreError::Absent);
         }
-        let mut entry = json::parse_object(bytes).ok_or(StoreError::Unreadable)?;
-        match entry.get("k").and_then(Value::as_str) {
-            Some(k) if k == key.hex() => {}
-            Some(_) => return Err(StoreError::Absent),
-            None => return Err(StoreError::Unreadable),
-        }
+        let Some(Value::Array(entries)) = json::parse_unique(bytes) else {
+            return Err(StoreError::Unreadable);
+        };
+        let hex = key.hex();
+        let entry = entries
+            .into_iter()
+            .find(|e| e.get("k").and_then(Value::as_str) == Some(hex.as_str()))
+            .ok_or(StoreError::Absent)?;
+        let Value::Object(mut entry) = entry else {
+            return Err(StoreError::Unreadable);
+        };
         let until = entry
             .get("until")
             .and_then(Value::as_u64)
@@ -208,5 +227,41 @@ impl Stored {
             _ => return Err(StoreError::Unreadable),
         };
         Ok(Stored { until, verdict })
+    }
+}
+
+/// The bucket `bucket` (its current bytes; `None` or unreadable: empty) with `stored` as the
+/// entry of `key` at `now`: expired entries and the key's older entry dropped, then the
+/// soonest-expiring others until the bucket fits [`ENTRIES_PER_BUCKET`] and
+/// [`MAX_BUCKET_BYTES`].
+pub fn insert(
+    bucket: Option<&[u8]>,
+    key: SharedKey,
+    stored: &Stored,
+    now: u64,
+) -> Result<Vec<u8>, StoreError> {
+    let entry = stored.entry(key)?;
+    let hex = key.hex();
+    let mut others: Vec<(u64, Value)> = match bucket.and_then(json::parse_unique) {
+        Some(Value::Array(entries)) => entries
+            .into_iter()
+            .filter_map(|e| {
+                let until = e.get("until").and_then(Value::as_u64)?;
+                let k = e.get("k").and_then(Value::as_str)?;
+                (until > now && k != hex).then_some((until, e))
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    // Latest expiry first: the soonest-expiring are cut from the end.
+    others.sort_by_key(|(until, _)| std::cmp::Reverse(*until));
+    others.truncate(ENTRIES_PER_BUCKET - 1);
+    loop {
+        let mut all: Vec<Value> = vec![entry.clone()];
+        all.extend(others.iter().map(|(_, e)| e.clone()));
+        let bytes = serde_json::to_vec(&Value::Array(all)).map_err(|_| StoreError::Unreadable)?;
+        if bytes.len() <= MAX_BUCKET_BYTES || others.pop().is_none() {
+            return Ok(bytes);
+        }
     }
 }

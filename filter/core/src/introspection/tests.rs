@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use serde_json::{json, Map, Value};
 
 use super::answer::{read, Reader, MAX_ANSWER_BYTES};
-use super::store::{MAX_ENTRY_BYTES, SLOTS};
+use super::store::{insert, BUCKETS, ENTRIES_PER_BUCKET, MAX_ENTRY_BYTES};
 use super::*;
 use crate::config::{Config, ConfigError};
 use crate::environment::{Environment, InMemory, RememberError};
@@ -666,8 +666,10 @@ fn cache_control_max_age() {
     assert_eq!(max_age(Some("max-age=60")), Some(60));
     assert_eq!(max_age(Some("private, Max-Age=30")), Some(30));
     assert_eq!(max_age(Some("max-age=60, max-age=20")), Some(20));
-    assert_eq!(max_age(Some("no-store")), Some(0));
-    assert_eq!(max_age(Some("max-age=60, no-cache")), Some(0));
+    // oidc-provider sends `no-store` on every answer: it says nothing about the token.
+    assert_eq!(max_age(Some("no-store")), None);
+    assert_eq!(max_age(Some("no-cache, no-store, max-age=30")), Some(30));
+    assert_eq!(max_age(Some("max-age=0")), Some(0));
     assert_eq!(max_age(Some("max-age=soon")), None);
     assert_eq!(max_age(Some("public")), None);
 }
@@ -698,13 +700,13 @@ fn shared_entries() {
         j
     };
     assert_ne!(key, SharedKey::of(&other_secret, "opaque-1"));
-    let name = key.slot_name("idsvr");
+    let name = key.bucket_name("idsvr");
     let slot: u64 = name
         .strip_prefix("tollgate.introspection.idsvr.")
         .unwrap()
         .parse()
         .unwrap();
-    assert!(slot < SLOTS);
+    assert!(slot < BUCKETS);
     assert!(!name.contains("opaque-1"));
 
     let active = Stored {
@@ -1027,4 +1029,70 @@ fn a_verdict_not_to_be_reused_is_not_cached_locally() {
     let again = e.evaluate_in(&headers, &mut env, NOW);
     assert_eq!(again.cache, Some(CacheLookup::Miss));
     assert_eq!(env.asked, 2);
+}
+
+#[test]
+fn a_bucket_keeps_several_entries_and_drops_the_soonest_expiring() {
+    let i = json_intro(300, 10);
+    let inactive = |until: u64| Stored {
+        until,
+        verdict: Verdict::Rejected(TokenError::Inactive),
+    };
+    let keys: Vec<SharedKey> = (0..ENTRIES_PER_BUCKET + 2)
+        .map(|n| SharedKey::of(&i, &format!("token-{n}")))
+        .collect();
+    let mut bucket: Option<Vec<u8>> = None;
+    for (n, key) in keys.iter().enumerate() {
+        let stored = inactive(NOW + 100 + n as u64);
+        bucket = Some(insert(bucket.as_deref(), *key, &stored, NOW).unwrap());
+    }
+    let bytes = bucket.unwrap();
+    // The two soonest-expiring entries made room; the others are all there.
+    for (n, key) in keys.iter().enumerate() {
+        let found = Stored::decode(&bytes, *key, NOW);
+        if n < 2 {
+            assert_eq!(found, Err(StoreError::Absent), "{n}");
+        } else {
+            assert_eq!(found, Ok(inactive(NOW + 100 + n as u64)), "{n}");
+        }
+    }
+    // Expired entries go first, and a token's new entry replaces its old one.
+    let fresh = insert(Some(&bytes), keys[5], &inactive(NOW + 500), NOW + 104).unwrap();
+    assert_eq!(
+        Stored::decode(&fresh, keys[5], NOW + 104),
+        Ok(inactive(NOW + 500))
+    );
+    assert_eq!(
+        Stored::decode(&fresh, keys[2], NOW + 104),
+        Err(StoreError::Absent)
+    );
+    assert_eq!(
+        Stored::decode(&fresh, keys[6], NOW + 104),
+        Ok(inactive(NOW + 106))
+    );
+    // An unreadable bucket is started afresh.
+    let restarted = insert(Some(b"garbage"), keys[0], &inactive(NOW + 5), NOW).unwrap();
+    assert_eq!(
+        Stored::decode(&restarted, keys[0], NOW),
+        Ok(inactive(NOW + 5))
+    );
+}
+
+#[test]
+fn a_jwt_at_a_provider_without_keys_is_a_401() {
+    let mut config = config_with(introspection("json"));
+    let provider = config["providers"][0].as_object_mut().unwrap();
+    provider.remove("jwks");
+    provider.remove("algorithms");
+    let mut e = engine(config);
+    let mut env = Known::new();
+    let jwt = testkit::token(TestKey::Es256, NOW);
+    let ev = e.evaluate_in(&testkit::request("GET", "/", Some(&jwt)), &mut env, NOW);
+    let Outcome::Deny(d) = ev.outcome else {
+        panic!("{:?}", ev.outcome)
+    };
+    assert_eq!(d.kind, DenialKind::InvalidToken(TokenError::UnknownKeyId));
+    assert_eq!(d.response("r").status, 401);
+    assert_eq!(ev.keys, None);
+    assert_eq!(env.asked, 0, "a JWT is never introspected");
 }

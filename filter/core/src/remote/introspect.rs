@@ -15,10 +15,11 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use super::{Call, HttpCall, Outbound, OutboundHost, SharedData};
+use super::{Call, HttpCall, Outbound, OutboundHost, SharedData, SwapError};
 use crate::config::ProviderId;
 use crate::engine::Engine;
 use crate::introspection::answer::{self, Reader};
+use crate::introspection::store;
 use crate::introspection::{
     self, cache_until, Failure, Introspection, IntrospectionNeeded, Known, SharedKey, Stored,
     Verdict,
@@ -174,7 +175,7 @@ impl Outbound {
         if let Some(known) = self.introspection.answers.get(&key) {
             return Some(known.clone());
         }
-        let (bytes, _) = host.get(&key.slot_name(&p.name));
+        let (bytes, _) = host.get(&key.bucket_name(&p.name));
         Stored::decode(&bytes?, key, now).ok().map(Ok)
     }
 
@@ -273,7 +274,10 @@ impl Outbound {
             introspection: &p.config,
             max_token_bytes: engine.config().max_token_bytes,
         };
-        let timed_out = response.status.is_none() && latency_ms.saturating_add(100) >= timeout_ms;
+        // Envoy ends a call that outlives its timeout with no answer, or with its own 504
+        // (the router's "upstream request timeout"): either, at the timeout, is a timeout.
+        let timed_out = matches!(response.status, None | Some(504))
+            && latency_ms.saturating_add(100) >= timeout_ms;
         let read = if timed_out {
             Err(Failure::Timeout)
         } else {
@@ -324,16 +328,9 @@ impl Outbound {
                     verdict,
                 };
                 if until.is_some() {
-                    let slot = key.slot_name(&p.name);
-                    let written =
-                        stored
-                            .encode(key)
-                            .map_err(|e| format!("{e:?}"))
-                            .and_then(|bytes| {
-                                host.compare_and_swap(&slot, &bytes, None)
-                                    .map_err(|e| format!("{e:?}"))
-                            });
-                    if let Err(why) = written {
+                    if let Err(why) =
+                        store_shared(host, &key.bucket_name(&p.name), key, &stored, now)
+                    {
                         host.report(Report::IntrospectionNotStored { provider: id, why });
                     }
                 }
@@ -343,4 +340,26 @@ impl Outbound {
         self.introspection.answers.insert(key, known);
         Some(self.waiters.take(Awaited::Introspection(key.0)))
     }
+}
+
+/// Write `stored` into its shared bucket `name`, with compare-and-swap (another worker may
+/// write the same bucket); the error says why not, for the log.
+fn store_shared(
+    host: &mut impl OutboundHost,
+    name: &str,
+    key: SharedKey,
+    stored: &Stored,
+    now: u64,
+) -> Result<(), String> {
+    for _ in 0..super::CAS_ATTEMPTS {
+        let (bytes, cas) = host.get(name);
+        let bucket =
+            store::insert(bytes.as_deref(), key, stored, now).map_err(|e| format!("{e:?}"))?;
+        match host.compare_and_swap(name, &bucket, cas) {
+            Ok(()) => return Ok(()),
+            Err(SwapError::Mismatch) => continue,
+            Err(SwapError::Refused(status)) => return Err(status),
+        }
+    }
+    Err("the bucket kept changing".into())
 }
