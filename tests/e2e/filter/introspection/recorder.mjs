@@ -3,7 +3,7 @@
 // calls here, where the server sees them (not by the filter's own metrics), read exactly what the filter sent
 // (method, headers, form body), and make the server misbehave as seen from Envoy: slow (`delayMs` before passing
 // the request on), broken (`fault`: an answer of its own), or gone (`stop()`: the port refuses connections until
-// `start()`); `dropAnswerHeaders` keeps answer headers from Envoy. Recorded requests hold tokens: they stay in memory and are never printed.
+// `start()`). Recorded requests hold tokens: they stay in memory and are never printed.
 import http from 'node:http';
 import { LOOPBACK } from '../../lib/net.mjs';
 
@@ -25,8 +25,6 @@ export async function startRecorder(targetPort, { name = 'recorder' } = {}) {
     delayMs: 0,
     /** When set, `{ status, body, contentType }` is answered instead of passing the request on. */
     fault: undefined,
-    /** Names of answer headers not passed back to Envoy (the record keeps the server's own). */
-    dropAnswerHeaders: [],
     /** Requests to `path` so far (default: the introspection endpoint). */
     calls(path = '/token/introspection') {
       return seen.filter((r) => r.url === path).length;
@@ -50,8 +48,7 @@ export async function startRecorder(targetPort, { name = 'recorder' } = {}) {
       answer.on('data', (c) => chunks.push(c));
       answer.on('end', () => {
         const text = Buffer.concat(chunks);
-        const dropped = new Set(handle.dropAnswerHeaders.map((n) => n.toLowerCase()));
-        const out = Object.fromEntries(Object.entries(answer.headers).filter(([n]) => !HOP_BY_HOP.has(n) && n !== 'content-length' && !dropped.has(n)));
+        const out = Object.fromEntries(Object.entries(answer.headers).filter(([n]) => !HOP_BY_HOP.has(n) && n !== 'content-length'));
         record.status = answer.statusCode;
         record.answer = { headers: answer.headers, body: text.toString('utf8') };
         res.writeHead(answer.statusCode, { ...out, 'content-length': text.length });

@@ -15,19 +15,6 @@ import { GATEWAY_CLIENT, RESOURCE, SCOPES, decodeBasic } from './authz.mjs';
 
 export { REALM };
 
-/**
- * Where the feature, as merged, differs from the issue and the contract (NOTES-FOR-MERGER.md). A test that checks
- * one of these runs as a node:test `todo`: it runs and shows its failure without failing the suite. Remove the
- * entry (and the `todo`) once the feature meets the issue.
- */
-export const KNOWN_MISMATCH = {
-  noStore: 'the feature reads Cache-Control: no-store, which oidc-provider puts on every answer, as max-age=0; the issue bounds an entry by max-age only (NOTES-FOR-MERGER.md)',
-  slots: 'the feature keeps one entry per cache slot, so inactive answers of colliding tokens are forgotten early (NOTES-FOR-MERGER.md)',
-  jwtAtOpaqueOnlyProvider: 'the feature answers a JWT at a provider without keys (json introspection only) with 503 keys_unavailable, a condition no retry ends (NOTES-FOR-MERGER.md)',
-  timeoutReason: 'the feature counts and logs a server slower than timeout_ms as introspection_unavailable, not introspection_timeout (NOTES-FOR-MERGER.md)',
-  answerKeysNotFetched: 'the feature never fetches remote or discovery keys to verify an RFC 9701 or phantom answer: only a JWT sent by a client starts a key fetch (NOTES-FOR-MERGER.md)',
-};
-
 /** The rules of every test configuration: the README's orders API. */
 export const RULES = [
   { match: { prefix: '/health' }, anonymous: true },
