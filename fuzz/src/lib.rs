@@ -13,6 +13,7 @@
 //! | `config` | `Config::from_json`, `Engine::from_json` | an error names a field (for any JSON object); an accepted config, written back as JSON from the model, parses to the same config |
 //! | `path` | `path::canonicalize`, the rule matchers, `Engine::evaluate` without a token | a canonical path has nothing the canonicaliser refuses and canonicalising it again is the identity; matchers agree with naive references; the engine's rule choice agrees with a naive first-match over the same rules |
 //! | `signature` | `Verifiers` (host path on the reference host, pure path), `p1363_to_der` | the two paths and `ring` agree; the valid signature verifies and a changed one does not; the DER form decodes back to `r‖s` |
+//! | `introspection` | `introspection::answer::read`, `admit_claims`, `cache_until`, `Stored` | only status 200 (204: inactive, phantom mode) gives a verdict; a json verdict is exactly a strict JSON object with a boolean `active`; a jwt/phantom verdict only for a body signed with the provider's key, carrying exactly that body; the reuse window never passes `exp` or `cache_seconds`; an entry decodes to itself under its key only and never holds the token |
 //! | `page` | the redirect page's `params`, `link`, `screen::decide` | a forwarded link starts with the configured base and carries only allow-listed, unique, correctly encoded parameters whose values decode to what was received; `extract` is idempotent |
 //!
 //! Adding a target: a module under `src/targets/`, one line in [`TARGETS`], a seed folder
@@ -59,6 +60,11 @@ pub const TARGETS: &[Target] = &[
         name: "signature",
         run: targets::signature::run,
         about: "signature verifiers: host path, pure path and ring agree",
+    },
+    Target {
+        name: "introspection",
+        run: targets::introspection::run,
+        about: "introspection answers (json, jwt, phantom), their reuse window and shared entry",
     },
     Target {
         name: "page",

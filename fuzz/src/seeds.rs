@@ -298,6 +298,61 @@ pub fn seeds(target: &str) -> Vec<(String, Vec<u8>)> {
                 ("control", p("", "?code=a%0Ab", "")),
             ])
         }
+        "introspection" => {
+            let now = testkit::NOW;
+            let active = json!({
+                "active": true, "iss": testkit::ISSUER, "aud": testkit::AUDIENCE,
+                "sub": "user-1", "scope": "orders:read", "exp": now + 100, "iat": now - 10,
+                "cnf": { "jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I" }
+            });
+            // selector: mode = b % 3 (json, jwt, phantom), status = b / 3 % 4 (200, 204, 500, none)
+            let case = |selector: u8, sign: Option<bool>, body: Vec<u8>| {
+                let mut v = vec![selector];
+                if let Some(sign) = sign {
+                    v.push(u8::from(sign));
+                }
+                v.extend(body);
+                v
+            };
+            let rfc9701 = json!({
+                "iss": testkit::ISSUER, "aud": "gateway", "iat": now,
+                "token_introspection": active,
+            });
+            named(vec![
+                (
+                    "json-active",
+                    case(0, None, active.to_string().into_bytes()),
+                ),
+                (
+                    "json-inactive",
+                    case(0, None, br#"{"active":false}"#.to_vec()),
+                ),
+                (
+                    "json-duplicate",
+                    case(0, None, br#"{"active":true,"active":false}"#.to_vec()),
+                ),
+                (
+                    "json-wrong-type",
+                    case(0, None, br#"{"active":true,"exp":"soon"}"#.to_vec()),
+                ),
+                ("json-500", case(6, None, b"oops".to_vec())),
+                ("json-no-answer", case(9, None, Vec::new())),
+                (
+                    "jwt-signed",
+                    case(1, Some(true), rfc9701.to_string().into_bytes()),
+                ),
+                ("jwt-unsigned", case(1, Some(false), b"a.b.c".to_vec())),
+                (
+                    "phantom-signed",
+                    case(
+                        2,
+                        Some(true),
+                        Value::Object(testkit::claims(now)).to_string().into_bytes(),
+                    ),
+                ),
+                ("phantom-204", case(5, Some(false), Vec::new())),
+            ])
+        }
         _ => Vec::new(),
     }
 }

@@ -8,7 +8,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use tollgate_fuzz::targets::{path, token};
+use tollgate_fuzz::targets::{introspection, path, token};
 use tollgate_fuzz::{seeds, TARGETS};
 
 fn dir(kind: &str, target: &str) -> PathBuf {
@@ -186,5 +186,34 @@ fn every_target_runs_on_hostile_bytes() {
         for i in inputs {
             (t.run)(i);
         }
+    }
+}
+
+#[test]
+fn introspection_seeds_reach_every_verdict() {
+    use tollgate_core::introspection::{Failure, Verdict};
+    use tollgate_core::TokenError;
+    let verdict = |name: &str| {
+        let bytes = fs::read(dir("corpus", "introspection").join(name)).unwrap();
+        introspection::checked(&bytes).unwrap()
+    };
+    for active in ["json-active", "jwt-signed", "phantom-signed"] {
+        assert!(
+            matches!(verdict(active), Ok(Verdict::Active { .. })),
+            "{active}"
+        );
+    }
+    for inactive in ["json-inactive", "phantom-204"] {
+        assert_eq!(
+            verdict(inactive),
+            Ok(Verdict::Rejected(TokenError::Inactive)),
+            "{inactive}"
+        );
+    }
+    for bad in ["json-duplicate", "json-wrong-type", "jwt-unsigned"] {
+        assert_eq!(verdict(bad), Err(Failure::BadAnswer), "{bad}");
+    }
+    for down in ["json-500", "json-no-answer"] {
+        assert_eq!(verdict(down), Err(Failure::Unavailable), "{down}");
     }
 }

@@ -33,10 +33,17 @@ impl Warning {
 }
 
 /// Parse `json` exactly as the filter does; `Err` is the filter's own error (field and text).
-pub fn check(json: &str) -> Result<Checked, ConfigError> {
-    // Secrets written as {"env": NAME} are read from this process's environment, as the
-    // filter reads them from its VM's.
-    let env = |name: &str| std::env::var(name).ok();
+/// `vm_env` is the VM environment the file gives the filter (looked up first).
+pub fn check(json: &str, vm_env: &[(String, String)]) -> Result<Checked, ConfigError> {
+    // Secrets written as {"env": NAME} are read from the VM environment the file sets, else
+    // from this process's environment, as the filter reads them from its VM's.
+    let env = |name: &str| {
+        vm_env
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .or_else(|| std::env::var(name).ok())
+    };
     let engine = Engine::from_json_with_env(json.as_bytes(), CacheSecret([0, 0]), &env)?;
     // Valid for the filter, so it is JSON: the raw document answers what the checked model
     // no longer says (whether a member was written at all).
@@ -45,6 +52,7 @@ pub fn check(json: &str) -> Result<Checked, ConfigError> {
     shadowed_rules(&engine, &mut warnings);
     rule_warnings(engine.config(), &mut warnings);
     provider_warnings(engine.config(), &raw, &mut warnings);
+    introspection_warnings(engine.config(), &mut warnings);
     if engine.config().mode == Mode::DryRun {
         warnings.push(Warning::new(
             "mode",
@@ -177,6 +185,40 @@ fn rule_warnings(config: &Config, out: &mut Vec<Warning>) {
                     r.scopes.join(" ")
                 ),
             ));
+        }
+    }
+}
+
+/// A rule whose opaque tokens could go to several introspecting providers: only the first
+/// (configuration order) is ever asked.
+fn introspection_warnings(config: &Config, out: &mut Vec<Warning>) {
+    for (i, r) in config.rules.iter().enumerate() {
+        if r.access == Access::Anonymous {
+            continue;
+        }
+        let introspecting: Vec<&str> = config
+            .providers
+            .iter()
+            .enumerate()
+            .filter(|(j, p)| {
+                p.introspection.is_some()
+                    && r.providers
+                        .as_ref()
+                        .is_none_or(|a| a.contains(&tollgate_core::ProviderId(*j)))
+            })
+            .map(|(_, p)| p.name.as_str())
+            .collect();
+        if let [first, rest @ ..] = introspecting.as_slice() {
+            if !rest.is_empty() {
+                out.push(Warning::new(
+                    format!("rules[{i}]"),
+                    format!(
+                        "opaque tokens are introspected by {first} only (the first introspecting provider in \
+                         configuration order); {} never see(s) them here: list one in the rule's providers",
+                        rest.join(", ")
+                    ),
+                ));
+            }
         }
     }
 }

@@ -282,6 +282,20 @@ fn warnings_for_valid_but_likely_wrong_configurations() {
             vec![],
         ),
         (
+            "two introspecting providers",
+            with(&|c| {
+                let intro = json!({"cluster": "as", "url": "https://login.example.com/introspect",
+                                   "client_id": "gw", "client_secret": "s"});
+                c["providers"][0]["introspection"] = intro.clone();
+                let mut second = c["providers"][0].clone();
+                second["name"] = json!("other");
+                second["issuer"] = json!("https://other.example.com");
+                c["providers"].as_array_mut().unwrap().push(second);
+                c["rules"][1]["providers"] = json!(["idsvr"]);
+            }),
+            vec!["rules[2]: opaque tokens are introspected by idsvr only (the first introspecting provider in configuration order); other never see(s) them here: list one in the rule's providers"],
+        ),
+        (
             "dry run",
             with(&|c| c["mode"] = json!("dry_run")),
             vec!["mode: \"dry_run\" at the top level: every denied request passes to the API (only counted and logged); use it while rolling out, then remove it"],

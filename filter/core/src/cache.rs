@@ -77,6 +77,21 @@ pub(crate) struct CachedToken {
     /// The `client_id` claim, kept only when client attestation is configured (a route
     /// may compare it with an attestation's `sub`).
     pub client_id: Option<String>,
+    /// Introspection with `forward: "jwt"`: the JWT that replaces `Authorization` upstream.
+    pub forward_jwt: Option<std::sync::Arc<str>>,
+}
+
+/// The `client_id` claim to keep in a cache entry: only when client attestation is
+/// configured (a route may compare it with an attestation's `sub`).
+pub(crate) fn attested_client_id(
+    config: &crate::config::Config,
+    claims: &serde_json::Map<String, serde_json::Value>,
+) -> Option<String> {
+    config.client_attestation.as_ref()?;
+    claims
+        .get("client_id")
+        .and_then(|c| c.as_str())
+        .map(str::to_owned)
 }
 
 pub(crate) type TokenHash = u128;
@@ -238,6 +253,7 @@ mod tests {
             filter_state: std::sync::Arc::from([]),
             auth: Default::default(),
             client_id: None,
+            forward_jwt: None,
         }
     }
 

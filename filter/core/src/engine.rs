@@ -29,7 +29,10 @@
 //!    sources (or two spellings of one) → 400 `invalid_request`; none → 401
 //!    [`DenialKind::MissingToken`].
 //! 7. Size cap, then the verified-token cache (hit: re-checked against `now`), else full
-//!    validation ([`crate::token`]) and a cache insert.
+//!    validation ([`crate::token`]) and a cache insert; an opaque token on a route with an
+//!    introspecting provider gets the authorization server's verdict instead
+//!    ([`crate::introspection`]: from the environment, or 503 and
+//!    [`Evaluation::introspection`] for the glue to make the call).
 //! 8. The binding (certificate, DPoP proof), then the route's provider restriction and scopes
 //!    (all required, exact match) → 403 [`DenialKind::InsufficientScope`].
 //! 9. Only then is a DPoP proof written to the replay store (a request refused anyway
@@ -57,6 +60,7 @@ use crate::config::{
 };
 use crate::credential;
 use crate::environment::{Environment, Plain};
+use crate::introspection::{self, IntrospectionNeeded, OpaqueToken};
 use crate::jwks::KeySet;
 use crate::path;
 use crate::remote::WaitReason;
@@ -115,6 +119,9 @@ pub struct Evaluation {
     /// A provider with fetched keys (remote or discovery) that had no keys, or did not know
     /// the token's `kid`: fetching its keys could change the outcome (the glue may wait).
     pub keys: Option<KeysNeeded>,
+    /// An opaque token whose verdict is not known yet: an introspection call could bring
+    /// it (the glue may wait; see [`crate::introspection`]).
+    pub introspection: Option<IntrospectionNeeded>,
     /// Why the request was (or would be) denied, in detail (see [`crate::explain`]); only
     /// when [`Engine::set_explain`] is on (the glue turns it on with debug logging).
     pub explanation: Option<String>,
@@ -209,6 +216,7 @@ struct Trace {
     signature: Option<Path>,
     proof_signature: Option<Path>,
     keys: Option<KeysNeeded>,
+    introspection: Option<IntrospectionNeeded>,
 }
 
 impl Engine {
@@ -344,6 +352,11 @@ impl Engine {
         self.keys.get(id.0)
     }
 
+    /// The key sets of every provider, in configuration order.
+    pub fn key_sets(&self) -> &[KeySet] {
+        &self.keys
+    }
+
     /// Replace one provider's key set (remote JWKS refresh); an id out of range is ignored.
     /// Cached tokens of that provider are dropped, so a key removed from the JWKS stops
     /// working at once.
@@ -472,6 +485,7 @@ impl Engine {
             signature: trace.signature,
             proof_signature: trace.proof_signature,
             keys: trace.keys,
+            introspection: trace.introspection,
         }
     }
 
@@ -580,6 +594,70 @@ impl Engine {
             token::check_time(skew, Some(hit.exp), hit.nbf, now).map_err(fail)?;
             return binding.admit(hit, &target, forward_token, env, &mut trace.proof_signature);
         }
+        // An opaque token and a route with an introspecting provider: the authorization
+        // server's verdict (stored, or from a call the glue makes) instead of a signature.
+        if !introspection::is_jws_compact(token) {
+            if let Some(provider) = introspection::choose(providers, allowed_providers) {
+                let fail = |kind: DenialKind| Denial {
+                    kind,
+                    provider: Some(provider),
+                    challenge: route_challenge(providers, rule, &credential, Some(provider)),
+                };
+                let stored = match env.introspection(provider, token, now) {
+                    Some(Ok(stored)) => stored,
+                    Some(Err(failure)) => {
+                        return Err(fail(DenialKind::IntrospectionUnavailable(failure)))
+                    }
+                    None => {
+                        // A signed answer is checked with the provider's keys: when they
+                        // are fetched and not there yet, the request waits for them first.
+                        let signed = providers
+                            .get(provider.0)
+                            .and_then(|p| p.introspection.as_ref())
+                            .is_some_and(|i| i.response != introspection::ResponseMode::Json);
+                        let fetched = matches!(
+                            providers.get(provider.0).map(|p| &p.key_source),
+                            Some(KeySource::Remote(_) | KeySource::Discovery(_))
+                        );
+                        if signed
+                            && fetched
+                            && self.keys.get(provider.0).is_some_and(KeySet::is_empty)
+                        {
+                            trace.keys = Some(KeysNeeded {
+                                provider,
+                                reason: WaitReason::NoKeys,
+                            });
+                        }
+                        trace.introspection = Some(IntrospectionNeeded {
+                            provider,
+                            token: OpaqueToken(token.to_owned()),
+                        });
+                        return Err(fail(DenialKind::IntrospectionUnavailable(
+                            introspection::Failure::Timeout,
+                        )));
+                    }
+                };
+                let entry = introspection::cache_entry(
+                    &self.config,
+                    provider,
+                    &self.filter_state_names,
+                    &stored,
+                    now,
+                )
+                .map_err(|e| fail(DenialKind::InvalidToken(e)))?;
+                let decision = binding.admit(
+                    &entry,
+                    &target,
+                    forward_token,
+                    env,
+                    &mut trace.proof_signature,
+                );
+                if stored.until > now {
+                    self.cache.insert(hash, entry, now);
+                }
+                return decision;
+            }
+        }
         if !credential::is_token68(token) {
             return Err(unattributed(DenialKind::InvalidRequest(
                 RequestError::MalformedAuthorization,
@@ -612,13 +690,8 @@ impl Engine {
                     headers: claim_headers(&self.config.claims_to_headers, &v.claims).into(),
                     filter_state: claim_headers(&self.filter_state_names, &v.claims).into(),
                     auth: crate::step_up::AuthClaims::from_claims(&v.claims),
-                    client_id: self
-                        .config
-                        .client_attestation
-                        .is_some()
-                        .then(|| v.claims.get("client_id").and_then(|c| c.as_str()))
-                        .flatten()
-                        .map(str::to_owned),
+                    client_id: crate::cache::attested_client_id(&self.config, &v.claims),
+                    forward_jwt: None,
                 };
                 // The token itself is good: it is cached whatever the binding says, and the
                 // binding is checked on this and every later request.

@@ -48,6 +48,18 @@ pub trait Environment {
         remember_until: u64,
         now: u64,
     ) -> Result<(), RememberError>;
+    /// What is known about the opaque `token` of introspecting `provider`: a stored or just
+    /// received verdict, or the failure of the call that just ended ([`crate::introspection`]).
+    /// `None`: nothing yet (the request may wait for a call). The default knows nothing.
+    fn introspection(
+        &mut self,
+        provider: crate::config::ProviderId,
+        token: &str,
+        now: u64,
+    ) -> Option<crate::introspection::Known> {
+        let _ = (provider, token, now);
+        None
+    }
 }
 
 /// A request without TLS client certificate and without a replay store: certificate-bound

@@ -228,7 +228,7 @@ pub fn failed_step(denial: &Denial) -> Step {
         )
         | DenialKind::MissingToken => Step::Credential,
         DenialKind::NoMatchingRule => Step::Rule,
-        DenialKind::KeysUnavailable => Step::Provider,
+        DenialKind::KeysUnavailable | DenialKind::IntrospectionUnavailable(_) => Step::Provider,
         DenialKind::InsufficientScope { .. } => Step::Scopes,
         DenialKind::InvalidDpopProof(_)
         | DenialKind::ReplayCacheUnavailable
@@ -258,7 +258,8 @@ pub fn failed_step(denial: &Denial) -> Step {
             | T::LifetimeTooLong
             | T::BadScopeClaim
             | T::ClaimMismatch
-            | T::BadConfirmation => Step::Claims,
+            | T::BadConfirmation
+            | T::Inactive => Step::Claims,
             T::DpopBoundAsBearer
             | T::DpopRequired
             | T::NotDpopBound

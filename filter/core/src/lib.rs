@@ -15,6 +15,7 @@ pub mod engine;
 pub mod environment;
 pub mod explain;
 pub mod host_verify;
+pub mod introspection;
 pub mod jwks;
 pub mod metadata;
 pub mod nonce;

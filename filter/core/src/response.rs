@@ -13,6 +13,7 @@
 //! | [`DenialKind::ReplayStoreFull`] | 503 | `Retry-After: <seconds until room>` | `temporarily_unavailable` |
 //! | [`DenialKind::UseDpopNonce`] | 401 | `DPoP realm="…", error="use_dpop_nonce", error_description="…", algs="…"` and `DPoP-Nonce: <fresh>` | `use_dpop_nonce` |
 //! | [`DenialKind::InsufficientUserAuthentication`] | 401 | `Bearer realm="…", error="insufficient_user_authentication", error_description="…", acr_values="…", max_age="…"` (RFC 9470 §3) | `insufficient_user_authentication` |
+//! | [`DenialKind::IntrospectionUnavailable`] | 503 | `Retry-After: 5` | `temporarily_unavailable` |
 //!
 //! With [`Challenge::Dpop`] (the request used the DPoP scheme, or the route requires DPoP)
 //! every challenge is `DPoP realm="…", …, algs="…"` instead of `Bearer realm="…", …`.
@@ -94,6 +95,9 @@ pub enum DenialKind {
     /// A client attestation (or the token request it comes with) is refused: see
     /// [`crate::attestation`] for the status and `error` of each case.
     ClientAttestation(crate::attestation::AttestationDenial),
+    /// The authorization server's introspection endpoint gave no verdict on an opaque token
+    /// (down, too slow, 5xx, a malformed answer): 503 with `Retry-After`, never 401.
+    IntrospectionUnavailable(crate::introspection::Failure),
 }
 
 /// The authentication scheme a 401 (or 400/403) challenges with.
@@ -193,6 +197,11 @@ pub const ALL_REASONS: &[&str] = &[
     "certificate_mismatch",
     "not_certificate_bound",
     "token_source_not_allowed",
+    "token_inactive",
+    // Introspection failures
+    "introspection_unavailable",
+    "introspection_timeout",
+    "introspection_bad_answer",
     // ProofError (invalid_dpop_proof)
     "dpop_missing_proof",
     "dpop_multiple_proofs",
@@ -289,6 +298,7 @@ impl Denial {
             DenialKind::UseDpopNonce { reason, .. } => reason.reason(),
             DenialKind::InsufficientUserAuthentication { reason, .. } => reason.reason(),
             DenialKind::ClientAttestation(a) => a.error.reason(),
+            DenialKind::IntrospectionUnavailable(f) => f.reason(),
         }
     }
 
@@ -309,6 +319,7 @@ impl Denial {
             DenialKind::UseDpopNonce { reason, .. } => reason.description().into(),
             DenialKind::InsufficientUserAuthentication { reason, .. } => reason.to_string(),
             DenialKind::ClientAttestation(a) => a.error.to_string(),
+            DenialKind::IntrospectionUnavailable(f) => f.to_string(),
         }
     }
 
@@ -463,6 +474,10 @@ impl Denial {
                     "temporarily_unavailable",
                     "the keys to verify this token are not available yet; retry later".into(),
                 )
+            }
+            DenialKind::IntrospectionUnavailable(f) => {
+                headers.push(("retry-after".into(), RETRY_AFTER_SECONDS.to_string()));
+                (503, "temporarily_unavailable", format!("{f}; retry later"))
             }
         };
         headers.push(("content-type".into(), "application/json".into()));

@@ -133,6 +133,9 @@ pub enum TokenError {
     /// The token came from a source (header, cookie, query parameter) its provider does
     /// not read tokens from (another provider of the route does).
     SourceNotAllowed,
+    /// The authorization server says the opaque token is not active (introspection:
+    /// revoked, expired or unknown).
+    Inactive,
 }
 
 impl TokenError {
@@ -171,6 +174,7 @@ impl TokenError {
             TokenError::CertificateMismatch => "certificate_mismatch",
             TokenError::NotCertificateBound => "not_certificate_bound",
             TokenError::SourceNotAllowed => "token_source_not_allowed",
+            TokenError::Inactive => "token_inactive",
         }
     }
 }
@@ -216,6 +220,7 @@ impl fmt::Display for TokenError {
             TokenError::SourceNotAllowed => {
                 "the token was sent where its issuer's tokens are not accepted"
             }
+            TokenError::Inactive => "the token is not active",
         })
     }
 }
@@ -286,7 +291,7 @@ impl Confirmation {
 
 /// Step 12 (`cnf`): absent, or an object with only `jkt` and/or `x5t#S256`, each the
 /// base64url encoding of 32 bytes.
-fn confirmation(c: &Map<String, Value>) -> Result<Confirmation, TokenError> {
+pub(crate) fn confirmation(c: &Map<String, Value>) -> Result<Confirmation, TokenError> {
     let Some(cnf) = c.get("cnf") else {
         return Ok(Confirmation::default());
     };
@@ -388,6 +393,11 @@ pub fn validate(
         }
     }
     if keys.is_empty() {
+        // A provider without keys of its own (it only introspects opaque tokens) will never
+        // have any: the token cannot be verified, which no retry changes.
+        if provider.key_source == crate::config::KeySource::Inline {
+            return Err(reject(TokenError::UnknownKeyId.into(), pv));
+        }
         return Err(reject(Failure::KeysUnavailable, pv));
     }
     // 8. typ

@@ -37,10 +37,17 @@ pub(crate) fn grant(
             challenge: challenge(),
         });
     }
-    let (token_edits, path) = match strip.and_then(|b| b.source) {
+    let (mut token_edits, path) = match strip.and_then(|b| b.source) {
         None => (Vec::new(), target.rewritten()),
         Some(source) => strip_token(source, strip.map_or(&[][..], |b| b.headers), target),
     };
+    // Introspection with `forward: "jwt"`: the API gets the authorization server's JWT.
+    if let Some(jwt) = &entry.forward_jwt {
+        token_edits.push(HeaderEdit::Set(
+            "authorization".into(),
+            format!("Bearer {jwt}"),
+        ));
+    }
     Ok(Allowed {
         set_headers: Arc::clone(&entry.headers),
         filter_state: Arc::clone(&entry.filter_state),

@@ -5,11 +5,12 @@
 //! keys ([`Pass::Resumed`], with the request's context made effective).
 
 use proxy_wasm::types::{Action, LogLevel};
-use tollgate_core::remote::{WaitReason, Waiter};
+use tollgate_core::remote::{Awaited, WaitReason, Waiter};
 use tollgate_core::{is_claim_header, Allowed, Denial, HeaderEdit, Outcome};
 
 use crate::environment::EnvoyRequest;
 use crate::host;
+use crate::introspection::Lookup;
 use crate::shared::Shared;
 
 /// Which pass over a request this is.
@@ -17,8 +18,13 @@ use crate::shared::Shared;
 pub(crate) enum Pass {
     /// The request headers just arrived: the request may wait for keys.
     Arrived,
-    /// The request waited for keys: it is decided now for good, and resumed if allowed.
-    Resumed,
+    /// The request waited for keys or an introspection call: it is decided now for good
+    /// (after keys, it may still wait for the introspection call whose answer they check),
+    /// and resumed if allowed.
+    Resumed {
+        /// It waited for keys.
+        after_keys: bool,
+    },
 }
 
 /// Envoy already starts every line with the plugin's name (`wasm log tollgate …:`), so the
@@ -64,24 +70,45 @@ pub(crate) fn run_with(
     //    (e.g. the refetch for a rotated key): install them and decide again before waiting
     //    or triggering a fetch of our own. Only denials get here: not the hot path.
     let now = host::now_seconds();
-    let mut env = EnvoyRequest::new(shared.engine.config().dpop_replay_cache_size);
-    let mut evaluation = shared.engine.evaluate_body_in(headers, body, &mut env, now);
-    if let Some(need) = evaluation.keys {
+    let mut request = EnvoyRequest::new(shared.engine.config().dpop_replay_cache_size);
+    let (evaluation, looked_up) = {
         let Shared {
             engine,
             outbound,
             keys,
             ..
         } = &mut *shared;
-        if outbound.adopt(keys, engine, need.provider, now) {
-            evaluation = engine.evaluate_body_in(headers, body, &mut env, now);
+        // The environment also answers the look-up of an opaque token's verdict.
+        let mut env = Lookup {
+            request: &mut request,
+            outbound,
+            host: keys,
+            looked_up: None,
+        };
+        let evaluation = engine.evaluate_body_in(headers, body, &mut env, now);
+        let looked_up = env.looked_up;
+        match evaluation.keys {
+            Some(need) if outbound.adopt(keys, engine, need.provider, now) => {
+                let mut env = Lookup {
+                    request: &mut request,
+                    outbound,
+                    host: keys,
+                    looked_up: None,
+                };
+                let evaluation = engine.evaluate_body_in(headers, body, &mut env, now);
+                (evaluation, env.looked_up)
+            }
+            _ => (evaluation, looked_up),
         }
-    }
+    };
     // A request that waited was counted when it arrived: its second look-up in the token
     // cache is the same miss, not another one.
     shared
         .metrics
         .count_evaluation(&evaluation, pass == Pass::Arrived);
+    if let (Pass::Arrived, Some((provider, hit))) = (pass, looked_up) {
+        shared.keys.introspection.count_lookup(provider, hit);
+    }
 
     // 3. Keys that a fetch in progress (or one this request starts) could bring: wait
     //    (the core decides: `Outbound::wait_for_keys`; the fetch is sent by the root context).
@@ -108,6 +135,31 @@ pub(crate) fn run_with(
         // A fetch may have been decided (rate limits allowing) even if the request does
         // not wait for it.
         shared.ring();
+    }
+
+    // 3b. An opaque token without a known verdict: wait for the introspection call for its
+    //     token (the one in flight, or one this request queues; the root context sends it).
+    //     A dry-run route waits too, so that its would-be verdict is the real one. A request
+    //     that waited for the keys to check the answer with may wait for the call next.
+    if let (
+        Pass::Arrived | Pass::Resumed { after_keys: true },
+        Outcome::Deny(_) | Outcome::DryRun(_),
+        Some(need),
+    ) = (pass, &evaluation.outcome, &evaluation.introspection)
+    {
+        let Shared { outbound, keys, .. } = &mut *shared;
+        if outbound.wait_for_introspection(keys, context_id, need, host::now_millis()) {
+            shared.ring();
+            log(
+                LogLevel::Debug,
+                &format!(
+                    "request {:?} waits for introspection by provider {}",
+                    request_id(&headers),
+                    shared.engine.provider_name(need.provider),
+                ),
+            );
+            return Action::Pause;
+        }
     }
 
     // 4. Act.
@@ -183,7 +235,7 @@ fn would_deny(shared: &Shared, denial: &Denial, why: &Denied<'_>, pass: Pass) ->
 }
 
 fn resume_if(pass: Pass) -> Action {
-    if pass == Pass::Resumed {
+    if matches!(pass, Pass::Resumed { .. }) {
         if let Err(status) = host::resume_request() {
             log(
                 LogLevel::Error,
@@ -194,11 +246,12 @@ fn resume_if(pass: Pass) -> Action {
     Action::Continue
 }
 
-/// Decide the requests that waited for keys, now that their fetch ended or their wait ran
-/// out: each is answered or let through (it does not wait a second time). `caller` is the
+/// Decide the requests that waited for keys or an introspection call, now that it ended or
+/// their wait ran out: each is answered or let through (it does not wait a second time). `caller` is the
 /// context of the callback this runs in; it is made effective again afterwards.
 pub(crate) fn resume(shared: &mut Shared, waiters: Vec<Waiter>, caller: u32) {
     if waiters.is_empty() {
+        shared.outbound.settle();
         return;
     }
     for waiter in waiters {
@@ -210,8 +263,11 @@ pub(crate) fn resume(shared: &mut Shared, waiters: Vec<Waiter>, caller: u32) {
             );
             continue;
         }
-        run(shared, waiter.context_id, Pass::Resumed);
+        let after_keys = matches!(waiter.awaits, Awaited::Keys(_));
+        run(shared, waiter.context_id, Pass::Resumed { after_keys });
     }
+    // The introspection verdicts held for these requests are not kept beyond them.
+    shared.outbound.settle();
     let _ = host::set_effective_context(caller);
 }
 

@@ -164,10 +164,12 @@ pub(crate) fn set_shared_data(key: &str, value: &[u8], cas: Option<u32>) -> Resu
     hostcalls::set_shared_data(key, Some(value), cas)
 }
 
-/// Send an HTTP request to `cluster`; returns the call's token.
+/// Send an HTTP request to `cluster` (with `body` unless it is empty); returns the call's
+/// token.
 pub(crate) fn http_call(
     cluster: &str,
     headers: &[(String, String)],
+    body: &[u8],
     timeout_ms: u64,
 ) -> Result<u32, Status> {
     let headers: Vec<(&str, &str)> = headers
@@ -177,10 +179,27 @@ pub(crate) fn http_call(
     hostcalls::dispatch_http_call(
         cluster,
         headers,
-        None,
+        (!body.is_empty()).then_some(body),
         Vec::new(),
         std::time::Duration::from_millis(timeout_ms),
     )
+}
+
+/// A header of the HTTP call response being delivered.
+pub(crate) fn http_call_header(name: &str) -> Option<String> {
+    hostcalls::get_map_value(MapType::HttpCallResponseHeaders, name)
+        .ok()
+        .flatten()
+}
+
+/// Define a histogram; returns its id.
+pub(crate) fn define_histogram(name: &str) -> Result<u32, Status> {
+    hostcalls::define_metric(MetricType::Histogram, name)
+}
+
+/// Record one value in a histogram; failures are ignored.
+pub(crate) fn record(metric_id: u32, value: u64) {
+    let _ = hostcalls::record_metric(metric_id, value);
 }
 
 /// `:status` of the HTTP call response being delivered (None if absent or unparsable).

@@ -29,9 +29,11 @@ struct ProviderMetrics {
     refetch_triggered: u32,
 }
 
-/// The host as `Outbound` sees it: proxy-wasm calls, and the metrics of each remote provider.
+/// The host as `Outbound` sees it: proxy-wasm calls, and the metrics of each remote provider
+/// and of each introspecting provider.
 pub(crate) struct KeysHost {
     providers: Vec<ProviderMetrics>,
+    pub(crate) introspection: crate::introspection::IntrospectionMetrics,
 }
 
 /// A random worker id: std seeds `RandomState` from the host's randomness (WASI
@@ -90,7 +92,14 @@ pub(crate) fn new(engine: &Engine) -> Result<(Outbound, KeysHost), String> {
             name,
         });
     }
-    Ok((outbound, KeysHost { providers }))
+    let introspection = crate::introspection::IntrospectionMetrics::define(engine, &base)?;
+    Ok((
+        outbound,
+        KeysHost {
+            providers,
+            introspection,
+        },
+    ))
 }
 
 /// The answer of the current HTTP call: its status (`None`: it failed without a response)
@@ -112,6 +121,12 @@ pub(crate) fn read_answer(
         Vec::new()
     };
     (status, body)
+}
+
+/// The `Cache-Control` max-age of the HTTP call response being delivered (introspection
+/// answers may shorten their reuse with it).
+pub(crate) fn max_age() -> Option<u64> {
+    tollgate_core::introspection::max_age(host::http_call_header("cache-control").as_deref())
 }
 
 /// [`read_answer`] as the core takes it.
@@ -143,10 +158,14 @@ impl SharedData for KeysHost {
 
 impl OutboundHost for KeysHost {
     fn dispatch(&mut self, call: &HttpCall<'_>) -> Result<u32, String> {
-        host::http_call(call.cluster, &call.headers, call.timeout_ms).map_err(|s| format!("{s:?}"))
+        host::http_call(call.cluster, &call.headers, call.body, call.timeout_ms)
+            .map_err(|s| format!("{s:?}"))
     }
 
     fn report(&mut self, report: Report) {
+        if self.introspection.report(&report) {
+            return;
+        }
         let Some(m) = self
             .providers
             .iter()

@@ -19,6 +19,7 @@ mod flow;
 mod guidance;
 mod host;
 mod http;
+mod introspection;
 mod keys;
 mod metrics;
 mod root;

@@ -91,7 +91,8 @@ impl TollgateRoot {
 }
 
 impl Context for TollgateRoot {
-    /// Every key fetch is dispatched by the root context, so every answer arrives here.
+    /// Every key fetch and introspection call is dispatched by the root context, so every
+    /// answer arrives here.
     fn on_http_call_response(
         &mut self,
         token_id: u32,
@@ -118,9 +119,18 @@ impl Context for TollgateRoot {
         };
         let (status, body) = keys::read_answer(num_headers, body_size, limit);
         let response = keys::response(status, body_size, &body);
+        let max_age = keys::max_age();
         let now = host::now_seconds();
         let mut waiters = outbound
-            .on_response(keys, engine, token_id, &response, now)
+            .on_answer(
+                keys,
+                engine,
+                token_id,
+                &response,
+                max_age,
+                now,
+                host::now_millis(),
+            )
             .unwrap_or_default();
         // Discovery answered: the JWKS request is sent from here, the root context.
         waiters.extend(outbound.flush(keys, now));

@@ -13,6 +13,7 @@ use tollgate_core::config::{
     KeySource, Mode, PathMatch, PopMethods, Provider, RemoteJwks, Rule, RuleAttestation,
     SignaturePath, TokenSource,
 };
+use tollgate_core::introspection::{Forward, Introspection, ResponseMode};
 use tollgate_core::{CacheSecret, Engine, PathParameters};
 
 /// Run one input.
@@ -101,7 +102,7 @@ pub fn to_json(c: &Config, input: &Value) -> Value {
         "providers": providers
             .iter()
             .enumerate()
-            .map(|(i, p)| provider_json(p, &input["providers"][i]["jwks"]["inline"]))
+            .map(|(i, p)| provider_json(p, &input["providers"][i]))
             .collect::<Vec<_>>(),
         "rules": rules.iter().map(|r| rule_json(r, &names)).collect::<Vec<_>>(),
         "claims_to_headers": claims_to_headers
@@ -169,7 +170,8 @@ fn attestation_json(a: &ClientAttestation, input: &Value) -> Value {
     out
 }
 
-fn provider_json(p: &Provider, inline: &Value) -> Value {
+fn provider_json(p: &Provider, input: &Value) -> Value {
+    let inline = &input["jwks"]["inline"];
     let Provider {
         name,
         issuer,
@@ -185,6 +187,7 @@ fn provider_json(p: &Provider, inline: &Value) -> Value {
         sources,
         key_source,
         initial_keys: _,
+        introspection,
     } = p;
     let DpopPolicy {
         max_age_seconds,
@@ -222,7 +225,7 @@ fn provider_json(p: &Provider, inline: &Value) -> Value {
             "cache_seconds": cache_seconds, "refetch_interval_seconds": refetch_interval_seconds,
         }}),
     };
-    json!({
+    let mut out = json!({
         "name": name,
         "issuer": issuer,
         "audiences": audiences,
@@ -239,7 +242,46 @@ fn provider_json(p: &Provider, inline: &Value) -> Value {
         "binding": binding_json(*binding),
         "dpop": dpop_json,
         "sources": sources.iter().map(source_json).collect::<Vec<_>>(),
-    })
+    });
+    // A provider that only introspects (json answers) may have no keys at all.
+    if input.get("jwks").is_none() {
+        if let Some(o) = out.as_object_mut() {
+            o.remove("jwks");
+        }
+    }
+    if let Some(Introspection {
+        cluster,
+        url: _,
+        client_id,
+        client_secret,
+        response,
+        cache_seconds,
+        negative_cache_seconds,
+        timeout_ms,
+        forward,
+    }) = introspection
+    {
+        out["introspection"] = json!({
+            "cluster": cluster,
+            // The checked URL keeps no spelling of its own: the input's is written back.
+            "url": input["introspection"]["url"],
+            "client_id": client_id,
+            "client_secret": client_secret.expose(),
+            "response": match response {
+                ResponseMode::Json => "json",
+                ResponseMode::Jwt => "jwt",
+                ResponseMode::Phantom => "phantom",
+            },
+            "cache_seconds": cache_seconds,
+            "negative_cache_seconds": negative_cache_seconds,
+            "timeout_ms": timeout_ms,
+            "forward": match forward {
+                Forward::Claims => "claims",
+                Forward::Jwt => "jwt",
+            },
+        });
+    }
+    out
 }
 
 fn binding_json(b: Binding) -> &'static str {

@@ -1,6 +1,7 @@
 //! The fuzz targets (see the crate documentation for what each one checks).
 
 pub mod config;
+pub mod introspection;
 pub mod jwks;
 pub mod page;
 pub mod path;

@@ -27,6 +27,8 @@ mod hostile_headers;
 #[cfg(test)]
 mod insufficient_scope;
 #[cfg(test)]
+mod introspection;
+#[cfg(test)]
 mod logs_never_carry_the_token;
 #[cfg(test)]
 mod missing_token;

@@ -53,6 +53,14 @@ export const DEFAULTS = Object.freeze({
   clientCertificateHeader: 'x-ssl-client-cert',
   // The claimed-HTTPS redirect URI of a real deployment: our intermediate page.
   redirectUris: ['https://www.tollgate.test/app/callback'],
+  // true: access tokens are opaque reference tokens, checked at the RFC 7662 introspection endpoint (RFC 9701
+  // signed answers too), which only the gateway client may call.
+  opaqueAccessTokens: false,
+  gatewayClient: {
+    client_id: 'tollgate-gateway',
+    // TEST ONLY client secret.
+    client_secret: 'TEST-ONLY-tollgate-gateway-secret-0123456789',
+  },
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -319,6 +327,14 @@ export async function startAuthServer(options = {}) {
     tls_client_certificate_bound_access_tokens: true,
   };
 
+  // The gateway at the introspection endpoint (opaque access tokens only); RFC 9701 answers signed with ES256.
+  const gatewayClient = {
+    ...serviceClient,
+    client_id: opts.gatewayClient.client_id,
+    client_secret: opts.gatewayClient.client_secret,
+    introspection_signed_response_alg: 'ES256',
+  };
+
   /** The PEM certificate the proxy verified, or undefined (oidc-provider then refuses a bound client's request). */
   function clientCertificate(ctx) {
     const value = ctx.get(opts.clientCertificateHeader);
@@ -336,7 +352,8 @@ export async function startAuthServer(options = {}) {
     const keys = state.published.flatMap(keysOfGeneration);
     const provider = new Provider(issuer, {
       adapter: Adapter,
-      clients: [serviceClient, mobileClient, mobileDpopClient, serviceMtlsClient],
+      clients: [serviceClient, mobileClient, mobileDpopClient, serviceMtlsClient,
+        ...(opts.opaqueAccessTokens ? [gatewayClient] : [])],
       jwks: { keys },
       // TEST ONLY cookie signing keys, fixed so sessions survive restarts.
       cookies: { keys: ['TEST-ONLY-tollgate-cookie-key-1'] },
@@ -367,15 +384,22 @@ export async function startAuthServer(options = {}) {
               scope: resourceScope,
               audience: opts.resource,
               accessTokenTTL: state.accessTokenTTL,
-              accessTokenFormat: 'jwt',
-              jwt: {
-                sign: { alg: state.accessTokenAlg, kid: kidFor(state.accessTokenAlg, state.generation) },
-              },
+              ...(opts.opaqueAccessTokens ? { accessTokenFormat: 'opaque' } : {
+                accessTokenFormat: 'jwt',
+                jwt: {
+                  sign: { alg: state.accessTokenAlg, kid: kidFor(state.accessTokenAlg, state.generation) },
+                },
+              }),
             };
           },
         },
         clientCredentials: { enabled: true },
         revocation: { enabled: true },
+        introspection: {
+          enabled: opts.opaqueAccessTokens,
+          allowedPolicy: async (_ctx, client) => client.clientId === gatewayClient.client_id,
+        },
+        jwtIntrospection: { enabled: opts.opaqueAccessTokens },
         // RFC 9449: a token request with a valid DPoP proof gets an access token bound to the proof's key
         // (JWT claim cnf.jkt, token_type DPoP). No server nonces.
         dPoP: { enabled: true },
@@ -623,13 +647,14 @@ export async function startAuthServer(options = {}) {
 // CLI, for trying the server by hand.
 
 const USAGE = `usage: node tests/e2e/authz/server.mjs [--port N] [--redirect-uri URL]... [--resource URI]
-       [--alg ES256|EdDSA|RS256] [--access-token-ttl SECONDS]
+       [--alg ES256|EdDSA|RS256] [--access-token-ttl SECONDS] [--opaque]
 Runs the TEST ONLY authorization server on 127.0.0.1 and prints its issuer, URLs and clients as JSON.
   --port N                 port (default 0: a free one)
   --redirect-uri URL       a redirect URI of the mobile client (repeatable; default ${DEFAULTS.redirectUris[0]})
   --resource URI           the resource indicator, the aud of access tokens (default ${DEFAULTS.resource})
   --alg ALG                signing algorithm of access tokens: ${SIGNING_ALGS.join(', ')} (default ${DEFAULTS.accessTokenAlg})
   --access-token-ttl S     access token lifetime in seconds (default ${DEFAULTS.accessTokenTTL})
+  --opaque                 opaque access tokens, checked at /token/introspection by the gateway client
   --help, --version
 Stdin commands: rotate, drop-old-keys, stop, restart, alg <ALG>, ttl <SECONDS>, stats, quit.
 Signals: SIGUSR1 rotate, SIGUSR2 drop-old-keys, SIGINT/SIGTERM stop.`;
@@ -644,6 +669,7 @@ async function main() {
       resource: { type: 'string' },
       alg: { type: 'string' },
       'access-token-ttl': { type: 'string' },
+      opaque: { type: 'boolean', default: false },
     },
     check(v) {
       portOption(v, 'port');
@@ -662,6 +688,7 @@ async function main() {
     ...(values.resource ? { resource: values.resource } : {}),
     ...(values.alg ? { accessTokenAlg: values.alg } : {}),
     ...(values['access-token-ttl'] ? { accessTokenTTL: Number(values['access-token-ttl']) } : {}),
+    ...(values.opaque ? { opaqueAccessTokens: true } : {}),
   });
   console.log(JSON.stringify({
     issuer: as.issuer,

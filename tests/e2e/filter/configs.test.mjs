@@ -45,7 +45,8 @@ function renderTemplate(rel, vars = {}) {
   const text = read(rel);
   const floor = text.includes('{{FLOOR_WASM_PATH}}') ? buildFloorSync() : 'unused';
   return render(text, {
-    LISTEN_PORT: 0, ADMIN_PORT: 0, UPSTREAM_PORT: 9, WASM_PATH: usesWasm(text) ? requireWasm() : 'unused', FLOOR_WASM_PATH: floor, ...vars,
+    LISTEN_PORT: 0, ADMIN_PORT: 0, UPSTREAM_PORT: 9, WASM_PATH: usesWasm(text) ? requireWasm() : 'unused', FLOOR_WASM_PATH: floor,
+    INTROSPECTION_PORT: 9, ...vars,
   });
 }
 
@@ -99,6 +100,8 @@ describe('every Envoy config under envoy/ is loaded by a test', () => {
       'envoy/bench/tollgate-anonymous.yaml',
       'envoy/bench/tollgate-cache-1000.yaml',
       'envoy/bench/tollgate-dpop.yaml',
+      'envoy/bench/tollgate-introspection-no-cache.yaml',
+      'envoy/bench/tollgate-introspection.yaml',
       'envoy/bench/tollgate.yaml',
     ]);
   });

@@ -52,4 +52,6 @@ export function sumFamily(stats, family, labels = {}) {
 export const DOCUMENTED_FAMILIES = [
   'allowed', 'denied', 'would_deny', 'jwt_cache_hit', 'jwt_cache_miss', 'signatures', 'signature_host_algorithms',
   'vm_memory_bytes', 'jwks_fetch_success', 'jwks_fetch_failed', 'jwks_refetch_triggered', 'jwks_keys', 'jwks_age_seconds',
+  'introspection_calls', 'introspection_cache_hit', 'introspection_cache_miss', 'introspection_inactive',
+  'introspection_latency_ms', 'introspection_failed',
 ];

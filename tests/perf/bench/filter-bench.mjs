@@ -16,6 +16,10 @@
 //   tollgate-dpop-nonce   tollgate-dpop.yaml with DPoP server nonces ("dpop_nonce",     tollgate-dpop.yaml
 //                         TEST-ONLY secret, lifetime 3600 s): every proof carries the nonce the setup's first 401 gave
 //                         "binding": "dpop" (RFC 9449), dpop_replay_cache_size 1 048 576
+//   tollgate-introspection  tollgate.yaml's route and claim headers, opaque tokens     tollgate-introspection.yaml
+//                         by introspection (cache_seconds 300) at a local stand-in endpoint
+//   tollgate-introspection-no-cache  the same, cache_seconds 0: an introspection     tollgate-introspection-no-cache.yaml
+//                         call on every request (the cost of a cache miss)
 //
 // under three token mixes: `one` (one token repeated), `5000` (5 000 distinct tokens in rotation) and `new` (every
 // token new: a pool of pre-minted unique tokens, each sent once; if a case outlasts the pool, the reuse is printed).
@@ -62,6 +66,7 @@
 // average at start marked the machine as loaded.
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { spawn } from 'node:child_process';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -106,10 +111,12 @@ const MIXES = {
   // One DPoP-bound token (a verified-token cache hit after the first request) and a new proof on every request.
   dpop: { id: 'dpop', label: 'DPoP: one bound token, every ES256 proof new', proofAlg: 'ES256' },
   'dpop-eddsa': { id: 'dpop-eddsa', label: 'DPoP: one bound token, every EdDSA proof new', proofAlg: 'EdDSA' },
+  // One opaque token, checked by introspection at the local stand-in (see startIntrospectionStandIn).
+  opaque: { id: 'opaque', label: 'one opaque token repeated (introspection)' },
 };
 const TOKEN_MIXES = ['one', '5000', 'new'];
 const DPOP_MIXES = ['dpop', 'dpop-eddsa'];
-const ALL_MIXES = [...TOKEN_MIXES, ...DPOP_MIXES];
+const ALL_MIXES = [...TOKEN_MIXES, ...DPOP_MIXES, 'opaque'];
 
 // `cache`: the verified-token cache size, when it is known (null: the filter's default); it says which cases verify
 // a signature on every request, whose request rates size the every-token-new pool. `dpop`: the setup takes DPoP-bound
@@ -150,6 +157,18 @@ const SETUPS = [
   {
     id: 'tollgate-dpop-nonce', label: 'tollgate, DPoP-bound token, server nonces', short: 'DPoP+nonce', config: 'tollgate-dpop.yaml',
     family: 'tollgate', wasm: true, checksTokens: true, dpop: true, nonce: true, cache: null, mixes: DPOP_MIXES,
+  },
+  // Opaque tokens (README "Opaque tokens"): the verdict cached after the first request, and with cache_seconds 0 an
+  // introspection call to the local stand-in on every request (the cost of a cache miss).
+  {
+    id: 'tollgate-introspection', label: 'tollgate, opaque token, introspection cached', short: 'introspection',
+    config: 'tollgate-introspection.yaml', family: 'tollgate', wasm: true, checksTokens: true, opaque: true, cache: null,
+    mixes: ['opaque'],
+  },
+  {
+    id: 'tollgate-introspection-no-cache', label: 'tollgate, opaque token, introspection on every request',
+    short: 'introspection, no cache', config: 'tollgate-introspection-no-cache.yaml', family: 'tollgate', wasm: true,
+    checksTokens: true, opaque: true, cache: 0, mixes: ['opaque'],
   },
 ];
 
@@ -419,12 +438,48 @@ requireEnvoy();
 
 const REPLAY_STORE_FIELD = /"dpop_replay_cache_size": (\d+)/g;
 
+// ---- the introspection stand-in ------------------------------------------------------------------------------
+
+/** The opaque token of the `opaque` mix (TEST ONLY: any string that is not a JWT). */
+const OPAQUE_TOKEN = 'TEST-ONLY-opaque-bench-token-2YotnFZFEjr1zCsicMWpAA';
+
+/**
+ * A local STAND-IN for an authorization server's RFC 7662 endpoint (the benchmark measures the filter, not a
+ * server): every POST is answered at once with an active JSON answer for the bench provider, valid for an hour.
+ * Counts the calls, so a case can say how many introspections it cost.
+ */
+function startIntrospectionStandIn() {
+  const standIn = { calls: 0, port: 0 };
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      standIn.calls += 1;
+      const body = JSON.stringify({
+        active: true, iss: 'https://login.example.com/oauth/v2/oauth-anonymous', aud: 'api.example.com',
+        sub: 'user-opaque', client_id: 'bench-app', scope: 'orders:read', exp: now() + 3600,
+      });
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+    });
+  });
+  return new Promise((resolve) => {
+    server.listen(0, '127.0.0.1', () => {
+      standIn.port = server.address().port;
+      server.unref();
+      resolve(standIn);
+    });
+  });
+}
+
+const introspectionStandIn = await startIntrospectionStandIn();
+
 function renderConfig(setup, floorWasm) {
   let text = render(readFileSync(path.join(REPO, 'envoy', 'bench', setup.config), 'utf8'), {
     LISTEN_PORT: 0,
     ADMIN_PORT: 0,
     WASM_PATH: setup.wasmFile ?? tollgateWasm,
     FLOOR_WASM_PATH: floorWasm,
+    INTROSPECTION_PORT: introspectionStandIn.port,
   });
   if (setup.replayStore) {
     const found = text.match(REPLAY_STORE_FIELD)?.length ?? 0;
@@ -503,8 +558,9 @@ function withSetup(setup, floorWasm, oneToken, bound, fn) {
       const bearer = await request(port, { path: '/', headers: { authorization: `Bearer ${bound.token}` } });
       if (bearer.status !== 401) throw new Error(`${setup.id}: the bound token as Bearer was answered ${bearer.status}, not 401`);
     } else {
-      const ok = await request(port, { path: '/', headers: { authorization: `Bearer ${oneToken}` } });
-      if (ok.status !== 200) throw new Error(`${setup.id}: a valid ${ALG} token was answered ${ok.status} ${ok.body}`);
+      const token = setup.opaque ? OPAQUE_TOKEN : oneToken;
+      const ok = await request(port, { path: '/', headers: { authorization: `Bearer ${token}` } });
+      if (ok.status !== 200) throw new Error(`${setup.id}: a valid ${setup.opaque ? 'opaque' : ALG} token was answered ${ok.status} ${ok.body}`);
     }
     if (setup.checksTokens) {
       const none = await request(port, { path: '/' });
@@ -522,6 +578,7 @@ function signatureBoundRps(done) {
 
 async function source(mixId, done, seconds) {
   if (mixId === 'one') return { header: await tokens.oneToken(seconds) };
+  if (mixId === 'opaque') return { header: OPAQUE_TOKEN };
   if (mixId === '5000') return { file: await tokens.rotationFile(seconds), mode: 'rotate' };
   const count = NEW_TOKENS ?? Math.max(NEW_POOL_MIN, Math.ceil(DURATION * signatureBoundRps(done) * NEW_POOL_MARGIN));
   const pool = await tokens.poolFile(count, seconds);

@@ -68,7 +68,7 @@ pub(super) fn config(raw: RawConfig, env: super::EnvLookup) -> Result<Config, Co
     }
     let mut providers: Vec<Provider> = Vec::with_capacity(raw.providers.len());
     for (i, p) in raw.providers.into_iter().enumerate() {
-        let provider = check_provider(i, p)?;
+        let provider = check_provider(i, p, env)?;
         if providers.iter().any(|o| o.name == provider.name) {
             return Err(ConfigError::new(
                 format!("providers[{i}].name"),
@@ -249,7 +249,11 @@ fn check_label_value(field: &str, value: &str) -> Result<(), ConfigError> {
     Ok(())
 }
 
-fn check_provider(i: usize, p: RawProvider) -> Result<Provider, ConfigError> {
+fn check_provider(
+    i: usize,
+    p: RawProvider,
+    env: super::EnvLookup,
+) -> Result<Provider, ConfigError> {
     let at = |f: &str| format!("providers[{i}].{f}");
     if p.name.is_empty()
         || !p
@@ -280,8 +284,25 @@ fn check_provider(i: usize, p: RawProvider) -> Result<Provider, ConfigError> {
             ));
         }
     }
+    let introspection = match p.introspection {
+        None => None,
+        Some(raw) => Some(check_introspection(&at("introspection"), raw, env)?),
+    };
+    let json_only = introspection
+        .as_ref()
+        .is_some_and(|x| x.response == crate::introspection::ResponseMode::Json);
+    if p.jwks.is_none() && !json_only {
+        let why = if introspection.is_some() {
+            "is required: introspection answers in \"jwt\" and \"phantom\" modes are verified with the provider's keys"
+        } else {
+            "is required (only a provider that introspects with response \"json\" may leave it out)"
+        };
+        return Err(ConfigError::new(at("jwks"), why));
+    }
     let (key_source, initial_keys) = match p.jwks {
-        RawJwks::Inline(value) => {
+        // An introspection-only provider: opaque tokens only, no keys.
+        None => (KeySource::Inline, KeySet::empty()),
+        Some(RawJwks::Inline(value)) => {
             let keys = KeySet::from_value_strict(&value).map_err(|e| match e {
                 JwksError::Key { index, reason } => ConfigError::new(
                     format!("providers[{i}].jwks.inline.keys[{index}]"),
@@ -291,7 +312,7 @@ fn check_provider(i: usize, p: RawProvider) -> Result<Provider, ConfigError> {
             })?;
             (KeySource::Inline, keys)
         }
-        RawJwks::Remote(r) => {
+        Some(RawJwks::Remote(r)) => {
             if r.cluster.is_empty() {
                 return Err(ConfigError::new(
                     at("jwks.remote.cluster"),
@@ -317,7 +338,7 @@ fn check_provider(i: usize, p: RawProvider) -> Result<Provider, ConfigError> {
                 KeySet::empty(),
             )
         }
-        RawJwks::Discovery(d) => {
+        Some(RawJwks::Discovery(d)) => {
             if d.cluster.is_empty() {
                 return Err(ConfigError::new(
                     at("jwks.discovery.cluster"),
@@ -464,6 +485,76 @@ fn check_provider(i: usize, p: RawProvider) -> Result<Provider, ConfigError> {
         clock_skew_seconds: p.clock_skew_seconds,
         key_source,
         initial_keys,
+        introspection,
+    })
+}
+
+/// `providers[i].introspection`.
+fn check_introspection(
+    at: &str,
+    raw: RawIntrospection,
+    env: super::EnvLookup,
+) -> Result<crate::introspection::Introspection, ConfigError> {
+    use crate::introspection::{Forward, Introspection, ResponseMode};
+    if raw.cluster.is_empty() {
+        return Err(ConfigError::new(
+            format!("{at}.cluster"),
+            "must not be empty",
+        ));
+    }
+    let url = HttpUrl::parse(&raw.url)
+        .map_err(|e| ConfigError::new(format!("{at}.url"), e.to_string()))?;
+    if raw.client_id.is_empty() || raw.client_id.chars().any(char::is_control) {
+        return Err(ConfigError::new(
+            format!("{at}.client_id"),
+            "must be non-empty, without control characters",
+        ));
+    }
+    let client_secret =
+        super::resolve_secret(&format!("{at}.client_secret"), &raw.client_secret, env)?;
+    if raw.timeout_ms == 0 || raw.timeout_ms > 60_000 {
+        return Err(ConfigError::new(
+            format!("{at}.timeout_ms"),
+            "must be between 1 and 60000",
+        ));
+    }
+    if raw.cache_seconds > 86_400 {
+        return Err(ConfigError::new(
+            format!("{at}.cache_seconds"),
+            "must be between 0 and 86400",
+        ));
+    }
+    if raw.negative_cache_seconds > 3600 {
+        return Err(ConfigError::new(
+            format!("{at}.negative_cache_seconds"),
+            "must be between 0 and 3600",
+        ));
+    }
+    let response = match raw.response {
+        RawIntrospectionResponse::Json => ResponseMode::Json,
+        RawIntrospectionResponse::Jwt => ResponseMode::Jwt,
+        RawIntrospectionResponse::Phantom => ResponseMode::Phantom,
+    };
+    let forward = match raw.forward {
+        RawIntrospectionForward::Claims => Forward::Claims,
+        RawIntrospectionForward::Jwt if response == ResponseMode::Json => {
+            return Err(ConfigError::new(
+                format!("{at}.forward"),
+                "\"jwt\" needs a JWT to forward: response \"jwt\" or \"phantom\"",
+            ))
+        }
+        RawIntrospectionForward::Jwt => Forward::Jwt,
+    };
+    Ok(Introspection {
+        cluster: raw.cluster,
+        url,
+        client_id: raw.client_id,
+        client_secret,
+        response,
+        cache_seconds: raw.cache_seconds,
+        negative_cache_seconds: raw.negative_cache_seconds,
+        timeout_ms: raw.timeout_ms,
+        forward,
     })
 }
 

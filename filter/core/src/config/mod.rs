@@ -61,7 +61,10 @@ pub use raw::{
     DEFAULT_DPOP_NONCE_LIFETIME_SECONDS, DEFAULT_DPOP_REPLAY_CACHE_SIZE, DPOP_NONCE_LIFETIME_RANGE,
     DPOP_REPLAY_CACHE_SIZE_RANGE,
 };
-#[allow(unused_imports)] // resolve_secret: for secrets that are not MAC keys
+pub use raw::{
+    DEFAULT_INTROSPECTION_CACHE_SECONDS, DEFAULT_INTROSPECTION_TIMEOUT_MS,
+    DEFAULT_NEGATIVE_CACHE_SECONDS,
+};
 pub(crate) use secret::{key as secret_key, resolve as resolve_secret, RawSecret};
 pub use secret::{EnvLookup, Secret, SecretKey, MIN_KEY_BYTES};
 

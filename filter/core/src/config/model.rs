@@ -102,8 +102,11 @@ pub struct Provider {
     pub sources: Vec<TokenSource>,
     /// Where the keys come from.
     pub key_source: KeySource,
-    /// Inline keys (empty for remote/discovery providers until the glue fetches them).
+    /// Inline keys (empty for remote/discovery providers until the glue fetches them, and
+    /// for an introspection-only provider without `jwks`).
     pub initial_keys: KeySet,
+    /// Opaque tokens of this provider are introspected (`introspection`).
+    pub introspection: Option<crate::introspection::Introspection>,
 }
 
 impl Provider {

@@ -152,7 +152,9 @@ pub(super) struct RawProvider {
     pub(super) name: String,
     pub(super) issuer: String,
     pub(super) audiences: Vec<String>,
-    pub(super) jwks: RawJwks,
+    /// Required unless `introspection` is given with `response: "json"`.
+    #[serde(default)]
+    pub(super) jwks: Option<RawJwks>,
     #[serde(default)]
     pub(super) algorithms: Option<Vec<String>>,
     #[serde(default)]
@@ -171,6 +173,61 @@ pub(super) struct RawProvider {
     pub(super) dpop: RawDpop,
     #[serde(default)]
     pub(super) sources: Option<Vec<RawSource>>,
+    #[serde(default)]
+    pub(super) introspection: Option<RawIntrospection>,
+}
+
+/// `providers[].introspection`: opaque tokens checked at the authorization server's
+/// introspection endpoint (see [`crate::introspection`]).
+#[derive(Deserialize)]
+#[cfg_attr(
+    feature = "schema",
+    derive(schemars::JsonSchema),
+    schemars(rename = "Introspection")
+)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawIntrospection {
+    pub(super) cluster: String,
+    pub(super) url: String,
+    pub(super) client_id: String,
+    pub(super) client_secret: super::RawSecret,
+    #[serde(default)]
+    pub(super) response: RawIntrospectionResponse,
+    #[serde(default = "default_introspection_cache_seconds")]
+    pub(super) cache_seconds: u64,
+    #[serde(default = "default_negative_cache_seconds")]
+    pub(super) negative_cache_seconds: u64,
+    #[serde(default = "default_introspection_timeout_ms")]
+    pub(super) timeout_ms: u64,
+    #[serde(default)]
+    pub(super) forward: RawIntrospectionForward,
+}
+
+#[derive(Deserialize, Default, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "schema",
+    derive(schemars::JsonSchema),
+    schemars(rename = "IntrospectionResponse")
+)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum RawIntrospectionResponse {
+    #[default]
+    Json,
+    Jwt,
+    Phantom,
+}
+
+#[derive(Deserialize, Default, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "schema",
+    derive(schemars::JsonSchema),
+    schemars(rename = "IntrospectionForward")
+)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum RawIntrospectionForward {
+    #[default]
+    Claims,
+    Jwt,
 }
 
 #[derive(Deserialize, Default, Clone, Copy, PartialEq, Eq)]
@@ -365,6 +422,23 @@ pub const DPOP_NONCE_LIFETIME_RANGE: (u64, u64) = (2, 86_400);
 
 fn default_dpop_nonce_lifetime() -> u64 {
     DEFAULT_DPOP_NONCE_LIFETIME_SECONDS
+}
+
+/// Default `introspection.cache_seconds`.
+pub const DEFAULT_INTROSPECTION_CACHE_SECONDS: u64 = 300;
+/// Default `introspection.negative_cache_seconds`.
+pub const DEFAULT_NEGATIVE_CACHE_SECONDS: u64 = 10;
+/// Default `introspection.timeout_ms`.
+pub const DEFAULT_INTROSPECTION_TIMEOUT_MS: u64 = 2000;
+
+fn default_introspection_cache_seconds() -> u64 {
+    DEFAULT_INTROSPECTION_CACHE_SECONDS
+}
+fn default_negative_cache_seconds() -> u64 {
+    DEFAULT_NEGATIVE_CACHE_SECONDS
+}
+fn default_introspection_timeout_ms() -> u64 {
+    DEFAULT_INTROSPECTION_TIMEOUT_MS
 }
 fn default_stat_prefix() -> String {
     DEFAULT_STAT_PREFIX.into()

@@ -45,6 +45,7 @@ use super::report::Report;
 use super::waiters::{Awaited, WaitReason, Waiter, Waiters};
 use crate::config::{ConfigError, ProviderId};
 use crate::engine::{Engine, KeysNeeded};
+use crate::introspection::SharedKey;
 
 /// Compare-and-swap attempts before a record update is given up (another worker keeps
 /// writing; the next tick tries again).
@@ -81,6 +82,8 @@ pub struct HttpCall<'a> {
     pub headers: Vec<(String, String)>,
     /// Time limit of the call (milliseconds).
     pub timeout_ms: u64,
+    /// The request body (empty for a `GET`).
+    pub body: &'a [u8],
 }
 
 /// Everything [`Outbound`] needs from the host besides the clock (time is a parameter).
@@ -96,6 +99,8 @@ pub trait OutboundHost: SharedData {
 pub enum Call {
     /// One step of a key fetch of the provider with this configuration index.
     Keys { provider: usize, step: Step },
+    /// The introspection of one token by the provider with this configuration index.
+    Introspect { provider: usize, key: SharedKey },
 }
 
 impl Call {
@@ -103,6 +108,7 @@ impl Call {
     pub fn awaited(&self) -> Awaited {
         match self {
             Call::Keys { provider, .. } => Awaited::Keys(*provider),
+            Call::Introspect { key, .. } => Awaited::Introspection(key.0),
         }
     }
 }
@@ -227,6 +233,8 @@ pub struct Outbound {
     pending: Vec<(Call, FetchRequest)>,
     /// Requests of this worker paused until a call ends.
     waiters: Waiters,
+    /// The introspecting providers, their queued calls and the verdicts just received.
+    introspection: introspect::Introspections,
 }
 
 impl Outbound {
@@ -250,12 +258,13 @@ impl Outbound {
             calls: BTreeMap::new(),
             pending: Vec::new(),
             waiters: Waiters::default(),
+            introspection: introspect::Introspections::new(engine),
         })
     }
 
-    /// True when no provider's keys are fetched (no timer needed).
+    /// True when no provider's keys are fetched and none introspects (no timer needed).
     pub fn is_empty(&self) -> bool {
-        self.remotes.is_empty()
+        self.remotes.is_empty() && self.introspection.is_empty()
     }
 
     /// The providers whose keys are fetched, in configuration order.
@@ -391,13 +400,14 @@ impl Outbound {
 
     /// True when calls wait to be sent by the root context.
     pub fn has_pending(&self) -> bool {
-        !self.pending.is_empty()
+        !self.pending.is_empty() || self.introspection.has_pending()
     }
 
     /// True while this worker has a call for `awaited` in flight or queued.
     fn calling(&self, awaited: Awaited) -> bool {
         self.calls.values().any(|c| c.awaited() == awaited)
             || self.pending.iter().any(|(c, _)| c.awaited() == awaited)
+            || self.introspection.queued(awaited)
     }
 
     /// Send the calls decided on since the last flush. Root context only (timer, doorbell,
@@ -412,13 +422,17 @@ impl Outbound {
                 cluster: &request.cluster,
                 headers: request.headers(),
                 timeout_ms: request.timeout_ms,
+                body: &[],
             };
             match host.dispatch(&http) {
                 Ok(token) => {
                     self.calls.insert(token, call);
                 }
                 Err(status) => {
-                    let Call::Keys { provider, .. } = call;
+                    let provider = match call {
+                        Call::Keys { provider, .. } => provider,
+                        Call::Introspect { .. } => continue,
+                    };
                     if let Some(remote) = self.position(provider).and_then(|p| self.remotes.get(p))
                     {
                         host.report(Report::DispatchRefused {
@@ -432,6 +446,7 @@ impl Outbound {
                 }
             }
         }
+        released.extend(self.flush_introspections(host));
         released
     }
 
@@ -450,7 +465,14 @@ impl Outbound {
     ) -> Vec<Waiter> {
         let mut due = self.waiters.take_expired(now_ms);
         for awaited in self.waiters.awaited() {
-            let Awaited::Keys(provider) = awaited;
+            let Awaited::Keys(provider) = awaited else {
+                // An introspection call in flight here ends with an answer (or Envoy's
+                // timeout); none in flight: nothing will come.
+                if !self.calling(awaited) {
+                    due.extend(self.waiters.take(awaited));
+                }
+                continue;
+            };
             let in_flight = self
                 .position(provider)
                 .and_then(|p| self.remotes.get(p))
@@ -503,6 +525,7 @@ impl Outbound {
                 let remote = self.remotes.get(self.position(*provider)?)?;
                 Some(remote.refresher.max_body_bytes())
             }
+            Call::Introspect { .. } => Some(crate::introspection::answer::MAX_ANSWER_BYTES),
         }
     }
 
@@ -518,8 +541,13 @@ impl Outbound {
         response: &HttpResponse<'_>,
         now: u64,
     ) -> Option<Vec<Waiter>> {
+        if let Some(Call::Introspect { .. }) = self.calls.get(&token) {
+            return self.introspection_answer(host, engine, token, response, None, now, None);
+        }
         let call = self.calls.remove(&token)?;
-        let Call::Keys { provider, step } = call;
+        let Call::Keys { provider, step } = call else {
+            return None;
+        };
         let pos = self.position(provider)?;
         if let Some(next) = self.keys_answer(host, engine, pos, step, response, now) {
             self.pending.push((
@@ -602,6 +630,9 @@ impl Outbound {
         None
     }
 }
+
+#[path = "introspect.rs"]
+mod introspect;
 
 #[cfg(test)]
 #[path = "outbound_tests.rs"]

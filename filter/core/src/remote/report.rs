@@ -83,6 +83,31 @@ pub enum Report {
     },
     /// Other workers kept writing the record; the next tick tries again.
     RecordBusy { provider: ProviderId },
+    /// An introspection call was sent (metric `introspection_calls`).
+    IntrospectionCalled { provider: ProviderId },
+    /// An introspection call ended with a verdict after `latency_ms`: `reason` is `None`
+    /// when the token is active, else the rejection's reason (`token_inactive`, …; metric
+    /// `introspection_inactive`).
+    IntrospectionAnswered {
+        provider: ProviderId,
+        latency_ms: u64,
+        reason: Option<&'static str>,
+    },
+    /// An introspection call gave no verdict (metric `introspection_failed` by reason).
+    IntrospectionFailed {
+        provider: ProviderId,
+        failure: crate::introspection::Failure,
+        latency_ms: u64,
+    },
+    /// The host refused to send an introspection call.
+    IntrospectionNotSent {
+        provider: ProviderId,
+        cluster: String,
+        status: String,
+    },
+    /// A verdict could not be written to the shared cache (it is used for this call's
+    /// requests only).
+    IntrospectionNotStored { provider: ProviderId, why: String },
 }
 
 impl Report {
@@ -99,14 +124,26 @@ impl Report {
             | Report::RecordReplaced { provider, .. }
             | Report::SharedKeysUnusable { provider, .. }
             | Report::RecordNotWritten { provider, .. }
-            | Report::RecordBusy { provider } => *provider,
+            | Report::RecordBusy { provider }
+            | Report::IntrospectionCalled { provider }
+            | Report::IntrospectionAnswered { provider, .. }
+            | Report::IntrospectionFailed { provider, .. }
+            | Report::IntrospectionNotSent { provider, .. }
+            | Report::IntrospectionNotStored { provider, .. } => *provider,
         }
     }
 
     /// How loud the log line is.
     pub fn severity(&self) -> Severity {
         match self {
-            Report::RefetchTriggered { .. } | Report::KeysInUse { .. } => Severity::Silent,
+            Report::RefetchTriggered { .. }
+            | Report::KeysInUse { .. }
+            | Report::IntrospectionCalled { .. }
+            | Report::IntrospectionAnswered { .. } => Severity::Silent,
+            Report::IntrospectionFailed { .. } | Report::IntrospectionNotSent { .. } => {
+                Severity::Warn
+            }
+            Report::IntrospectionNotStored { .. } => Severity::Debug,
             Report::LateDiscoveryAnswer { .. } => Severity::Debug,
             Report::KeysFetched { next_refresh, .. } => {
                 if next_refresh.is_some() {
@@ -198,6 +235,35 @@ impl fmt::Display for Line<'_> {
             Report::RecordBusy { .. } => write!(
                 f,
                 "provider {name}: shared record busy; retrying on the next tick"
+            ),
+            Report::IntrospectionCalled { .. } => {
+                write!(f, "provider {name}: introspection call sent")
+            }
+            Report::IntrospectionAnswered {
+                latency_ms, reason, ..
+            } => write!(
+                f,
+                "provider {name}: introspection answered in {latency_ms} ms: {}",
+                reason.unwrap_or("active")
+            ),
+            Report::IntrospectionFailed {
+                failure,
+                latency_ms,
+                ..
+            } => write!(
+                f,
+                "provider {name}: introspection failed after {latency_ms} ms ({}: {failure}); requests get 503",
+                failure.reason()
+            ),
+            Report::IntrospectionNotSent {
+                cluster, status, ..
+            } => write!(
+                f,
+                "provider {name}: introspection call to cluster {cluster} refused by the host ({status}); requests get 503"
+            ),
+            Report::IntrospectionNotStored { why, .. } => write!(
+                f,
+                "provider {name}: introspection verdict not kept in the shared cache ({why})"
             ),
         }
     }

@@ -22,6 +22,9 @@ pub enum WaitReason {
 pub enum Awaited {
     /// The key fetch of the provider with this configuration index.
     Keys(usize),
+    /// The introspection call for the token with this shared-cache key
+    /// ([`crate::introspection::SharedKey`]).
+    Introspection(u128),
 }
 
 /// One paused request.

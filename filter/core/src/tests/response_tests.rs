@@ -44,6 +44,7 @@ pub(crate) fn all_token_errors() -> Vec<TokenError> {
         CertificateMismatch,
         NotCertificateBound,
         SourceNotAllowed,
+        Inactive,
     ]
 }
 
@@ -95,7 +96,7 @@ fn listed(e: TokenError) -> bool {
         | Expired | NotYetValid | MissingIssuedAt | IssuedInFuture | LifetimeTooLong
         | BadScopeClaim | ClaimMismatch | BadConfirmation | DpopBoundAsBearer | DpopRequired
         | NotDpopBound | NoClientCertificate | CertificateMismatch | NotCertificateBound
-        | SourceNotAllowed => all_token_errors().contains(&e),
+        | SourceNotAllowed | Inactive => all_token_errors().contains(&e),
     }
 }
 
@@ -125,6 +126,9 @@ fn all_kinds() -> Vec<DenialKind> {
         DenialKind::KeysUnavailable,
         DenialKind::ReplayCacheUnavailable,
         DenialKind::ReplayStoreFull { retry_after: 7 },
+        DenialKind::IntrospectionUnavailable(crate::introspection::Failure::Unavailable),
+        DenialKind::IntrospectionUnavailable(crate::introspection::Failure::Timeout),
+        DenialKind::IntrospectionUnavailable(crate::introspection::Failure::BadAnswer),
     ];
     use crate::dpop_nonce::NonceRefusal as N;
     use crate::step_up::StepUpError as S;
