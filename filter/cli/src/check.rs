@@ -32,11 +32,19 @@ impl Warning {
     }
 }
 
-/// Parse `json` exactly as the filter does; `Err` is the filter's own error (field and text).
-pub fn check(json: &str) -> Result<Checked, ConfigError> {
-    // Secrets written as {"env": NAME} are read from this process's environment, as the
-    // filter reads them from its VM's.
-    let env = |name: &str| std::env::var(name).ok();
+/// Parse `json` exactly as the filter does, with the VM environment the file gives the filter
+/// (`file_env`); `Err` is the filter's own error (field and text).
+pub fn check(json: &str, file_env: &[(String, String)]) -> Result<Checked, ConfigError> {
+    // Secrets written as {"env": NAME} are read from the variables the file gives the VM, else
+    // from this process's environment (which stands for the variables Envoy passes through
+    // from its own, `host_env_keys`).
+    let env = |name: &str| {
+        file_env
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .or_else(|| std::env::var(name).ok())
+    };
     let engine = Engine::from_json_with_env(json.as_bytes(), CacheSecret([0, 0]), &env)?;
     // Valid for the filter, so it is JSON: the raw document answers what the checked model
     // no longer says (whether a member was written at all).

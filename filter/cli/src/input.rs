@@ -97,6 +97,10 @@ pub struct Found {
     pub location: String,
     /// The configuration's JSON text, exactly as the filter would receive it.
     pub json: String,
+    /// Variables the file gives the filter's VM (Envoy `vm_config.environment_variables.key_values`,
+    /// Istio `vmConfig.env` entries with a `value`): secrets written as `{"env": NAME}` are looked
+    /// up there first.
+    pub env: Vec<(String, String)>,
 }
 
 /// The tollgate configurations in `text`. A text starting with `{` that has no
@@ -113,6 +117,7 @@ pub fn configurations(text: &str) -> Result<Vec<Found>, InputError> {
                 return Ok(vec![Found {
                     location: String::new(),
                     json: text.to_owned(),
+                    env: Vec::new(),
                 }]);
             }
             Ok(v) => vec![v],
@@ -121,6 +126,7 @@ pub fn configurations(text: &str) -> Result<Vec<Found>, InputError> {
                 return Ok(vec![Found {
                     location: String::new(),
                     json: text.to_owned(),
+                    env: Vec::new(),
                 }])
             }
         }
@@ -157,9 +163,23 @@ fn find(doc: &Value, out: &mut Vec<Found>) {
     match kind {
         Some("WasmPlugin") => {
             if let Some(cfg) = doc.get("spec").and_then(|s| s.get("pluginConfig")) {
+                let env = doc
+                    .get("spec")
+                    .and_then(|s| s.get("vmConfig"))
+                    .and_then(|v| v.get("env"))
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|e| {
+                        let name = e.get("name")?.as_str()?;
+                        let value = e.get("value")?.as_str()?;
+                        Some((name.to_owned(), value.to_owned()))
+                    })
+                    .collect();
                 out.push(Found {
                     location: format!("WasmPlugin {}", name(doc)),
                     json: cfg.to_string(),
+                    env,
                 });
             }
         }
@@ -173,6 +193,7 @@ fn find(doc: &Value, out: &mut Vec<Found>) {
                     out.push(Found {
                         location: format!("EnvoyExtensionPolicy {} wasm[{i}]", name(doc)),
                         json: cfg.to_string(),
+                        env: Vec::new(),
                     });
                 }
             }
@@ -202,9 +223,19 @@ fn envoy_filters(v: &Value, out: &mut Vec<Found>) {
                         .and_then(|c| c.get("name"))
                         .and_then(Value::as_str)
                         .unwrap_or("(unnamed)");
+                    let env = config
+                        .and_then(|c| c.get("vm_config"))
+                        .and_then(|v| v.get("environment_variables"))
+                        .and_then(|e| e.get("key_values"))
+                        .and_then(Value::as_object)
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                        .collect();
                     out.push(Found {
                         location: format!("wasm filter \"{label}\""),
                         json,
+                        env,
                     });
                 }
                 return;

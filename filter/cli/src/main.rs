@@ -115,7 +115,7 @@ fn run_check(args: &[String]) -> (u8, String, String) {
             } else {
                 format!("{file} ({})", f.location)
             };
-            match check::check(&f.json) {
+            match check::check(&f.json, &f.env) {
                 Ok(c) => {
                     lines.push(format!(
                         "{at}: valid: {}",
@@ -191,7 +191,7 @@ fn run_explain(args: &[String]) -> (u8, String, String) {
             ),
         );
     };
-    let mut checked = match check::check(&one.json) {
+    let mut checked = match check::check(&one.json, &one.env) {
         Ok(c) => c,
         Err(e) => {
             return (
