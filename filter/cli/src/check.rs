@@ -32,13 +32,14 @@ impl Warning {
     }
 }
 
-/// Parse `json` exactly as the filter does; `Err` is the filter's own error (field and text).
-/// `vm_env` is the VM environment the file gives the filter (looked up first).
-pub fn check(json: &str, vm_env: &[(String, String)]) -> Result<Checked, ConfigError> {
-    // Secrets written as {"env": NAME} are read from the VM environment the file sets, else
-    // from this process's environment, as the filter reads them from its VM's.
+/// Parse `json` exactly as the filter does, with the VM environment the file gives the filter
+/// (`file_env`); `Err` is the filter's own error (field and text).
+pub fn check(json: &str, file_env: &[(String, String)]) -> Result<Checked, ConfigError> {
+    // Secrets written as {"env": NAME} are read from the variables the file gives the VM, else
+    // from this process's environment (which stands for the variables Envoy passes through
+    // from its own, `host_env_keys`).
     let env = |name: &str| {
-        vm_env
+        file_env
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.clone())

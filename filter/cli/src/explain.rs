@@ -103,7 +103,6 @@ pub fn explain(engine: &mut Engine, req: &Request) -> Explained {
         engine.config().dpop_replay_cache_size,
     );
     let evaluation = engine.evaluate_in(&headers, &mut env, req.now);
-    let realm = engine.realm().to_owned();
 
     let mut lines = Vec::new();
     let mut out = serde_json::Map::new();
@@ -111,7 +110,8 @@ pub fn explain(engine: &mut Engine, req: &Request) -> Explained {
         Outcome::Deny(d) | Outcome::DryRun(d) => Some(d),
         Outcome::Allow(_) => None,
     };
-    let response = denial.map(|d| d.response(&realm));
+    // What the filter sends (with `resource_metadata` and the CORS exposure of `DPoP-Nonce`).
+    let response = denial.map(|d| engine.respond(d));
     let decision = match (&evaluation.outcome, &response) {
         (Outcome::Allow(_), _) => "allow: the request goes to the API".to_owned(),
         (Outcome::Deny(d), Some(r)) => format!("deny: {} {}", r.status, d.reason()),

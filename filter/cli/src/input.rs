@@ -97,8 +97,9 @@ pub struct Found {
     pub location: String,
     /// The configuration's JSON text, exactly as the filter would receive it.
     pub json: String,
-    /// The Wasm VM's environment the file gives it (Envoy `vm_config.environment_variables.key_values`,
-    /// Istio `vmConfig.env` values): secrets written `{"env": NAME}` are looked up here first.
+    /// Variables the file gives the filter's VM (Envoy `vm_config.environment_variables.key_values`,
+    /// Istio `vmConfig.env` entries with a `value`): secrets written as `{"env": NAME}` are looked
+    /// up there first.
     pub env: Vec<(String, String)>,
 }
 

@@ -147,6 +147,34 @@ mod tests {
     }
 
     #[test]
+    fn hostile_values_are_refused_without_panicking() {
+        let k = key(300);
+        let long = "a".repeat(100_000);
+        let multibyte = "é".repeat(16); // 32 bytes, not base64url
+        for v in [
+            "",
+            ".",
+            "=",
+            &long,
+            &multibyte,
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n",
+        ] {
+            assert!(require(&k, Some(v), 1_700_000_000).is_err(), "{v:?}");
+        }
+        // The largest step a value can name: expired, not an overflow.
+        let far = crate::nonce::NonceKey::new(&test_secret_key(3), PURPOSE, 300);
+        assert_eq!(
+            require(&k, Some(&far.issue(u64::MAX)), 1_700_000_000),
+            Err(NonceRefusal::Expired)
+        );
+        assert_eq!(
+            require(&k, Some(&k.issue(0)), u64::MAX),
+            Err(NonceRefusal::Expired)
+        );
+    }
+
+    #[test]
     fn reasons_are_distinct_and_the_description_never_echoes_the_value() {
         let all = [
             NonceRefusal::Missing,

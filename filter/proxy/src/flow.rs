@@ -154,7 +154,7 @@ pub(crate) fn run_with(
                 LogLevel::Debug,
                 &format!(
                     "request {:?} waits for introspection by provider {}",
-                    request_id(&headers),
+                    request_id(headers),
                     shared.engine.provider_name(need.provider),
                 ),
             );

@@ -19,8 +19,11 @@
 //!     "required_claims": {"azp": ["mobile-app"]}  // optional: claim must equal (contain) one value
 //!   }],
 //!   "rules": [{"match": {"prefix": "/orders", "methods": ["GET"]}, "scopes": ["orders:read"],
-//!              "providers": ["idsvr"], "anonymous": false}],
-//!   "claims_to_headers": {"sub": "x-user-id"}
+//!              "providers": ["idsvr"], "anonymous": false,
+//!              "acr_values": ["urn:example:mfa"], "max_age_seconds": 300}],   // optional step-up
+//!   "claims_to_headers": {"sub": "x-user-id"},
+//!   "dpop_nonce": {"secret": {"env": "TOLLGATE_DPOP_NONCE_SECRET"}, "lifetime_seconds": 300},
+//!   "resource_metadata": {"resource": "https://api.example.com"}   // RFC 9728 document
 //! }
 //! ```
 
