@@ -82,6 +82,11 @@ impl Bound<'_> {
                 allowed.dpop_nonce = dpop_nonce::refresh(key, left, self.now);
             }
         }
+        if let (Some(wanted), Some(_)) = (&self.rule.client_attestation, &attested) {
+            allowed
+                .token_edits
+                .extend(crate::attestation::admit::removal(wanted));
+        }
         if let Some(attested) = attested {
             crate::attestation::admit::remember(&attested, env, self.now).map_err(|e| match e {
                 crate::attestation::admit::Stored::Refused(e) => crate::attestation::admit::denial(
