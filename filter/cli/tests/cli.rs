@@ -145,7 +145,9 @@ fn regex_free_render(s: &str) -> String {
         out.push_str(&rest[..i]);
         match rest[i..].find("}}") {
             Some(j) => {
-                out.push('0');
+                // A port placeholder becomes a port the filter accepts in a URL.
+                let name = &rest[i + 2..i + j];
+                out.push_str(if name.ends_with("PORT") { "10000" } else { "0" });
                 rest = &rest[i + j + 2..];
             }
             None => {

@@ -451,7 +451,7 @@ impl Engine {
     }
 
     /// [`Engine::evaluate_in`] with the request body, which a token-endpoint gate reads
-    /// ([`crate::attestation`]; see [`Engine::body_limit`] for when the glue must read it). A
+    /// ([`crate::attestation`]; see [`Engine::body_gate`] for when the glue must read it). A
     /// gated route decided without its body is refused.
     pub fn evaluate_body_in(
         &mut self,

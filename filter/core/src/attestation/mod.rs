@@ -370,7 +370,7 @@ pub struct AttestationDenial {
 
 impl AttestationDenial {
     /// Status, `error` code and extra headers (besides `WWW-Authenticate`, which the caller
-    /// writes from [`AttestationDenial::www_authenticate_error`] at an API).
+    /// writes from the error code at an API).
     pub fn status_and_code(&self) -> (u32, &'static str) {
         match (self.place, self.error.class()) {
             (_, ErrorClass::TooLarge) => (413, "invalid_request"),

@@ -73,7 +73,7 @@ impl fmt::Debug for Secret {
 #[derive(Clone, PartialEq, Eq)]
 pub struct SecretKey(Vec<u8>);
 
-/// The shortest key [`key`] accepts, in bytes (256 bits, the strength of HMAC-SHA-256).
+/// The shortest MAC key a secret may hold, in bytes (256 bits, the strength of HMAC-SHA-256).
 pub const MIN_KEY_BYTES: usize = 32;
 
 impl SecretKey {
