@@ -350,13 +350,16 @@ impl Engine {
         }
     }
 
-    /// The body bound of a token-endpoint gate ([`crate::attestation`]) when this request
-    /// is on one: the glue must then gather the whole body (refusing it past the bound) and
-    /// decide with [`Engine::evaluate_body_in`]. `None` for every other request, at once when
-    /// no rule is a gate.
-    pub fn body_limit(&self, headers: &[(String, String)]) -> Option<usize> {
+    /// The token-endpoint gate ([`crate::attestation`]) this request is on, if any: the glue
+    /// must then gather the whole body (refusing it past the bound) and decide with
+    /// [`Engine::evaluate_body_in`]. `None` for every other request, at once when no rule is
+    /// a gate.
+    pub fn body_gate(
+        &self,
+        headers: &[(String, String)],
+    ) -> Option<crate::attestation::endpoint::BodyGate> {
         self.config.client_attestation.as_ref()?;
-        crate::attestation::endpoint::body_limit(&self.config, headers)
+        crate::attestation::endpoint::body_gate(&self.config, headers)
     }
 
     /// The local answer of the attestation challenge endpoint when this request is for it

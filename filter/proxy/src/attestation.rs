@@ -1,9 +1,17 @@
 //! Client attestation in the glue: the challenge endpoint, answered here, and the body of a
 //! token-endpoint gate, gathered whole before the decision (see
-//! `tollgate_core::attestation`). A gated request's headers stop (`StopIteration`), its
-//! body callbacks buffer (`StopIterationAndBuffer`) until the stream's end, or until the body
-//! passes the rule's bound (then 413 at once); only then is the request decided, and nothing
-//! of it reaches the upstream before an allow. Every other request takes the usual path.
+//! `tollgate_core::attestation`).
+//!
+//! A gated request's headers are read (claim headers stripped, the path written in canonical
+//! form) and let on: a proxy-wasm host turns a paused header callback into "stop everything"
+//! (proxy-wasm-cpp-host converts `StopIteration` to `StopAllIterationAndWatermark`), and then
+//! never hands the body to the filter. Its body callbacks buffer (`StopIterationAndBuffer`)
+//! until the stream's end, or until the body passes the rule's bound (then 413 at once); only
+//! then is the request decided, and no byte of the body goes on before an allow. The router
+//! after the filter may already have sent the headers upstream, so an authorization server
+//! sees at most an incomplete request that is reset; with Envoy's `buffer` filter placed after
+//! tollgate on the token endpoint, the upstream sees nothing at all of a refused request (the
+//! README's deployment section).
 
 use proxy_wasm::types::{Action, LogLevel};
 
@@ -51,18 +59,31 @@ pub(crate) fn on_headers(
         }
         return Action::Pause;
     }
-    match shared.engine.body_limit(&headers) {
-        Some(limit) if !end_of_stream => {
-            *gate = Gate::Gathering {
-                limit,
-                headers,
-                seen: 0,
-            };
-            Action::Pause
-        }
-        Some(_) => flow::run_with(shared, context_id, Pass::Arrived, &headers, Some(&[])),
-        None => flow::run_with(shared, context_id, Pass::Arrived, &headers, None),
+    let Some(body_gate) = shared.engine.body_gate(&headers) else {
+        return flow::run_with(shared, context_id, Pass::Arrived, &headers, None);
+    };
+    if end_of_stream {
+        return flow::run_with(shared, context_id, Pass::Arrived, &headers, Some(&[]));
     }
+    // The headers go on now: the canonical path is written while they still can change, and
+    // the decision is made with it.
+    let mut headers = headers;
+    if let Some(path) = body_gate.path {
+        if let Err(status) = host::set_request_header(":path", &path) {
+            return flow::fail_closed(&format!("cannot rewrite :path: {status:?}"));
+        }
+        for (name, value) in headers.iter_mut() {
+            if name == ":path" {
+                value.clone_from(&path);
+            }
+        }
+    }
+    *gate = Gate::Gathering {
+        limit: body_gate.max_body_bytes,
+        headers,
+        seen: 0,
+    };
+    Action::Continue
 }
 
 /// A body callback of a gated request: keep buffering, or decide.

@@ -1,6 +1,7 @@
-//! Client attestation through the built filter: a token-endpoint gate gathers the form body
-//! over several body callbacks (nothing forwarded before the decision, everything forwarded
-//! byte for byte after an allow), refuses an oversized body at once, decides at trailers, and
+//! Client attestation through the built filter: a token-endpoint gate lets the headers on
+//! (a proxy-wasm host would otherwise never deliver the body) and gathers the form body over
+//! several body callbacks (no byte forwarded before the decision, everything forwarded byte
+//! for byte after an allow), refuses an oversized body at once, decides at trailers, and
 //! remembers a PoP in the replay store shared by two VMs of one process; the challenge
 //! endpoint is answered by the filter. Attestations and PoPs are signed with the test keys.
 
@@ -136,7 +137,7 @@ fn an_attested_refresh_is_forwarded_whole_after_the_last_chunk() {
     assert_eq!(
         actions,
         vec![
-            Action::Pause,
+            Action::Continue,
             Action::Pause,
             Action::Pause,
             Action::Continue
@@ -159,7 +160,12 @@ fn a_refresh_without_attestation_never_reaches_the_upstream() {
     let (req, actions) = send(&mut vm, &token_request(&[]), &BODY);
     assert_eq!(
         actions,
-        vec![Action::Pause, Action::Pause, Action::Pause, Action::Pause]
+        vec![
+            Action::Continue,
+            Action::Pause,
+            Action::Pause,
+            Action::Pause
+        ]
     );
     assert_eq!(vm.forwarded_body(req).unwrap(), b"");
     let r = vm.local_response(req).unwrap().unwrap();
@@ -188,7 +194,7 @@ fn other_grants_pass_byte_for_byte() {
     let (req, actions) = send(&mut vm, &token_request(&[]), &chunks);
     assert_eq!(
         actions,
-        vec![Action::Pause, Action::Pause, Action::Continue]
+        vec![Action::Continue, Action::Pause, Action::Continue]
     );
     assert_eq!(vm.forwarded_body(req).unwrap(), chunks.concat());
 }
@@ -202,7 +208,7 @@ fn a_body_past_the_bound_is_refused_at_once() {
     assert_eq!(
         vm.on_request_headers(req, &token_request(&[]), false)
             .unwrap(),
-        Action::Pause
+        Action::Continue
     );
     assert_eq!(
         vm.on_request_body(req, &[b'a'; 1000], false).unwrap(),
@@ -219,13 +225,33 @@ fn a_body_past_the_bound_is_refused_at_once() {
 }
 
 #[test]
+fn a_non_canonical_path_is_rewritten_before_the_headers_go_on() {
+    let process = Process::new();
+    process.set_time_seconds(NOW).unwrap();
+    let mut vm = vm_in(&process);
+    let mut headers = token_request(&[]);
+    headers[1].1 = "/oauth/%74oken?x=1".into();
+    let chunks: [&[u8]; 1] = [b"grant_type=client_credentials"];
+    let (req, actions) = send(&mut vm, &headers, &chunks);
+    assert_eq!(actions, vec![Action::Continue, Action::Continue]);
+    assert_eq!(
+        vm.request_header(req, ":path").unwrap().as_deref(),
+        Some("/oauth/token?x=1")
+    );
+    assert_eq!(vm.forwarded_body(req).unwrap(), chunks.concat());
+}
+
+#[test]
 fn trailers_end_the_body() {
     let process = Process::new();
     process.set_time_seconds(NOW).unwrap();
     let mut vm = vm_in(&process);
     let req = vm.new_http_context().unwrap();
-    vm.on_request_headers(req, &token_request(&[]), false)
-        .unwrap();
+    assert_eq!(
+        vm.on_request_headers(req, &token_request(&[]), false)
+            .unwrap(),
+        Action::Continue
+    );
     assert_eq!(
         vm.on_request_body(req, b"grant_type=refresh_token", false)
             .unwrap(),

@@ -9,16 +9,30 @@ use crate::request;
 use crate::response::LocalResponse;
 use crate::rules;
 
-/// The rule's `max_body_bytes` when the request's first matching rule is a token-endpoint
-/// gate; `None` otherwise (including requests the engine will refuse before any rule).
-pub fn body_limit(config: &Config, headers: &[(String, String)]) -> Option<usize> {
+/// A request on a token-endpoint gate: what the glue needs before its body arrives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BodyGate {
+    /// The rule's `max_body_bytes`.
+    pub max_body_bytes: usize,
+    /// The canonical `:path` to forward when it differs from what the client sent: the glue
+    /// writes it while the headers can still change (before the body arrives), and decides
+    /// with it.
+    pub path: Option<String>,
+}
+
+/// The gate when the request's first matching rule is a token-endpoint gate; `None`
+/// otherwise (including requests the engine will refuse before any rule).
+pub fn body_gate(config: &Config, headers: &[(String, String)]) -> Option<BodyGate> {
     let method = request::header(headers, ":method")?;
     let raw_path = request::header(headers, ":path")?;
     let target = path::canonicalize(raw_path, config.path_parameters).ok()?;
     let index = rules::first_match(&config.rules, method, target.path())?;
     let rule = config.rules.get(index)?;
     let wanted = rule.client_attestation.as_ref()?;
-    (rule.access == Access::Anonymous && wanted.is_gate()).then_some(wanted.max_body_bytes)
+    (rule.access == Access::Anonymous && wanted.is_gate()).then(|| BodyGate {
+        max_body_bytes: wanted.max_body_bytes,
+        path: target.rewritten(),
+    })
 }
 
 /// The answer of the challenge endpoint when the request's canonical path is it (query

@@ -1087,20 +1087,29 @@ fn the_challenge_endpoint_is_answered_locally() {
 #[test]
 fn only_gated_routes_need_their_body() {
     let e = engine(false);
-    assert_eq!(e.body_limit(&token_request(&[])), Some(16_384));
+    let gate = |max_body_bytes, path: Option<&str>| {
+        Some(super::endpoint::BodyGate {
+            max_body_bytes,
+            path: path.map(str::to_owned),
+        })
+    };
+    assert_eq!(e.body_gate(&token_request(&[])), gate(16_384, None));
+    let mut odd = token_request(&[]);
+    odd[1].1 = "/oauth/%74oken".into();
+    assert_eq!(e.body_gate(&odd), gate(16_384, Some("/oauth/token")));
     assert_eq!(
-        e.body_limit(&testkit::request("GET", "/oauth/token", None)),
+        e.body_gate(&testkit::request("GET", "/oauth/token", None)),
         None
     );
     assert_eq!(
-        e.body_limit(&testkit::request("POST", "/orders", None)),
+        e.body_gate(&testkit::request("POST", "/orders", None)),
         None
     );
     assert_eq!(
-        e.body_limit(&testkit::request("POST", "/attested", None)),
+        e.body_gate(&testkit::request("POST", "/attested", None)),
         None
     );
-    assert_eq!(crate::tests::engine().body_limit(&token_request(&[])), None);
+    assert_eq!(crate::tests::engine().body_gate(&token_request(&[])), None);
 }
 
 fn config_error(edit: impl FnOnce(&mut Value)) -> crate::ConfigError {
