@@ -13,9 +13,9 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cli_args "usage: bash scripts/fuzz.sh [TARGET...]   (or: make fuzz [FUZZ_SECONDS=N])
 Builds fuzz/ with libFuzzer on the stable toolchain and runs each target (all of them, or the ones named:
-token jwks config path signature page) for FUZZ_SECONDS seconds (default 8). Prints the inputs tried and the
+token jwks config path signature attestation page) for FUZZ_SECONDS seconds (default 8). Prints the inputs tried and the
 crashes per target; exits 1 if any target crashed, with the input and the command that replays it." \
-  --positional 6 -- "$@"
+  --positional 7 -- "$@"
 cd "$ROOT"
 
 seconds="${FUZZ_SECONDS:-8}"

@@ -13,6 +13,7 @@
 //! | `config` | `Config::from_json`, `Engine::from_json` | an error names a field (for any JSON object); an accepted config, written back as JSON from the model, parses to the same config |
 //! | `path` | `path::canonicalize`, the rule matchers, `Engine::evaluate` without a token | a canonical path has nothing the canonicaliser refuses and canonicalising it again is the identity; matchers agree with naive references; the engine's rule choice agrees with a naive first-match over the same rules |
 //! | `signature` | `Verifiers` (host path on the reference host, pure path), `p1363_to_der` | the two paths and `ring` agree; the valid signature verifies and a changed one does not; the DER form decodes back to `r‖s` |
+//! | `attestation` | `attestation::body::parse`; `Engine::evaluate_body_in` on a token-endpoint gate with attestations and PoPs minted by `testkit` and mutated | what the body parser accepts, an independent form decoder reads the same way (one `grant_type`, at most one `client_id`, same values, no other spelling of them, no `;`, not in the query); an accepted refresh grant carries an attestation and a PoP whose signatures `ring` verifies with the attester and instance keys, and the same PoP is refused the second time |
 //! | `page` | the redirect page's `params`, `link`, `screen::decide` | a forwarded link starts with the configured base and carries only allow-listed, unique, correctly encoded parameters whose values decode to what was received; `extract` is idempotent |
 //!
 //! Adding a target: a module under `src/targets/`, one line in [`TARGETS`], a seed folder
@@ -59,6 +60,12 @@ pub const TARGETS: &[Target] = &[
         name: "signature",
         run: targets::signature::run,
         about: "signature verifiers: host path, pure path and ring agree",
+    },
+    Target {
+        name: "attestation",
+        run: targets::attestation::run,
+        about:
+            "token-request body parser (with a form-decoder oracle) and client attestation checks",
     },
     Target {
         name: "page",

@@ -280,6 +280,103 @@ pub fn seeds(target: &str) -> Vec<(String, Vec<u8>)> {
             }
             out
         }
+        "attestation" => {
+            use crate::targets::attestation::{ATTESTER, AUDIENCE, INSTANCE};
+            let body = |ct: &str, q: &str, b: &str| {
+                let mut v = vec![0u8];
+                v.extend_from_slice(ct.as_bytes());
+                v.push(0xff);
+                v.extend_from_slice(q.as_bytes());
+                v.push(0xff);
+                v.extend_from_slice(b.as_bytes());
+                v
+            };
+            let mut jwk = INSTANCE.public_jwk();
+            if let Some(o) = jwk.as_object_mut() {
+                for m in ["kid", "alg", "use"] {
+                    o.remove(m);
+                }
+            }
+            let obj = |v: Value| v.as_object().cloned().unwrap_or_default();
+            let attestation = testkit::mint(
+                ATTESTER,
+                &obj(
+                    json!({ "typ": "oauth-client-attestation+jwt", "alg": "ES256", "kid": ATTESTER.kid() }),
+                ),
+                &obj(
+                    json!({ "sub": "app-1", "iat": testkit::NOW, "exp": testkit::NOW + 3600, "cnf": { "jwk": jwk } }),
+                ),
+            );
+            let pop = testkit::mint(
+                INSTANCE,
+                &obj(json!({ "typ": "oauth-client-attestation-pop+jwt", "alg": "EdDSA" })),
+                &obj(json!({ "aud": AUDIENCE, "jti": "j1", "iat": testkit::NOW })),
+            );
+            let check = |b: &str| {
+                let mut v = vec![1u8];
+                v.extend_from_slice(attestation.as_bytes());
+                v.push(0xff);
+                v.extend_from_slice(pop.as_bytes());
+                v.push(0xff);
+                v.extend_from_slice(b.as_bytes());
+                v
+            };
+            let form = "application/x-www-form-urlencoded";
+            named(vec![
+                (
+                    "body-refresh",
+                    body(
+                        form,
+                        "",
+                        "grant_type=refresh_token&refresh_token=r&client_id=app-1",
+                    ),
+                ),
+                (
+                    "body-encoded",
+                    body(
+                        "application/x-www-form-urlencoded; charset=UTF-8",
+                        "?x=1",
+                        "grant_type=refresh%5Ftoken&client_id=my+app",
+                    ),
+                ),
+                (
+                    "body-repeated",
+                    body(
+                        form,
+                        "",
+                        "grant_type=authorization_code&grant_type=refresh_token",
+                    ),
+                ),
+                (
+                    "body-semicolon",
+                    body(form, "", "grant_type=a;grant_type=refresh_token"),
+                ),
+                (
+                    "body-folded",
+                    body(form, "", "GRANT_TYPE=refresh_token&grant_type=x"),
+                ),
+                (
+                    "body-query",
+                    body(form, "?client%5Fid=a", "grant_type=refresh_token"),
+                ),
+                (
+                    "body-json",
+                    body("application/json", "", "{\"grant_type\":\"refresh_token\"}"),
+                ),
+                (
+                    "check-valid",
+                    check("grant_type=refresh_token&client_id=app-1"),
+                ),
+                (
+                    "check-other-client",
+                    check("grant_type=refresh_token&client_id=app-2"),
+                ),
+                (
+                    "check-other-grant",
+                    check("grant_type=authorization_code&code=c"),
+                ),
+            ])
+        }
         "page" => {
             let p = |link: &str, query: &str, fragment: &str| {
                 format!("{link}\0{query}\0{fragment}").into_bytes()

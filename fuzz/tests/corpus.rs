@@ -188,3 +188,34 @@ fn every_target_runs_on_hostile_bytes() {
         }
     }
 }
+
+#[test]
+fn the_attestation_seeds_reach_an_allowed_refresh() {
+    use tollgate_core::environment::InMemory;
+    use tollgate_core::{CacheSecret, Engine, Outcome};
+    let data = fs::read(dir("corpus", "attestation").join("check-valid")).unwrap();
+    let parts = tollgate_fuzz::split_parts(&data[1..], 0xff, 3);
+    let text = |b: &[u8]| String::from_utf8(b.to_vec()).unwrap();
+    let headers = vec![
+        (":method".to_owned(), "POST".to_owned()),
+        (":path".to_owned(), "/token".to_owned()),
+        (":authority".to_owned(), "login.example.test".to_owned()),
+        (":scheme".to_owned(), "https".to_owned()),
+        (
+            "content-type".to_owned(),
+            "application/x-www-form-urlencoded".to_owned(),
+        ),
+        ("oauth-client-attestation".to_owned(), text(parts[0])),
+        ("oauth-client-attestation-pop".to_owned(), text(parts[1])),
+    ];
+    let config = tollgate_fuzz::targets::attestation::config().to_string();
+    let mut engine = Engine::from_json(config.as_bytes(), CacheSecret([3, 4])).unwrap();
+    let mut env = InMemory::new(None, 1024);
+    let ev = engine.evaluate_body_in(
+        &headers,
+        Some(parts[2]),
+        &mut env,
+        tollgate_core::testkit::NOW,
+    );
+    assert!(matches!(ev.outcome, Outcome::Allow(_)), "{:?}", ev.outcome);
+}

@@ -63,7 +63,7 @@ impl Bound<'_> {
             Some(wanted) => Some(self.attestation(wanted, entry, proof.as_ref())?),
             None => None,
         };
-        let allowed = grant(
+        let mut allowed = grant(
             self.rule,
             entry,
             (!forward_token).then_some(self),
@@ -72,6 +72,11 @@ impl Bound<'_> {
         )?;
         if let Some(proof) = proof {
             self.remember(entry.provider, &proof, env)?;
+        }
+        if let (Some(wanted), Some(_)) = (&self.rule.client_attestation, &attested) {
+            allowed
+                .token_edits
+                .extend(crate::attestation::admit::removal(wanted));
         }
         if let Some(attested) = attested {
             crate::attestation::admit::remember(&attested, env, self.now).map_err(|e| match e {

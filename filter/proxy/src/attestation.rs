@@ -66,7 +66,13 @@ pub(crate) fn on_headers(
         return flow::run_with(shared, context_id, Pass::Arrived, &headers, Some(&[]));
     }
     // The headers go on now: the canonical path is written while they still can change, and
-    // the decision is made with it.
+    // the decision is made with it; the attestation is taken out unless the rule forwards it
+    // (the decision reads it from `headers`).
+    for name in body_gate.remove {
+        if let Err(status) = host::remove_request_header(name) {
+            return flow::fail_closed(&format!("cannot remove header {name}: {status:?}"));
+        }
+    }
     let mut headers = headers;
     if let Some(path) = body_gate.path {
         if let Err(status) = host::set_request_header(":path", &path) {

@@ -302,6 +302,7 @@ fn rule_json(r: &Rule, provider_names: &[&str]) -> Value {
         grant_types,
         pop_methods,
         max_body_bytes,
+        forward_attestation,
     }) = client_attestation
     {
         let PopMethods {
@@ -317,6 +318,7 @@ fn rule_json(r: &Rule, provider_names: &[&str]) -> Value {
         }
         rule["client_attestation"] = json!({
             "audience": audience, "pop_methods": methods, "max_body_bytes": max_body_bytes,
+            "forward_attestation": forward_attestation,
         });
         if let Some(g) = grant_types {
             rule["client_attestation"]["grant_types"] = json!(g);

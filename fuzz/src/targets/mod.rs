@@ -1,5 +1,6 @@
 //! The fuzz targets (see the crate documentation for what each one checks).
 
+pub mod attestation;
 pub mod config;
 pub mod jwks;
 pub mod page;

@@ -145,6 +145,16 @@ fn an_attested_refresh_is_forwarded_whole_after_the_last_chunk() {
     );
     assert_eq!(vm.local_response(req).unwrap(), None);
     assert_eq!(vm.forwarded_body(req).unwrap(), BODY.concat());
+    // The attestation does not go on to the authorization server (forward_attestation: false).
+    assert_eq!(
+        vm.request_header(req, "oauth-client-attestation").unwrap(),
+        None
+    );
+    assert_eq!(
+        vm.request_header(req, "oauth-client-attestation-pop")
+            .unwrap(),
+        None
+    );
     // Nothing of the attestation or PoP is ever logged.
     assert!(vm
         .logs()

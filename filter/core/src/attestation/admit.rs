@@ -113,6 +113,18 @@ impl Anonymous<'_> {
     }
 }
 
+/// The edits that take the attestation out of an admitted request on a route that does not
+/// forward it (not on a gate: its glue removes them as the headers go on).
+pub(crate) fn removal(wanted: &RuleAttestation) -> Vec<crate::HeaderEdit> {
+    if wanted.forward_attestation || wanted.is_gate() {
+        return Vec::new();
+    }
+    super::ATTESTATION_HEADERS
+        .iter()
+        .map(|h| crate::HeaderEdit::Remove((*h).to_owned()))
+        .collect()
+}
+
 /// Why a replay-store entry was not written.
 pub(crate) enum Stored {
     /// Seen before.

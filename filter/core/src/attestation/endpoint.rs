@@ -18,6 +18,8 @@ pub struct BodyGate {
     /// writes it while the headers can still change (before the body arrives), and decides
     /// with it.
     pub path: Option<String>,
+    /// Headers to remove from the request as its headers go on (`forward_attestation: false`).
+    pub remove: &'static [&'static str],
 }
 
 /// The gate when the request's first matching rule is a token-endpoint gate; `None`
@@ -32,6 +34,11 @@ pub fn body_gate(config: &Config, headers: &[(String, String)]) -> Option<BodyGa
     (rule.access == Access::Anonymous && wanted.is_gate()).then(|| BodyGate {
         max_body_bytes: wanted.max_body_bytes,
         path: target.rewritten(),
+        remove: if wanted.forward_attestation {
+            &[]
+        } else {
+            &super::ATTESTATION_HEADERS
+        },
     })
 }
 

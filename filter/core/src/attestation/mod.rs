@@ -90,6 +90,8 @@ pub const MAX_JWT_BYTES: usize = 16_384;
 pub const ATTESTATION_HEADER: &str = "oauth-client-attestation";
 /// The header carrying the attestation PoP.
 pub const POP_HEADER: &str = "oauth-client-attestation-pop";
+/// The request headers `forward_attestation: false` removes.
+pub const ATTESTATION_HEADERS: [&str; 2] = [ATTESTATION_HEADER, POP_HEADER];
 /// The response header carrying a fresh challenge.
 pub const CHALLENGE_HEADER: &str = "oauth-client-attestation-challenge";
 

@@ -948,7 +948,19 @@ fn an_api_rule_needs_an_attestation_of_the_token_client() {
             ("oauth-client-attestation-pop", &p),
         ],
     );
-    allowed(&e.evaluate_in(&h, &mut env, NOW));
+    let ev = e.evaluate_in(&h, &mut env, NOW);
+    allowed(&ev);
+    // The attestation is taken out before the API (forward_attestation: false).
+    match ev.outcome {
+        Outcome::Allow(a) => assert_eq!(
+            a.token_edits,
+            vec![
+                crate::HeaderEdit::Remove("oauth-client-attestation".into()),
+                crate::HeaderEdit::Remove("oauth-client-attestation-pop".into())
+            ]
+        ),
+        other => panic!("{other:?}"),
+    }
     // Cache hit: the same attestation rules, and the PoP is now replayed.
     let ev = e.evaluate_in(&h, &mut env, NOW);
     assert_eq!(ev.cache, Some(crate::CacheLookup::Hit));
@@ -1050,6 +1062,34 @@ fn an_api_rule_in_combined_mode_needs_the_attested_dpop_key() {
 }
 
 #[test]
+fn forward_attestation_keeps_the_headers() {
+    let mut cfg = config(false, gate());
+    cfg["rules"][1]["client_attestation"]["forward_attestation"] = json!(true);
+    cfg["rules"][0]["client_attestation"]["forward_attestation"] = json!(true);
+    let mut e = Engine::from_json(cfg.to_string().as_bytes(), crate::CacheSecret([1, 2])).unwrap();
+    assert_eq!(
+        e.body_gate(&token_request(&[])).unwrap().remove,
+        &[] as &[&str]
+    );
+    let token = testkit::token(TestKey::Es256, NOW);
+    let a = attestation();
+    let p = pop_with(|_, c| {
+        c.insert("aud".into(), API.into());
+    });
+    let h = api_request(
+        &token,
+        &[
+            ("oauth-client-attestation", &a),
+            ("oauth-client-attestation-pop", &p),
+        ],
+    );
+    match e.evaluate_in(&h, &mut InMemory::new(None, 64), NOW).outcome {
+        Outcome::Allow(a) => assert_eq!(a.token_edits, vec![]),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
 fn the_challenge_endpoint_is_answered_locally() {
     let e = engine(true);
     let mut h = testkit::request("POST", "/attestation/challenge", None);
@@ -1091,6 +1131,7 @@ fn only_gated_routes_need_their_body() {
         Some(super::endpoint::BodyGate {
             max_body_bytes,
             path: path.map(str::to_owned),
+            remove: &super::ATTESTATION_HEADERS,
         })
     };
     assert_eq!(e.body_gate(&token_request(&[])), gate(16_384, None));

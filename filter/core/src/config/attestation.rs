@@ -94,6 +94,8 @@ pub(crate) struct RawRuleAttestation {
     pop_methods: Option<Vec<String>>,
     #[serde(default = "default_max_body")]
     max_body_bytes: usize,
+    #[serde(default)]
+    forward_attestation: bool,
 }
 
 fn default_max_age() -> u64 {
@@ -171,6 +173,13 @@ pub struct RuleAttestation {
     pub pop_methods: PopMethods,
     /// Token-request bodies larger than this are refused with 413.
     pub max_body_bytes: usize,
+    /// `false` (default): the `OAuth-Client-Attestation` and `OAuth-Client-Attestation-PoP`
+    /// headers are removed before the request goes on (an authorization server that does not
+    /// know attestation refuses a token request carrying them, and an API has no use for
+    /// them). `true`: they go on, for an authorization server that checks them itself. On a
+    /// token-endpoint gate they are removed from every request of the route, as its headers
+    /// go on before the body is read.
+    pub forward_attestation: bool,
 }
 
 impl RuleAttestation {
@@ -442,5 +451,6 @@ pub(crate) fn check_rule(
         grant_types,
         pop_methods,
         max_body_bytes: raw.max_body_bytes,
+        forward_attestation: raw.forward_attestation,
     })
 }
