@@ -121,6 +121,9 @@ function assertForwarded(res, body) {
   assert.equal(res.status, 200, `forwarded to the upstream: ${res.body}`);
   assert.deepEqual(res.reached.map((r) => r.completed), [true], 'the upstream received the whole request once');
   assert.equal(res.json.body, body, 'the body reached the upstream byte for byte');
+  // forward_attestation is false by default: the attestation headers stop at the gate
+  assert.equal(res.json.headers[HEADERS.attestation], undefined, 'no attestation upstream');
+  assert.equal(res.json.headers[HEADERS.pop], undefined, 'no PoP upstream');
 }
 
 function assertRefused(res, expected) {

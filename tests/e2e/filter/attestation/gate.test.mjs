@@ -59,13 +59,13 @@ before(async () => {
   try {
     attester = await startTestAttester();
     // two workers: a replayed PoP must be caught whichever worker gets it (the replay store is shared)
-    gate = await startGate(pluginConfig({ challenges: false }), { upstreamPort: as.port, name: 'attestation-gate', stripAttestation: true, concurrency: 2 });
-    challenged = await startGate(pluginConfig({ challenges: true }), { upstreamPort: as.port, name: 'attestation-gate-challenges', stripAttestation: true });
+    gate = await startGate(pluginConfig({ challenges: false }), { upstreamPort: as.port, name: 'attestation-gate', concurrency: 2 });
+    challenged = await startGate(pluginConfig({ challenges: true }), { upstreamPort: as.port, name: 'attestation-gate-challenges' });
     // Another Envoy with the same secret, read from its VM's environment: a challenge from one is good at the other.
     // (`tollgate check`, run on every configuration the suite loads, reads the variable from its own environment.)
     process.env[SECRET_VARIABLE] = CHALLENGE_SECRET;
     twin = await startGate(pluginConfig({ challenges: true, secretFromEnv: true }), {
-      upstreamPort: as.port, name: 'attestation-gate-twin', stripAttestation: true, vmEnvironment: { [SECRET_VARIABLE]: CHALLENGE_SECRET },
+      upstreamPort: as.port, name: 'attestation-gate-twin', vmEnvironment: { [SECRET_VARIABLE]: CHALLENGE_SECRET },
     });
   } catch (err) {
     await gate?.stop();

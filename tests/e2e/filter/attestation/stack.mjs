@@ -5,7 +5,6 @@ import assert from 'node:assert/strict';
 import { startEnvoy } from '../../lib/envoy.mjs';
 import { bootstrap, toYaml, tollgateFilter } from '../../lib/envoy-config.mjs';
 import { dpopKeyPair } from '../../lib/dpop.mjs';
-import { HEADERS } from '../../lib/attestation.mjs';
 import { authorizationRequestUrl, pkcePair, randomState, runBrowserFlow } from '../../authz/flow.mjs';
 import { FORM, dpopProof, form, send } from './client.mjs';
 
@@ -44,34 +43,16 @@ export const BUFFER_FILTER = {
  * Envoy (`concurrency` workers, default one) with tollgate in front of `upstreamPort`: `plugin` is the whole plugin
  * configuration. Resolves the Envoy handle with `port` (the listener's).
  *
- * `stripAttestation`: the route removes the attestation headers before the upstream (Envoy's route-level
- * `request_headers_to_remove`, applied by the router after every filter has decided). An authorization server that
- * does not know attestation may refuse a token request that carries them: oidc-provider 9.13 answers 400
- * invalid_request "client authentication must only be provided using one mechanism" when a public client's request
- * has an `OAuth-Client-Attestation` header and attestation is not enabled there. The gate is then the only one that
- * reads them. A server that verifies them itself (reference.test.mjs) needs them: no stripping there.
  * `vmEnvironment`: variables of the filter's Wasm VM (`vm_config.environment_variables.key_values`).
  * `buffer` (default true): Envoy's buffer filter after tollgate (BUFFER_FILTER).
  */
 export async function startGate(plugin, {
-  upstreamPort, name = 'attestation-gate', stripAttestation = false, concurrency = 1, vmEnvironment, buffer = true,
+  upstreamPort, name = 'attestation-gate', concurrency = 1, vmEnvironment, buffer = true,
 }) {
-  const routeConfig = {
-    name: 'local',
-    virtual_hosts: [{
-      name: 'authz',
-      domains: ['*'],
-      routes: [{
-        match: { prefix: '/' },
-        route: { cluster: 'upstream' },
-        ...(stripAttestation ? { request_headers_to_remove: [HEADERS.attestation, HEADERS.pop] } : {}),
-      }],
-    }],
-  };
   const filter = tollgateFilter(plugin);
   // the Wasm VM's environment, where a secret written { "env": NAME } is read
   if (vmEnvironment) filter.typed_config.config.vm_config.environment_variables = { key_values: vmEnvironment };
-  const envoy = await startEnvoy(toYaml(bootstrap({ upstreamPort, routeConfig, httpFilters: buffer ? [filter, BUFFER_FILTER] : [filter] })), { name, concurrency });
+  const envoy = await startEnvoy(toYaml(bootstrap({ upstreamPort, httpFilters: buffer ? [filter, BUFFER_FILTER] : [filter] })), { name, concurrency });
   envoy.port = envoy.listenerPort('ingress');
   return envoy;
 }
