@@ -36,9 +36,10 @@ const sent = [];
 /** The challenge secret of the twin Envoy, read from its VM's environment (TEST ONLY: the same value as inline). */
 const SECRET_VARIABLE = 'TOLLGATE_TEST_ATTESTATION_CHALLENGE_SECRET';
 
-function pluginConfig({ challenges, secretFromEnv = false }) {
+function pluginConfig({ challenges, secretFromEnv = false, lifetime }) {
   const attestation = attestationConfig(attester, { challenges });
   if (secretFromEnv) attestation.challenges.secret = { env: SECRET_VARIABLE };
+  if (lifetime !== undefined) attestation.challenges.lifetime_seconds = lifetime;
   return {
     realm: 'authz',
     providers: [{ name: 'authz', issuer: as.issuer, audiences: [as.resource], jwks: { inline: as.publicJwks() } }],
@@ -129,6 +130,29 @@ async function attestedPop(session, { challenge } = {}) {
   const pop = await attestationPop(instance, { audience: as.issuer, challenge });
   return { instance, attestation, pop };
 }
+
+describe('a stale challenge', () => {
+  // Its own Envoy with the shortest challenge lifetime the configuration allows (10 s): a challenge is fetched, the
+  // test waits past its lifetime (a loaded machine only makes it staler), then uses it.
+  const LIFETIME = 10;
+  it(`a challenge older than lifetime_seconds: 400 use_attestation_challenge with a fresh one, which works`, async () => {
+    const shortLived = await startGate(pluginConfig({ challenges: true, lifetime: LIFETIME }), { upstreamPort: as.port, name: 'attestation-gate-short-challenges' });
+    try {
+      await keepLogOnFailure(shortLived, async () => {
+        const session = await dpopSession(as, shortLived);
+        const issued = await send('http1', shortLived.port, { path: CHALLENGE_ENDPOINT });
+        assert.equal(issued.status, 200, issued.body);
+        await new Promise((r) => { setTimeout(r, (LIFETIME + 1.5) * 1000); });
+        const stale = issued.json.attestation_challenge;
+        const fresh = assertGateRefused(await refresh(shortLived, 'http1', session, await attestedPop(session, { challenge: stale })), { status: 400, error: 'use_attestation_challenge' });
+        assert.notEqual(fresh, stale);
+        assertRefreshed(await refresh(shortLived, 'h2c', session, await attestedPop(session, { challenge: fresh })), session);
+      })();
+    } finally {
+      await shortLived.stop();
+    }
+  });
+});
 
 for (const protocol of PROTOCOLS) {
   describe(`token-endpoint gate over ${protocol}`, () => {
