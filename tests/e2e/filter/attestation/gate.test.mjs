@@ -6,9 +6,11 @@
 // (lib/attestation.mjs, lib/dpop.mjs), never from tollgate's code. Over HTTP/1.1 and h2c.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { keepLogOnFailure } from '../../lib/envoy.mjs';
-import { thumbprint } from '../../lib/dpop.mjs';
+import {
+  craftProof, proofClaims, publicJwk, thumbprint,
+} from '../../lib/dpop.mjs';
 import {
   HEADERS, attestationPop, instanceKeyPair, privateJwkOf, publicJwkOf, signJwt, startTestAttester, unsignedJwt,
   ATTESTATION_TYP, POP_TYP,
@@ -130,6 +132,38 @@ async function attestedPop(session, { challenge } = {}) {
   const pop = await attestationPop(instance, { audience: as.issuer, challenge });
   return { instance, attestation, pop };
 }
+
+describe('the replay store in combined mode', () => {
+  it('a combined-mode DPoP proof used twice is refused the second time (attestation_dpop_proof_invalid)', wrap(async () => {
+    const session = await dpopSession(as, gate);
+    const attestation = await attester.issue({ clientId: session.clientId, instanceKey: session.key });
+    const dpop = await dpopProof(session.key, { htu: tokenUrl(gate) });
+    assertRefreshed(await refresh(gate, 'http1', session, { attestation, dpop }), session);
+    const before = await decisionStats(gate);
+    assertGateRefused(await refresh(gate, 'h2c', session, { attestation, dpop }), { status: 401, error: 'invalid_client' });
+    const delta = decisionDelta(before, await decisionStats(gate));
+    assert.equal(delta['denied.attestation_dpop_proof_invalid'], 1, JSON.stringify(delta));
+  }));
+
+  it('a PoP jti equal to a DPoP proof jti seen before is not a replay (separate key spaces)', wrap(async () => {
+    const session = await dpopSession(as, gate);
+    const jti = randomUUID();
+    const attestation = await attester.issue({ clientId: session.clientId, instanceKey: session.key });
+    // combined mode: a DPoP proof (crafted by jose, the dpop package picks its own jti) with this jti is stored
+    const dpop = await craftProof({
+      header: { typ: 'dpop+jwt', alg: 'ES256', jwk: await publicJwk(session.key) },
+      claims: { ...proofClaims({ htm: 'POST', htu: tokenUrl(gate) }), jti },
+      signer: session.key,
+    });
+    assertRefreshed(await refresh(gate, 'http1', session, { attestation, dpop }), session);
+    // PoP mode with a PoP of the same jti
+    const instance = await instanceKeyPair();
+    assertRefreshed(await refresh(gate, 'http1', session, {
+      attestation: await attester.issue({ clientId: session.clientId, instanceKey: instance }),
+      pop: await attestationPop(instance, { audience: as.issuer, jti }),
+    }), session);
+  }));
+});
 
 describe('a stale challenge', () => {
   // Its own Envoy with the shortest challenge lifetime the configuration allows (10 s): a challenge is fetched, the
