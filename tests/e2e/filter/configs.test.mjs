@@ -21,7 +21,8 @@ function listConfigs(dir = ENVOY_DIR, out = []) {
   for (const name of readdirSync(dir).sort()) {
     const p = path.join(dir, name);
     if (statSync(p).isDirectory()) listConfigs(p, out);
-    else if (/\.(ya?ml|json)$/.test(name)) out.push(path.relative(REPO, p));
+    // a JWK file next to an example is a TEST ONLY key its README signs with, not a config
+    else if (/\.(ya?ml|json)$/.test(name) && !/\.jwk\.json$/.test(name)) out.push(path.relative(REPO, p));
   }
   return out;
 }
@@ -31,8 +32,11 @@ const isExample = (rel) => /^envoy\/examples\/[^/]+\/envoy\.yaml$/.test(rel);
 const isBench = (rel) => /^envoy\/bench\/[^/]+\.yaml$/.test(rel);
 const usesWasm = (text) => text.includes('envoy.filters.http.wasm');
 /** Examples run for real by their own suites (with the real authorization server): dpop.test.mjs, mtls.test.mjs,
- *  nonce*.test.mjs / metadata.test.mjs / step-up.test.mjs. */
-const SENDER_CONSTRAINED_EXAMPLES = ['envoy/examples/dpop/envoy.yaml', 'envoy/examples/mtls/envoy.yaml', 'envoy/examples/nonce/envoy.yaml'];
+ *  nonce*.test.mjs / metadata.test.mjs / step-up.test.mjs; the attestation example by attestation/example.test.mjs. */
+const SENDER_CONSTRAINED_EXAMPLES = [
+  'envoy/examples/dpop/envoy.yaml', 'envoy/examples/mtls/envoy.yaml', 'envoy/examples/nonce/envoy.yaml',
+  'envoy/examples/attestation/envoy.yaml',
+];
 /** Examples whose TEST ONLY certificates are made at run time (make-certs.sh next to them), not shipped. */
 const CERTS_AT_RUN_TIME = new Map([['envoy/examples/mtls/envoy.yaml', 'envoy/examples/mtls/certs/']]);
 // Kubernetes manifests for Istio and Envoy Gateway, not Envoy configs: tests/e2e/mesh validates them against

@@ -35,7 +35,7 @@ before(async () => {
         },
         { match: { prefix: '/' }, anonymous: true },
       ],
-    }, { upstreamPort: stack.as.port, name: 'flow-attestation-gate', stripAttestation: true });
+    }, { upstreamPort: stack.as.port, name: 'flow-attestation-gate' });
     browser = await launchMobileBrowser();
   } catch (err) {
     await gate?.stop();

@@ -3,13 +3,16 @@
 // frames, split inside the very parameter that decides), decoded as an authorization server decodes a form
 // (percent-decoding, `+` as a space), and every request-shape rule (one grant_type, one client_id, neither in the
 // query, form content type only, no Content-Encoding, a size bound) is checked before the attestation: a malformed
-// request gets 400 invalid_request whether or not it carries one. The upstream is the echo recorder
-// (lib/upstream.mjs): what it records is what passed; a forwarded body must arrive byte for byte.
+// request gets 400 invalid_request whether or not it carries one. The filter stands alone here (no buffer filter
+// after it, unlike the deployment in front of a server, see stack.mjs): its own guarantee is that no byte of a
+// refused request's body goes upstream; the headers of a gated request may already have gone on before the decision,
+// and that stream is then reset. The upstream records every request as its headers arrive, the body bytes it got and
+// whether it completed; a forwarded body must arrive byte for byte.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import http from 'node:http';
 import { keepLogOnFailure } from '../../lib/envoy.mjs';
-import { startEchoUpstream } from '../../lib/upstream.mjs';
 import { HEADERS, attestationPop, instanceKeyPair, startTestAttester } from '../../lib/attestation.mjs';
 import { FORM, PROTOCOLS, assertTokenRefusal, send } from './client.mjs';
 import { attestationConfig, startGate } from './stack.mjs';
@@ -25,8 +28,41 @@ let upstream;
 let attester;
 let gate;
 
+/**
+ * The upstream: records each request when its headers arrive ({ id: x-test-id, bodyBytes, completed }) and answers a
+ * completed one like lib/upstream.mjs's echo (method, url, headers and body as JSON).
+ */
+function startRecorder() {
+  const records = [];
+  const server = http.createServer((req, res) => {
+    const record = { id: req.headers['x-test-id'], bodyBytes: 0, completed: false };
+    records.push(record);
+    const chunks = [];
+    req.on('data', (c) => {
+      chunks.push(c);
+      record.bodyBytes += c.length;
+    });
+    req.on('end', () => {
+      record.completed = true;
+      const body = JSON.stringify({ method: req.method, url: req.url, headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+    });
+  });
+  return new Promise((resolve) => {
+    server.listen(0, '127.0.0.1', () => resolve({
+      port: server.address().port,
+      recordsOf: (id) => records.filter((r) => r.id === id),
+      close: () => new Promise((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+    }));
+  });
+}
+
 before(async () => {
-  upstream = await startEchoUpstream();
+  upstream = await startRecorder();
   try {
     attester = await startTestAttester();
     gate = await startGate({
@@ -46,7 +82,7 @@ before(async () => {
         },
         { match: { prefix: '/' }, anonymous: true },
       ],
-    }, { upstreamPort: upstream.port, name: 'attestation-bodies' });
+    }, { upstreamPort: upstream.port, name: 'attestation-bodies', buffer: false });
   } catch (err) {
     await upstream.close();
     throw err;
@@ -77,19 +113,24 @@ async function post(protocol, { path = '/token', headers = {}, body, chunks, con
   const id = randomUUID();
   const all = { 'x-test-id': id, ...(contentType === null ? {} : { 'content-type': contentType }), ...headers };
   const res = await send(protocol, gate.port, { path, headers: all, body, chunks });
-  res.reached = upstream.requestsWith('x-test-id', id);
+  res.reached = upstream.recordsOf(id);
   return res;
 }
 
 function assertForwarded(res, body) {
   assert.equal(res.status, 200, `forwarded to the upstream: ${res.body}`);
-  assert.equal(res.reached.length, 1, 'the upstream received the request once');
+  assert.deepEqual(res.reached.map((r) => r.completed), [true], 'the upstream received the whole request once');
   assert.equal(res.json.body, body, 'the body reached the upstream byte for byte');
+  // forward_attestation is false by default: the attestation headers stop at the gate
+  assert.equal(res.json.headers[HEADERS.attestation], undefined, 'no attestation upstream');
+  assert.equal(res.json.headers[HEADERS.pop], undefined, 'no PoP upstream');
 }
 
 function assertRefused(res, expected) {
-  assert.equal(res.reached.length, 0, 'a refused request never reaches the upstream');
   assertTokenRefusal(res, expected);
+  for (const r of res.reached) {
+    assert.deepEqual({ bodyBytes: r.bodyBytes, completed: r.completed }, { bodyBytes: 0, completed: false }, 'no byte of a refused body reaches the upstream');
+  }
 }
 
 const INVALID_REQUEST = { status: 400, error: 'invalid_request' };

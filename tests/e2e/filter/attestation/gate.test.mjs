@@ -6,9 +6,11 @@
 // (lib/attestation.mjs, lib/dpop.mjs), never from tollgate's code. Over HTTP/1.1 and h2c.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { keepLogOnFailure } from '../../lib/envoy.mjs';
-import { thumbprint } from '../../lib/dpop.mjs';
+import {
+  craftProof, proofClaims, publicJwk, thumbprint,
+} from '../../lib/dpop.mjs';
 import {
   HEADERS, attestationPop, instanceKeyPair, privateJwkOf, publicJwkOf, signJwt, startTestAttester, unsignedJwt,
   ATTESTATION_TYP, POP_TYP,
@@ -36,9 +38,10 @@ const sent = [];
 /** The challenge secret of the twin Envoy, read from its VM's environment (TEST ONLY: the same value as inline). */
 const SECRET_VARIABLE = 'TOLLGATE_TEST_ATTESTATION_CHALLENGE_SECRET';
 
-function pluginConfig({ challenges, secretFromEnv = false }) {
+function pluginConfig({ challenges, secretFromEnv = false, lifetime }) {
   const attestation = attestationConfig(attester, { challenges });
   if (secretFromEnv) attestation.challenges.secret = { env: SECRET_VARIABLE };
+  if (lifetime !== undefined) attestation.challenges.lifetime_seconds = lifetime;
   return {
     realm: 'authz',
     providers: [{ name: 'authz', issuer: as.issuer, audiences: [as.resource], jwks: { inline: as.publicJwks() } }],
@@ -59,13 +62,13 @@ before(async () => {
   try {
     attester = await startTestAttester();
     // two workers: a replayed PoP must be caught whichever worker gets it (the replay store is shared)
-    gate = await startGate(pluginConfig({ challenges: false }), { upstreamPort: as.port, name: 'attestation-gate', stripAttestation: true, concurrency: 2 });
-    challenged = await startGate(pluginConfig({ challenges: true }), { upstreamPort: as.port, name: 'attestation-gate-challenges', stripAttestation: true });
+    gate = await startGate(pluginConfig({ challenges: false }), { upstreamPort: as.port, name: 'attestation-gate', concurrency: 2 });
+    challenged = await startGate(pluginConfig({ challenges: true }), { upstreamPort: as.port, name: 'attestation-gate-challenges' });
     // Another Envoy with the same secret, read from its VM's environment: a challenge from one is good at the other.
     // (`tollgate check`, run on every configuration the suite loads, reads the variable from its own environment.)
     process.env[SECRET_VARIABLE] = CHALLENGE_SECRET;
     twin = await startGate(pluginConfig({ challenges: true, secretFromEnv: true }), {
-      upstreamPort: as.port, name: 'attestation-gate-twin', stripAttestation: true, vmEnvironment: { [SECRET_VARIABLE]: CHALLENGE_SECRET },
+      upstreamPort: as.port, name: 'attestation-gate-twin', vmEnvironment: { [SECRET_VARIABLE]: CHALLENGE_SECRET },
     });
   } catch (err) {
     await gate?.stop();
@@ -129,6 +132,61 @@ async function attestedPop(session, { challenge } = {}) {
   const pop = await attestationPop(instance, { audience: as.issuer, challenge });
   return { instance, attestation, pop };
 }
+
+describe('the replay store in combined mode', () => {
+  it('a combined-mode DPoP proof used twice is refused the second time (attestation_dpop_proof_invalid)', wrap(async () => {
+    const session = await dpopSession(as, gate);
+    const attestation = await attester.issue({ clientId: session.clientId, instanceKey: session.key });
+    const dpop = await dpopProof(session.key, { htu: tokenUrl(gate) });
+    assertRefreshed(await refresh(gate, 'http1', session, { attestation, dpop }), session);
+    const before = await decisionStats(gate);
+    assertGateRefused(await refresh(gate, 'h2c', session, { attestation, dpop }), { status: 401, error: 'invalid_client' });
+    const delta = decisionDelta(before, await decisionStats(gate));
+    assert.equal(delta['denied.attestation_dpop_proof_invalid'], 1, JSON.stringify(delta));
+  }));
+
+  it('a PoP jti equal to a DPoP proof jti seen before is not a replay (separate key spaces)', wrap(async () => {
+    const session = await dpopSession(as, gate);
+    const jti = randomUUID();
+    const attestation = await attester.issue({ clientId: session.clientId, instanceKey: session.key });
+    // combined mode: a DPoP proof (crafted by jose, the dpop package picks its own jti) with this jti is stored
+    const dpop = await craftProof({
+      header: { typ: 'dpop+jwt', alg: 'ES256', jwk: await publicJwk(session.key) },
+      claims: { ...proofClaims({ htm: 'POST', htu: tokenUrl(gate) }), jti },
+      signer: session.key,
+    });
+    assertRefreshed(await refresh(gate, 'http1', session, { attestation, dpop }), session);
+    // PoP mode with a PoP of the same jti
+    const instance = await instanceKeyPair();
+    assertRefreshed(await refresh(gate, 'http1', session, {
+      attestation: await attester.issue({ clientId: session.clientId, instanceKey: instance }),
+      pop: await attestationPop(instance, { audience: as.issuer, jti }),
+    }), session);
+  }));
+});
+
+describe('a stale challenge', () => {
+  // Its own Envoy with the shortest challenge lifetime the configuration allows (10 s): a challenge is fetched, the
+  // test waits past its lifetime (a loaded machine only makes it staler), then uses it.
+  const LIFETIME = 10;
+  it(`a challenge older than lifetime_seconds: 400 use_attestation_challenge with a fresh one, which works`, async () => {
+    const shortLived = await startGate(pluginConfig({ challenges: true, lifetime: LIFETIME }), { upstreamPort: as.port, name: 'attestation-gate-short-challenges' });
+    try {
+      await keepLogOnFailure(shortLived, async () => {
+        const session = await dpopSession(as, shortLived);
+        const issued = await send('http1', shortLived.port, { path: CHALLENGE_ENDPOINT });
+        assert.equal(issued.status, 200, issued.body);
+        await new Promise((r) => { setTimeout(r, (LIFETIME + 1.5) * 1000); });
+        const stale = issued.json.attestation_challenge;
+        const fresh = assertGateRefused(await refresh(shortLived, 'http1', session, await attestedPop(session, { challenge: stale })), { status: 400, error: 'use_attestation_challenge' });
+        assert.notEqual(fresh, stale);
+        assertRefreshed(await refresh(shortLived, 'h2c', session, await attestedPop(session, { challenge: fresh })), session);
+      })();
+    } finally {
+      await shortLived.stop();
+    }
+  });
+});
 
 for (const protocol of PROTOCOLS) {
   describe(`token-endpoint gate over ${protocol}`, () => {

@@ -31,7 +31,12 @@ before(async () => {
       providers: [{ name: 'reference', issuer: ref.issuer, audiences: ['https://api.tollgate.test'], jwks: { inline: attester.jwks } }],
       client_attestation: attestationConfig(attester),
       rules: [
-        { match: { path: '/token', methods: ['POST'] }, anonymous: true, client_attestation: { audience: ref.issuer, grant_types: ['refresh_token'] } },
+        // this server verifies the attestation again: the gate passes the headers on
+        {
+          match: { path: '/token', methods: ['POST'] },
+          anonymous: true,
+          client_attestation: { audience: ref.issuer, grant_types: ['refresh_token'], forward_attestation: true },
+        },
         { match: { prefix: '/' }, anonymous: true },
       ],
     }, { upstreamPort: ref.port, name: 'attestation-reference' });

@@ -5,7 +5,6 @@ import assert from 'node:assert/strict';
 import { startEnvoy } from '../../lib/envoy.mjs';
 import { bootstrap, toYaml, tollgateFilter } from '../../lib/envoy-config.mjs';
 import { dpopKeyPair } from '../../lib/dpop.mjs';
-import { HEADERS } from '../../lib/attestation.mjs';
 import { authorizationRequestUrl, pkcePair, randomState, runBrowserFlow } from '../../authz/flow.mjs';
 import { FORM, dpopProof, form, send } from './client.mjs';
 
@@ -28,39 +27,32 @@ export function attestationConfig(attester, { challenges = false, ...rest } = {}
 }
 
 /**
+ * Envoy's buffer filter, placed after tollgate in front of a token endpoint. tollgate lets a gated request's headers
+ * go on and holds back its body until the decision (a Wasm filter that paused its header callback would never get
+ * the body); without a filter after it, the router may already have sent the headers upstream, so the server sees
+ * the start of a refused request before it is reset. The buffer filter holds the headers until the whole body has
+ * passed tollgate: the server then sees nothing at all of a refused request. Its bound is above every
+ * `max_body_bytes` tollgate allows, so tollgate's own bound answers first.
+ */
+export const BUFFER_FILTER = {
+  name: 'envoy.filters.http.buffer',
+  typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.buffer.v3.Buffer', max_request_bytes: 2 * 1048576 },
+};
+
+/**
  * Envoy (`concurrency` workers, default one) with tollgate in front of `upstreamPort`: `plugin` is the whole plugin
  * configuration. Resolves the Envoy handle with `port` (the listener's).
  *
- * `stripAttestation`: the route removes the attestation headers before the upstream (Envoy's route-level
- * `request_headers_to_remove`, applied by the router after every filter has decided). An authorization server that
- * does not know attestation may refuse a token request that carries them: oidc-provider 9.13 answers 400
- * invalid_request "client authentication must only be provided using one mechanism" when a public client's request
- * has an `OAuth-Client-Attestation` header and attestation is not enabled there. The gate is then the only one that
- * reads them. A server that verifies them itself (reference.test.mjs) needs them: no stripping there.
  * `vmEnvironment`: variables of the filter's Wasm VM (`vm_config.environment_variables.key_values`).
+ * `buffer` (default true): Envoy's buffer filter after tollgate (BUFFER_FILTER).
  */
 export async function startGate(plugin, {
-  upstreamPort, name = 'attestation-gate', stripAttestation = false, concurrency = 1, vmEnvironment,
+  upstreamPort, name = 'attestation-gate', concurrency = 1, vmEnvironment, buffer = true,
 }) {
-  const routeConfig = {
-    name: 'local',
-    virtual_hosts: [{
-      name: 'authz',
-      domains: ['*'],
-      routes: [{
-        match: { prefix: '/' },
-        route: { cluster: 'upstream' },
-        ...(stripAttestation ? { request_headers_to_remove: [HEADERS.attestation, HEADERS.pop] } : {}),
-      }],
-    }],
-  };
-  // A gated request's headers wait for its body: Envoy (1.35+) delivers the body to a Wasm filter whose
-  // on_request_headers paused only with `allow_on_headers_stop_iteration`; without it the request hangs.
   const filter = tollgateFilter(plugin);
-  filter.typed_config.config.allow_on_headers_stop_iteration = true;
   // the Wasm VM's environment, where a secret written { "env": NAME } is read
   if (vmEnvironment) filter.typed_config.config.vm_config.environment_variables = { key_values: vmEnvironment };
-  const envoy = await startEnvoy(toYaml(bootstrap({ upstreamPort, routeConfig, httpFilters: [filter] })), { name, concurrency });
+  const envoy = await startEnvoy(toYaml(bootstrap({ upstreamPort, httpFilters: buffer ? [filter, BUFFER_FILTER] : [filter] })), { name, concurrency });
   envoy.port = envoy.listenerPort('ingress');
   return envoy;
 }
