@@ -255,6 +255,7 @@ pub const ALL_REASONS: &[&str] = &[
     "attestation_bad_payload",
     "attestation_wrong_issuer",
     "attestation_missing_exp",
+    "attestation_missing_iat",
     "attestation_expired",
     "attestation_issued_in_future",
     "attestation_stale",

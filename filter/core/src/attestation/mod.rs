@@ -25,8 +25,10 @@
 //!    equal to the attester's `issuer` when one is configured →
 //!    [`AttestationError::WrongIssuer`]; `sub` a non-empty string →
 //!    [`AttestationError::BadPayload`]; `exp` a number ([`AttestationError::MissingExp`]) not
-//!    past (with skew, [`AttestationError::Expired`]); `iat`, when present, a number not in
-//!    the future ([`AttestationError::IssuedInFuture`]) and at most `max_age_seconds` old
+//!    past (with skew, [`AttestationError::Expired`]); `iat` a number
+//!    ([`AttestationError::MissingIat`]: the draft makes it optional, but without it
+//!    `max_age_seconds` cannot hold, and the reference server requires it too) not in the
+//!    future ([`AttestationError::IssuedInFuture`]) and at most `max_age_seconds` old
 //!    ([`AttestationError::Stale`], answered `use_fresh_attestation`).
 //! 6. `cnf.jwk`: an object ([`AttestationError::MissingKey`]) without private members
 //!    ([`AttestationError::PrivateKey`]) with an RFC 7638 thumbprint
@@ -128,6 +130,8 @@ pub enum AttestationError {
     MissingExp,
     /// `exp` has passed.
     Expired,
+    /// No numeric `iat`, so its age cannot be checked.
+    MissingIat,
     /// `iat` is in the future.
     IssuedInFuture,
     /// `iat` is older than `max_age_seconds` (`use_fresh_attestation`).
@@ -199,6 +203,7 @@ pub const ALL_REASONS: &[&str] = &[
     "attestation_bad_payload",
     "attestation_wrong_issuer",
     "attestation_missing_exp",
+    "attestation_missing_iat",
     "attestation_expired",
     "attestation_issued_in_future",
     "attestation_stale",
@@ -242,6 +247,7 @@ impl AttestationError {
             E::BadPayload => "attestation_bad_payload",
             E::WrongIssuer => "attestation_wrong_issuer",
             E::MissingExp => "attestation_missing_exp",
+            E::MissingIat => "attestation_missing_iat",
             E::Expired => "attestation_expired",
             E::IssuedInFuture => "attestation_issued_in_future",
             E::Stale => "attestation_stale",
@@ -300,6 +306,7 @@ impl fmt::Display for AttestationError {
             E::BadPayload => "the client attestation claims are malformed or incomplete",
             E::WrongIssuer => "the client attestation issuer is not trusted",
             E::MissingExp => "the client attestation has no exp",
+            E::MissingIat => "the client attestation has no iat",
             E::Expired => "the client attestation has expired",
             E::IssuedInFuture => "the client attestation was issued in the future",
             E::Stale => "the client attestation is too old",
@@ -497,14 +504,15 @@ pub fn check(input: &Inputs<'_>) -> Result<Attested, AttestationError> {
     if now > exp.saturating_add(skew) {
         return Err(E::Expired);
     }
-    if let Some(iat) = claims.get("iat") {
-        let iat = number(iat).ok_or(E::BadPayload)?;
-        if iat > now.saturating_add(skew) {
-            return Err(E::IssuedInFuture);
-        }
-        if now > iat.saturating_add(cfg.max_age_seconds).saturating_add(skew) {
-            return Err(E::Stale);
-        }
+    let iat = match claims.get("iat") {
+        None => return Err(E::MissingIat),
+        Some(v) => number(v).ok_or(E::BadPayload)?,
+    };
+    if iat > now.saturating_add(skew) {
+        return Err(E::IssuedInFuture);
+    }
+    if now > iat.saturating_add(cfg.max_age_seconds).saturating_add(skew) {
+        return Err(E::Stale);
     }
     let jwk = claims
         .get("cnf")

@@ -27,6 +27,7 @@ pub(crate) fn all_errors() -> Vec<E> {
         E::WrongIssuer,
         E::MissingExp,
         E::Expired,
+        E::MissingIat,
         E::IssuedInFuture,
         E::Stale,
         E::MissingKey,
@@ -86,6 +87,7 @@ fn every_variant_is_listed() {
             | E::WrongIssuer
             | E::MissingExp
             | E::Expired
+            | E::MissingIat
             | E::IssuedInFuture
             | E::Stale
             | E::MissingKey
@@ -510,6 +512,12 @@ fn the_attestation_checks_in_order() {
         ),
         (
             attestation_with(|_, c| {
+                c.remove("iat");
+            }),
+            E::MissingIat,
+        ),
+        (
+            attestation_with(|_, c| {
                 c.insert("exp".into(), json!(NOW - 31));
             }),
             E::Expired,
@@ -567,16 +575,11 @@ fn the_attestation_checks_in_order() {
     let forged = b64(Value::Object(claims).to_string().as_bytes());
     parts[1] = &forged;
     assert_eq!(gate_error(&parts.join("."), &good_pop), E::BadSignature);
-    // Without iat, only exp decides.
+    // Without iat its age cannot be checked: refused, as the reference server does.
     let no_iat = attestation_with(|_, c| {
         c.remove("iat");
     });
-    let mut e = engine(false);
-    let h = token_request(&[
-        ("oauth-client-attestation", &no_iat),
-        ("oauth-client-attestation-pop", &good_pop),
-    ]);
-    allowed(&run(&mut e, &mut InMemory::new(None, 1024), &h, REFRESH));
+    assert_eq!(gate_error(&no_iat, &good_pop), E::MissingIat);
 }
 
 #[test]

@@ -1,6 +1,6 @@
 // The client side of the client-attestation end-to-end tests: token requests and API calls with a body, over
 // HTTP/1.1 (one body with Content-Length, or a chunked body written in pieces) and over h2c (the body in one DATA
-// frame or in several), plus the answers the contract gives (filter/ATTESTATION-CONTRACT.md) as assertions.
+// frame or in several), plus the answers README "Client attestation" documents, as assertions.
 // lib/http.mjs and lib/h2.mjs send a body in one piece or none; the gate must gather a body that arrives in
 // pieces, so this file writes the pieces itself, each after a pause, so that Envoy hands them to the filter in
 // separate callbacks.
