@@ -9,6 +9,13 @@
 //! | `remove NAME` | `proxy_remove_header_map_value` | stripping a client-sent claim header |
 //! | `set NAME VALUE` | `proxy_replace_header_map_value` | a claim header for the upstream (VALUE: rest of the line) |
 //! | `count NAME` | `proxy_increment_metric` (counter NAME, defined at start) | `cache.hit`, `allowed`, per-provider `allowed` |
+//! | `header NAME` | `proxy_get_header_map_value` (one request header) | — (the alternative to `headers`) |
+//! | `property A.B` | `proxy_get_property` (path segments split at `.`) | a bound client certificate's digest |
+//! | `shared KEY` | `proxy_get_shared_data` | the DPoP replay store, fetched keys |
+//! | `noop` | none (a step that makes no host call) | — (the floor of the floor: a filter that only returns `Continue`) |
+//!
+//! The host-call cost table (`tests/perf/bench/host-calls.mjs`, `docs/bench/host-calls.md`) runs the floor
+//! once per step kind with that step repeated, so one run prices each kind of call.
 //!
 //! The list is the plugin configuration; an empty configuration means [`DEFAULT_STEPS`].
 //! When tollgate's hot path changes, change [`DEFAULT_STEPS`] (or pass a list in the Envoy
@@ -47,6 +54,14 @@ pub enum Step {
     Set(String, String),
     /// Add one to the counter with this name.
     Count(String),
+    /// Read one request header by name.
+    ReadHeader(String),
+    /// Read a property (its path: the segments of the name split at `.`).
+    Property(String),
+    /// Read a shared-data entry (absent is fine).
+    SharedData(String),
+    /// No host call at all.
+    Noop,
 }
 
 /// Why a step list was refused (line numbers count from 1).
@@ -60,7 +75,8 @@ pub enum StepError {
     UnknownStep { line: usize, word: String },
     /// The step needs a name (and `set` a value) that the line lacks.
     MissingArgument { line: usize, step: &'static str },
-    /// A step without arguments (`headers`, `time`) or with one (`remove`, `count`) has more.
+    /// A step without arguments (`headers`, `time`, `noop`) or with one (`remove`, `count`,
+    /// `header`, `property`, `shared`) has more.
     UnexpectedArgument { line: usize, step: &'static str },
 }
 
@@ -71,12 +87,15 @@ impl std::fmt::Display for StepError {
             StepError::NoSteps => write!(f, "the step list has no step"),
             StepError::UnknownStep { line, word } => write!(
                 f,
-                "line {line}: unknown step {word:?} (expected headers, time, remove, set or count)"
+                "line {line}: unknown step {word:?} (expected headers, header, time, remove, set, count, property, shared or noop)"
             ),
             StepError::MissingArgument { line, step } => {
                 let usage = match *step {
                     "set" => "set NAME VALUE",
                     "remove" => "remove NAME",
+                    "header" => "header NAME",
+                    "property" => "property A.B",
+                    "shared" => "shared KEY",
                     _ => "count NAME",
                 };
                 write!(f, "line {line}: {step} needs arguments: {usage}")
@@ -113,6 +132,10 @@ pub fn parse(text: &str) -> Result<Vec<Step>, StepError> {
             "time" => no_argument(line, "time", rest, Step::Time)?,
             "remove" => Step::Remove(one_argument(line, "remove", rest)?),
             "count" => Step::Count(one_argument(line, "count", rest)?),
+            "header" => Step::ReadHeader(one_argument(line, "header", rest)?),
+            "property" => Step::Property(one_argument(line, "property", rest)?),
+            "shared" => Step::SharedData(one_argument(line, "shared", rest)?),
+            "noop" => no_argument(line, "noop", rest, Step::Noop)?,
             "set" => {
                 let (name, value) = split_word(rest);
                 if name.is_empty() || value.is_empty() {
@@ -206,6 +229,33 @@ mod tests {
     }
 
     #[test]
+    fn the_steps_of_the_cost_table_parse() {
+        assert_eq!(
+            parse("noop\nheader authorization\nproperty request.path\nshared tollgate.k\n").unwrap(),
+            vec![
+                Step::Noop,
+                Step::ReadHeader("authorization".into()),
+                Step::Property("request.path".into()),
+                Step::SharedData("tollgate.k".into()),
+            ]
+        );
+        assert_eq!(
+            parse("noop now\n"),
+            Err(StepError::UnexpectedArgument {
+                line: 1,
+                step: "noop"
+            })
+        );
+        assert_eq!(
+            parse("header\n"),
+            Err(StepError::MissingArgument {
+                line: 1,
+                step: "header"
+            })
+        );
+    }
+
+    #[test]
     fn bad_lists_are_refused_with_the_line_and_the_reason() {
         assert_eq!(parse_config(&[0xff, 0xfe]), Err(StepError::NotUtf8));
         assert_eq!(parse("# nothing\n\n"), Err(StepError::NoSteps));
@@ -250,7 +300,7 @@ mod tests {
                 word: "sleep".into()
             }
             .to_string(),
-            "line 2: unknown step \"sleep\" (expected headers, time, remove, set or count)"
+            "line 2: unknown step \"sleep\" (expected headers, header, time, remove, set, count, property, shared or noop)"
         );
         assert_eq!(
             StepError::MissingArgument {
