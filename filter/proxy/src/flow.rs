@@ -95,16 +95,16 @@ pub(crate) fn run(shared: &mut Shared, context_id: u32, pass: Pass) -> Action {
         shared.ring();
     }
 
-    // 4. Act.
-    let why = Denied {
+    // 4. Act (an allowed request's id is never looked for: only denials log it).
+    let why = || Denied {
         request_id: request_id(&headers),
         rule: evaluation.rule,
         explanation: evaluation.explanation.as_deref(),
     };
     match &evaluation.outcome {
         Outcome::Allow(allowed) => allow(shared, allowed, pass),
-        Outcome::Deny(denial) => deny(shared, denial, &why),
-        Outcome::DryRun(denial) => would_deny(shared, denial, &why, pass),
+        Outcome::Deny(denial) => deny(shared, denial, &why()),
+        Outcome::DryRun(denial) => would_deny(shared, denial, &why(), pass),
     }
 }
 
