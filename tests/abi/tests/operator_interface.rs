@@ -35,7 +35,8 @@ fn dry_run_counts_and_logs_what_it_would_deny_and_lets_the_request_pass() {
         "a dry-run pass adds no claim headers"
     );
     assert_eq!(
-        counter(&mut vm,
+        counter(
+            &mut vm,
             "tollgate.prefix.tollgate.provider.idsvr.reason.insufficient_scope.would_deny"
         ),
         1
@@ -62,7 +63,10 @@ fn global_dry_run_passes_everything_and_counts_by_reason() {
     expect_forwarded(&mut vm, &testkit::request("GET", "/orders", None));
     expect_forwarded(&mut vm, &testkit::request("GET", "/a/../admin", None));
     assert_eq!(family(&mut vm, "would_deny", &[("reason", "expired")]), 1);
-    assert_eq!(family(&mut vm, "would_deny", &[("reason", "missing_token")]), 1);
+    assert_eq!(
+        family(&mut vm, "would_deny", &[("reason", "missing_token")]),
+        1
+    );
     assert_eq!(family(&mut vm, "would_deny", &[]), 3);
     assert_eq!(family(&mut vm, "denied", &[]), 0);
 }

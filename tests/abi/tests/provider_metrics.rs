@@ -23,7 +23,10 @@ fn the_fixed_metrics_are_defined_at_zero_when_configured() {
     for name in &expected {
         assert_eq!(vm.metric(name).unwrap(), Some(0), "{name}");
     }
-    assert_eq!(counter(&mut vm, &format!("{base}signature_host_algorithms")), 5);
+    assert_eq!(
+        counter(&mut vm, &format!("{base}signature_host_algorithms")),
+        5
+    );
     assert!(counter(&mut vm, &format!("{base}vm_memory_bytes")) > 0);
 }
 
@@ -36,13 +39,15 @@ fn denials_are_series_with_provider_and_reason_and_stat_prefix_separates_instanc
     expect_local_response(&mut vm, &testkit::request("GET", "/orders", Some(&expired)));
     expect_local_response(&mut vm, &testkit::request("GET", "/orders", None));
     assert_eq!(
-        counter(&mut vm,
+        counter(
+            &mut vm,
             "tollgate.prefix.orders-api.provider.idsvr.reason.expired.denied"
         ),
         1
     );
     assert_eq!(
-        counter(&mut vm,
+        counter(
+            &mut vm,
             "tollgate.prefix.orders-api.provider.none.reason.missing_token.denied"
         ),
         1
@@ -63,7 +68,10 @@ fn denials_are_series_with_provider_and_reason_and_stat_prefix_separates_instanc
     expect_local_response(&mut other, &testkit::request("GET", "/orders", None));
     // Each VM hands its own counts to the process's counters on its own timer.
     other.tick().unwrap();
-    assert_eq!(family(&mut vm, "denied", &[("stat_prefix", "orders-api")]), 2);
+    assert_eq!(
+        family(&mut vm, "denied", &[("stat_prefix", "orders-api")]),
+        2
+    );
     assert_eq!(family(&mut vm, "denied", &[("stat_prefix", "tollgate")]), 1);
 }
 

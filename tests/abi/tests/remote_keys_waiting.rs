@@ -47,7 +47,10 @@ fn waiting_request_gets_503_retry_after_when_the_fetch_fails() {
     assert!(response.header("retry-after").is_some());
     assert_eq!(response.header("www-authenticate"), None);
     assert!(vm.resumed(req).unwrap().is_empty());
-    assert_eq!(family(&mut vm, "denied", &[("reason", "keys_unavailable")]), 1);
+    assert_eq!(
+        family(&mut vm, "denied", &[("reason", "keys_unavailable")]),
+        1
+    );
 
     // Right after, a new request retries at once (rate limited): one refetch, then 503.
     let (second, action) = send(&mut vm, &orders(TestKey::Es256, NOW));

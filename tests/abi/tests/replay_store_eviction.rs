@@ -234,5 +234,8 @@ fn a_request_refused_for_its_scope_writes_nothing_to_the_store() {
     let again = expect_local_response(&mut a, &dpop_request(&token, &admin, "/admin"));
     assert_eq!(again.status, 403, "{}", again.body_text());
     assert_eq!(family(&mut a, "denied", &[("reason", "dpop_replayed")]), 0);
-    assert_eq!(family(&mut a, "denied", &[("reason", "insufficient_scope")]), 2);
+    assert_eq!(
+        family(&mut a, "denied", &[("reason", "insufficient_scope")]),
+        2
+    );
 }

@@ -86,8 +86,14 @@ fn ambiguous_paths_and_methods_get_400_invalid_request() {
         );
     }
     assert_eq!(family(&mut vm, "denied", &[("reason", "invalid_path")]), 4);
-    assert_eq!(family(&mut vm, "denied", &[("reason", "invalid_method")]), 1);
-    assert_eq!(family(&mut vm, "denied", &[("reason", "method_override")]), 1);
+    assert_eq!(
+        family(&mut vm, "denied", &[("reason", "invalid_method")]),
+        1
+    );
+    assert_eq!(
+        family(&mut vm, "denied", &[("reason", "method_override")]),
+        1
+    );
 }
 
 #[test]

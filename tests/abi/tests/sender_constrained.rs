@@ -98,7 +98,10 @@ fn a_proof_replayed_on_another_worker_is_refused() {
         401
     );
     second.tick().unwrap(); // the second worker hands its counts over on its own timer
-    assert_eq!(family(&mut first, "denied", &[("reason", "dpop_replayed")]), 2);
+    assert_eq!(
+        family(&mut first, "denied", &[("reason", "dpop_replayed")]),
+        2
+    );
     // Fresh proofs pass on both; the ES256 proof signature went to the host.
     expect_forwarded(
         &mut second,
@@ -177,7 +180,10 @@ fn the_dpop_scheme_with_an_unbound_token_is_refused_on_a_bearer_route() {
         serde_json::from_slice::<Value>(&r.body).unwrap(),
         json!({ "error": "invalid_token", "error_description": "the token is not bound to a DPoP key" })
     );
-    assert_eq!(family(&mut vm, "denied", &[("reason", "not_dpop_bound")]), 1);
+    assert_eq!(
+        family(&mut vm, "denied", &[("reason", "not_dpop_bound")]),
+        1
+    );
     // The same token as Bearer on that route passes.
     expect_forwarded(&mut vm, &testkit::request("GET", "/orders", Some(&unbound)));
 }

@@ -65,7 +65,10 @@ fn es256_and_rs256_go_to_the_host_eddsa_stays_in_the_vm() {
         assert_eq!(r.status, 401, "{key:?}");
     }
     assert_eq!(vm.verify_signature_calls() - self_test_calls, 4);
-    assert_eq!(family(&mut vm, "signatures", &[("signature_path", "host")]), 4);
+    assert_eq!(
+        family(&mut vm, "signatures", &[("signature_path", "host")]),
+        4
+    );
     // EdDSA is checked in the VM.
     expect_forwarded(
         &mut vm,
@@ -75,7 +78,10 @@ fn es256_and_rs256_go_to_the_host_eddsa_stays_in_the_vm() {
         &mut vm,
         &testkit::request("GET", "/orders", Some(&tampered(TestKey::EdDsa))),
     );
-    assert_eq!(family(&mut vm, "signatures", &[("signature_path", "wasm")]), 2);
+    assert_eq!(
+        family(&mut vm, "signatures", &[("signature_path", "wasm")]),
+        2
+    );
     assert_eq!(vm.verify_signature_calls() - self_test_calls, 4);
 }
 
@@ -100,8 +106,14 @@ fn without_the_function_every_signature_is_checked_in_the_vm() {
         .status,
         401
     );
-    assert_eq!(family(&mut vm, "signatures", &[("signature_path", "wasm")]), 2);
-    assert_eq!(family(&mut vm, "signatures", &[("signature_path", "host")]), 0);
+    assert_eq!(
+        family(&mut vm, "signatures", &[("signature_path", "wasm")]),
+        2
+    );
+    assert_eq!(
+        family(&mut vm, "signatures", &[("signature_path", "host")]),
+        0
+    );
 }
 
 #[test]
@@ -144,7 +156,10 @@ fn signature_path_host_refuses_to_start_without_a_working_host() {
         &mut vm,
         &testkit::request("GET", "/", Some(&testkit::token(TestKey::Es256, NOW))),
     );
-    assert_eq!(family(&mut vm, "signatures", &[("signature_path", "host")]), 1);
+    assert_eq!(
+        family(&mut vm, "signatures", &[("signature_path", "host")]),
+        1
+    );
 }
 
 #[test]
@@ -159,5 +174,8 @@ fn signature_path_wasm_never_calls_the_host() {
         &testkit::request("GET", "/", Some(&testkit::token(TestKey::Rs256, NOW))),
     );
     assert_eq!(vm.verify_signature_calls(), 0);
-    assert_eq!(family(&mut vm, "signatures", &[("signature_path", "wasm")]), 1);
+    assert_eq!(
+        family(&mut vm, "signatures", &[("signature_path", "wasm")]),
+        1
+    );
 }

@@ -25,7 +25,8 @@ fn two_authorization_headers_get_400_invalid_request() {
     let body: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
     assert_eq!(body["error"], "invalid_request");
     assert_eq!(
-        family(&mut vm,
+        family(
+            &mut vm,
             "denied",
             &[("reason", "multiple_authorization_headers")]
         ),
