@@ -41,6 +41,9 @@ pub(crate) const NO_PROVIDER: &str = "none";
 /// period, and how stale a scrape of the per-request counters can be.
 pub(crate) const FLUSH_MS: u64 = 1_000;
 
+/// A denied or would-deny series: provider index (or `providers.len()`), reason, dry run.
+type DenialSeries = (usize, &'static str, bool);
+
 /// One of Envoy's counters with the counts of this VM that it has not been told yet.
 #[derive(Debug, Default)]
 struct Counter {
@@ -84,7 +87,7 @@ pub(crate) struct Metrics {
     memory_reported: RefCell<u64>,
     /// (provider index or `providers.len()`, reason, dry run) → counter; None when the host
     /// refused to define it (nothing is counted for it then).
-    denials: RefCell<HashMap<(usize, &'static str, bool), Option<Counter>>>,
+    denials: RefCell<HashMap<DenialSeries, Option<Counter>>>,
 }
 
 impl Metrics {
