@@ -231,7 +231,8 @@ mod tests {
     #[test]
     fn the_steps_of_the_cost_table_parse() {
         assert_eq!(
-            parse("noop\nheader authorization\nproperty request.path\nshared tollgate.k\n").unwrap(),
+            parse("noop\nheader authorization\nproperty request.path\nshared tollgate.k\n")
+                .unwrap(),
             vec![
                 Step::Noop,
                 Step::ReadHeader("authorization".into()),
