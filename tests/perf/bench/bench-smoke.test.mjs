@@ -349,6 +349,6 @@ describe('floor filter (tests/perf/bench/floor)', () => {
   it('a bad step list stops the plugin from loading, with the line and the reason', async () => {
     const config = toYaml(bootstrap({ upstreamPort: 9, httpFilters: [tollgateFilter('headers\nsleep 1\n', { wasm: floorWasm, name: 'floor', vmId: 'floor' })] }));
     const { log } = await startEnvoyExpectingFailure(config, { name: 'floor-bad-steps' });
-    assert.ok(log.includes('floor: invalid step list: line 2: unknown step "sleep" (expected headers, time, remove, set or count)'), log);
+    assert.ok(log.includes('floor: invalid step list: line 2: unknown step "sleep" (expected headers, header, time, remove, set, count, property, shared or noop)'), log);
   });
 });
