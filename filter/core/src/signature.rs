@@ -8,7 +8,7 @@
 //! - **Pure Rust** (inside the VM): every algorithm; the only one for `EdDSA` and `PS*`
 //!   (the host offers neither PSS padding nor Ed25519) and for `ES512` (not self-tested on
 //!   the host), and for everything on hosts without the function. RustCrypto
-//!   `p256`/`p384`/`p521` ECDSA, `ed25519-compact`, `rsa` (PKCS#1 v1.5 and PSS with the
+//!   `p256`/`p384`/`p521` ECDSA, `ed25519-dalek`, `rsa` (PKCS#1 v1.5 and PSS with the
 //!   salt as long as the hash, RFC 7518 §3.5).
 //!
 //! The security properties do not depend on the path: the algorithm comes from the key (the
@@ -136,7 +136,7 @@ enum PublicKey {
     P256(p256::ecdsa::VerifyingKey),
     P384(p384::ecdsa::VerifyingKey),
     P521(p521::ecdsa::VerifyingKey),
-    Ed25519(ed25519_compact::PublicKey),
+    Ed25519(ed25519_dalek::VerifyingKey),
     Rsa(Box<rsa::RsaPublicKey>),
 }
 
@@ -209,7 +209,7 @@ impl KeyMaterial {
 
     /// An Ed25519 key (`x`, 32 bytes).
     pub fn ed25519(x: &[u8]) -> Option<KeyMaterial> {
-        let key = ed25519_compact::PublicKey::from_slice(x).ok()?;
+        let key = ed25519_dalek::VerifyingKey::from_bytes(x.try_into().ok()?).ok()?;
         Some(KeyMaterial {
             alg: Algorithm::EdDSA,
             key: PublicKey::Ed25519(key),
@@ -329,8 +329,9 @@ fn verify_pure(key: &KeyMaterial, text: &[u8], signature: &[u8]) -> bool {
             p521::ecdsa::Signature::from_slice(signature)
                 .is_ok_and(|sig| k.verify(text, &sig).is_ok())
         }
-        PublicKey::Ed25519(k) => ed25519_compact::Signature::from_slice(signature)
-            .is_ok_and(|sig| k.verify(text, &sig).is_ok()),
+        // Strict: a small-order key or `R`, and a non-canonical `S`, are refused.
+        PublicKey::Ed25519(k) => ed25519_dalek::Signature::from_slice(signature)
+            .is_ok_and(|sig| k.verify_strict(text, &sig).is_ok()),
         PublicKey::Rsa(k) => {
             let ok = match key.alg {
                 Algorithm::RS256 => k.verify(

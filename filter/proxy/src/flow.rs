@@ -162,8 +162,8 @@ pub(crate) fn run_with(
         }
     }
 
-    // 4. Act.
-    let why = Denied {
+    // 4. Act (an allowed request's id is never looked for: only denials log it).
+    let why = || Denied {
         request_id: request_id(headers),
         rule: evaluation.rule,
         explanation: evaluation.explanation.as_deref(),
@@ -173,8 +173,8 @@ pub(crate) fn run_with(
             crate::guidance::nonce_for_response(shared, context_id, allowed.dpop_nonce.as_ref());
             allow(shared, allowed, pass)
         }
-        Outcome::Deny(denial) => deny(shared, denial, &why),
-        Outcome::DryRun(denial) => would_deny(shared, denial, &why, pass),
+        Outcome::Deny(denial) => deny(shared, denial, &why()),
+        Outcome::DryRun(denial) => would_deny(shared, denial, &why(), pass),
     }
 }
 

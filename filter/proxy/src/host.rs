@@ -102,7 +102,12 @@ pub(crate) fn define_counter(name: &str) -> Result<u32, Status> {
 
 /// Add one to a counter; failures are ignored (metrics never change a decision).
 pub(crate) fn increment(metric_id: u32) {
-    let _ = hostcalls::increment_metric(metric_id, 1);
+    add_counter(metric_id, 1);
+}
+
+/// Add `count` to a counter; failures are ignored (metrics never change a decision).
+pub(crate) fn add_counter(metric_id: u32, count: u64) {
+    let _ = hostcalls::increment_metric(metric_id, i64::try_from(count).unwrap_or(i64::MAX));
 }
 
 /// Define a gauge; returns its id.

@@ -17,8 +17,15 @@
 //! counters and the cache, signature and gauge metrics are defined at start; a
 //! denied/would-deny series is defined on its first use (a Prometheus series appears when
 //! it first counts, as with Envoy's own dynamic stats).
+//!
+//! The per-request counters (allowed, denied, would-deny, cache, signatures) are counted in
+//! the VM and added to Envoy's counters by [`Metrics::flush`] on the root context's tick
+//! ([`FLUSH_MS`]), not with a host call per request: a host call crosses the VM boundary and
+//! costs about as much as the rest of a cached request (`docs/bench/host-calls.md`). A scrape
+//! therefore lags the requests by at most one tick (plus however late a loaded Envoy runs
+//! its timers); counts of a VM that stops between two ticks are lost.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 
 use proxy_wasm::types::Status;
@@ -30,21 +37,57 @@ use crate::host;
 /// The `provider` label when no provider was involved.
 pub(crate) const NO_PROVIDER: &str = "none";
 
+/// How often the counted requests are added to Envoy's counters: the root context's tick
+/// period, and how stale a scrape of the per-request counters can be.
+pub(crate) const FLUSH_MS: u64 = 1_000;
+
+/// A denied or would-deny series: provider index (or `providers.len()`), reason, dry run.
+type DenialSeries = (usize, &'static str, bool);
+
+/// One of Envoy's counters with the counts of this VM that it has not been told yet.
+#[derive(Debug, Default)]
+struct Counter {
+    id: u32,
+    pending: Cell<u64>,
+}
+
+impl Counter {
+    fn new(id: u32) -> Self {
+        Counter {
+            id,
+            pending: Cell::new(0),
+        }
+    }
+
+    fn add(&self) {
+        self.pending.set(self.pending.get().saturating_add(1));
+    }
+
+    /// Hand the pending counts to Envoy (one host call, none when nothing was counted).
+    fn flush(&self) {
+        let pending = self.pending.replace(0);
+        if pending > 0 {
+            host::add_counter(self.id, pending);
+        }
+    }
+}
+
 /// Metric ids of one configuration.
 #[derive(Debug, Default)]
 pub(crate) struct Metrics {
     prefix: String,
     providers: Vec<String>,
     /// By provider index; the last entry is [`NO_PROVIDER`].
-    allowed: Vec<u32>,
-    cache_hit: u32,
-    cache_miss: u32,
-    signature_host: u32,
-    signature_wasm: u32,
+    allowed: Vec<Counter>,
+    cache_hit: Counter,
+    cache_miss: Counter,
+    signature_host: Counter,
+    signature_wasm: Counter,
     memory: u32,
     memory_reported: RefCell<u64>,
-    /// (provider index or `providers.len()`, reason, dry run) → counter.
-    denials: RefCell<HashMap<(usize, &'static str, bool), u32>>,
+    /// (provider index or `providers.len()`, reason, dry run) → counter; None when the host
+    /// refused to define it (nothing is counted for it then).
+    denials: RefCell<HashMap<DenialSeries, Option<Counter>>>,
 }
 
 impl Metrics {
@@ -61,7 +104,11 @@ impl Metrics {
         host_algorithms: usize,
     ) -> Result<Metrics, (String, Status)> {
         let base = Self::base(stat_prefix);
-        let counter = |name: String| host::define_counter(&name).map_err(|s| (name, s));
+        let counter = |name: String| {
+            host::define_counter(&name)
+                .map(Counter::new)
+                .map_err(|s| (name, s))
+        };
         let gauge = |name: String| host::define_gauge(&name).map_err(|s| (name, s));
         let mut allowed = Vec::with_capacity(providers.len() + 1);
         for name in providers.iter().map(String::as_str).chain([NO_PROVIDER]) {
@@ -91,8 +138,8 @@ impl Metrics {
 
     /// Count one allowed request.
     pub(crate) fn count_allowed(&self, provider: Option<ProviderId>) {
-        if let Some(id) = self.allowed.get(self.provider_index(provider)) {
-            host::increment(*id);
+        if let Some(counter) = self.allowed.get(self.provider_index(provider)) {
+            counter.add();
         }
     }
 
@@ -101,14 +148,14 @@ impl Metrics {
     /// look-up was counted when it arrived) and the signature checks, if any.
     pub(crate) fn count_evaluation(&self, evaluation: &Evaluation, count_cache: bool) {
         match evaluation.cache.filter(|_| count_cache) {
-            Some(CacheLookup::Hit) => host::increment(self.cache_hit),
-            Some(CacheLookup::Miss) => host::increment(self.cache_miss),
+            Some(CacheLookup::Hit) => self.cache_hit.add(),
+            Some(CacheLookup::Miss) => self.cache_miss.add(),
             None => {}
         }
         for path in [evaluation.signature, evaluation.proof_signature] {
             match path {
-                Some(Path::Host) => host::increment(self.signature_host),
-                Some(Path::Wasm) => host::increment(self.signature_wasm),
+                Some(Path::Host) => self.signature_host.add(),
+                Some(Path::Wasm) => self.signature_wasm.add(),
                 None => {}
             }
         }
@@ -123,25 +170,35 @@ impl Metrics {
     ) {
         let index = self.provider_index(provider);
         let key = (index, reason, dry_run);
-        let known = self.denials.borrow().get(&key).copied();
-        let id = match known {
-            Some(id) => Some(id),
-            None => {
-                let provider = self
-                    .providers
-                    .get(index)
-                    .map_or(NO_PROVIDER, String::as_str);
-                let kind = if dry_run { "would_deny" } else { "denied" };
-                let name = format!("{}provider.{provider}.reason.{reason}.{kind}", self.prefix);
-                let id = host::define_counter(&name).ok();
-                if let Some(id) = id {
-                    self.denials.borrow_mut().insert(key, id);
-                }
-                id
-            }
-        };
-        if let Some(id) = id {
-            host::increment(id);
+        let mut denials = self.denials.borrow_mut();
+        let counter = denials.entry(key).or_insert_with(|| {
+            let provider = self
+                .providers
+                .get(index)
+                .map_or(NO_PROVIDER, String::as_str);
+            let kind = if dry_run { "would_deny" } else { "denied" };
+            let name = format!("{}provider.{provider}.reason.{reason}.{kind}", self.prefix);
+            host::define_counter(&name).ok().map(Counter::new)
+        });
+        if let Some(counter) = counter {
+            counter.add();
+        }
+    }
+
+    /// Add what this VM counted since the last flush to Envoy's counters: one host call per
+    /// counter that counted something. Runs on every tick ([`FLUSH_MS`]).
+    pub(crate) fn flush(&self) {
+        let fixed = [
+            &self.cache_hit,
+            &self.cache_miss,
+            &self.signature_host,
+            &self.signature_wasm,
+        ];
+        for counter in self.allowed.iter().chain(fixed) {
+            counter.flush();
+        }
+        for counter in self.denials.borrow().values().flatten() {
+            counter.flush();
         }
     }
 
@@ -157,8 +214,10 @@ impl Metrics {
         }
     }
 
-    /// Take this VM's memory out of the gauge (its configuration is being replaced).
+    /// Hand over the last counts and take this VM's memory out of the gauge (its
+    /// configuration is being replaced).
     pub(crate) fn retire(&self) {
+        self.flush();
         self.report_memory(0);
     }
 }

@@ -13,9 +13,7 @@ use crate::host;
 use crate::http::TollgateHttp;
 use crate::keys::{self, TICK_MS};
 
-/// Timer period without remote keys: only the memory gauge and the log level are refreshed.
-const IDLE_TICK_MS: u64 = 5_000;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, FLUSH_MS};
 use crate::shared::Shared;
 use crate::signatures;
 
@@ -145,6 +143,7 @@ impl RootContext for TollgateRoot {
             return;
         };
         let now = host::now_seconds();
+        shared.metrics.flush();
         shared.metrics.report_memory(host::memory_bytes());
         let Shared {
             engine,
@@ -212,12 +211,9 @@ impl RootContext for TollgateRoot {
                 shared.engine.provider_names().join(", ")
             ),
         );
-        // The timer drives remote key fetches (every second) and reports the memory gauge.
-        let period = if shared.outbound.is_empty() {
-            IDLE_TICK_MS
-        } else {
-            TICK_MS
-        };
+        // The timer hands the counted requests to Envoy's counters, drives remote key
+        // fetches (every second) and reports the memory gauge.
+        let period = FLUSH_MS.min(TICK_MS);
         shared.metrics.report_memory(host::memory_bytes());
         if let Err(status) = host::set_tick_period_ms(period) {
             host::log(

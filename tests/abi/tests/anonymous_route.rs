@@ -28,10 +28,10 @@ fn anonymous_route_passes_and_strips_spoofed_claim_headers() {
         vm.request_header(req, "x-unrelated").unwrap().as_deref(),
         Some("kept")
     );
-    assert_eq!(family(&vm, "allowed", &[]), 1);
+    assert_eq!(family(&mut vm, "allowed", &[]), 1);
     // Anonymous: no provider is credited.
-    assert_eq!(family(&vm, "allowed", &[("provider", "idsvr")]), 0);
-    assert_eq!(family(&vm, "allowed", &[("provider", "partner")]), 0);
+    assert_eq!(family(&mut vm, "allowed", &[("provider", "idsvr")]), 0);
+    assert_eq!(family(&mut vm, "allowed", &[("provider", "partner")]), 0);
 }
 
 #[test]

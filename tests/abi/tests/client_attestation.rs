@@ -185,7 +185,7 @@ fn a_refresh_without_attestation_never_reaches_the_upstream() {
     assert_eq!(body["error"], "invalid_client");
     assert_eq!(
         counter(
-            &vm,
+            &mut vm,
             "tollgate.prefix.tollgate.provider.none.reason.attestation_missing.denied"
         ),
         1
@@ -303,7 +303,7 @@ fn a_pop_is_refused_on_a_second_vm_of_the_process() {
     );
     assert_eq!(
         counter(
-            &second,
+            &mut second,
             "tollgate.prefix.tollgate.provider.none.reason.attestation_pop_replayed.denied"
         ),
         1

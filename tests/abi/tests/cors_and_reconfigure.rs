@@ -23,8 +23,8 @@ fn cors_preflight_passes_only_when_configured() {
     config["cors_preflight"] = true.into();
     let mut vm = started_vm(&config, NOW);
     expect_forwarded(&mut vm, &preflight());
-    assert_eq!(family(&vm, "allowed", &[]), 1);
-    assert_eq!(family(&vm, "allowed", &[("provider", "idsvr")]), 0);
+    assert_eq!(family(&mut vm, "allowed", &[]), 1);
+    assert_eq!(family(&mut vm, "allowed", &[("provider", "idsvr")]), 0);
 }
 
 #[test]
@@ -36,8 +36,8 @@ fn cache_size_zero_verifies_every_time() {
     for _ in 0..3 {
         expect_forwarded(&mut vm, &testkit::request("GET", "/orders", Some(&token)));
     }
-    assert_eq!(family(&vm, "jwt_cache_hit", &[]), 0);
-    assert_eq!(family(&vm, "allowed", &[]), 3);
+    assert_eq!(family(&mut vm, "jwt_cache_hit", &[]), 0);
+    assert_eq!(family(&mut vm, "allowed", &[]), 3);
 }
 
 #[test]

@@ -111,7 +111,7 @@ fn the_nonce_comes_on_the_401_and_a_fresh_one_on_a_200_near_its_end() {
     let nonce = r.header("dpop-nonce").unwrap();
     assert_eq!(nonce.len(), 32);
     assert_eq!(
-        family(&vm, "denied", &[("reason", "dpop_nonce_missing")]),
+        family(&mut vm, "denied", &[("reason", "dpop_nonce_missing")]),
         1
     );
 
@@ -154,7 +154,7 @@ fn the_nonce_comes_on_the_401_and_a_fresh_one_on_a_200_near_its_end() {
     );
     assert_eq!(r.status, 401);
     assert_eq!(
-        family(&vm, "denied", &[("reason", "dpop_nonce_expired")]),
+        family(&mut vm, "denied", &[("reason", "dpop_nonce_expired")]),
         1
     );
     assert_eq!(vm.crashed(), None);
@@ -179,5 +179,8 @@ fn a_nonce_from_one_replica_passes_at_another_with_the_same_secret_only() {
     );
     assert_eq!(r.status, 401);
     assert_ne!(r.header("dpop-nonce").unwrap(), nonce);
-    assert_eq!(family(&c, "denied", &[("reason", "dpop_nonce_foreign")]), 1);
+    assert_eq!(
+        family(&mut c, "denied", &[("reason", "dpop_nonce_foreign")]),
+        1
+    );
 }

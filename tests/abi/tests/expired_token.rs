@@ -36,10 +36,10 @@ fn expired_token_gets_401_invalid_token_with_exact_challenge_and_body() {
         serde_json::json!({"error": "invalid_token", "error_description": "the token has expired"})
     );
 
-    assert_eq!(family(&vm, "denied", &[]), 1);
-    assert_eq!(family(&vm, "denied", &[("reason", "expired")]), 1);
-    assert_eq!(family(&vm, "denied", &[("provider", "idsvr")]), 1);
-    assert_eq!(family(&vm, "allowed", &[]), 0);
+    assert_eq!(family(&mut vm, "denied", &[]), 1);
+    assert_eq!(family(&mut vm, "denied", &[("reason", "expired")]), 1);
+    assert_eq!(family(&mut vm, "denied", &[("provider", "idsvr")]), 1);
+    assert_eq!(family(&mut vm, "allowed", &[]), 0);
 }
 
 #[test]
@@ -56,5 +56,5 @@ fn expiry_follows_the_host_clock_and_the_configured_skew() {
     vm.set_time_seconds(NOW + 240 + 40).unwrap(); // past the skew
     let response = expect_local_response(&mut vm, &request);
     assert_eq!(response.status, 401);
-    assert_eq!(family(&vm, "denied", &[("reason", "expired")]), 1);
+    assert_eq!(family(&mut vm, "denied", &[("reason", "expired")]), 1);
 }

@@ -57,9 +57,9 @@ fn forward_token_false_strips_authorization_after_validation_and_on_cache_hits()
             vm.request_header(req, "x-user-id").unwrap().as_deref(),
             Some("user-1")
         );
-        assert_eq!(family(&vm, cache, &[]), 1, "round {round}");
+        assert_eq!(family(&mut vm, cache, &[]), 1, "round {round}");
     }
-    assert_eq!(family(&vm, "allowed", &[]), 2);
+    assert_eq!(family(&mut vm, "allowed", &[]), 2);
 }
 
 #[test]
@@ -81,5 +81,5 @@ fn forward_token_false_leaves_anonymous_routes_and_denials_alone() {
     let response =
         expect_local_response(&mut vm, &testkit::request("GET", "/orders", Some(&expired)));
     assert_eq!(response.status, 401);
-    assert_eq!(family(&vm, "denied", &[("reason", "expired")]), 1);
+    assert_eq!(family(&mut vm, "denied", &[("reason", "expired")]), 1);
 }

@@ -193,7 +193,7 @@ fn thousands_of_headers_do_not_crash() {
         survives(&mut vm, "5000 spoofed claim headers", headers),
         None
     );
-    assert_eq!(family(&vm, "allowed", &[]), 1);
+    assert_eq!(family(&mut vm, "allowed", &[]), 1);
 }
 
 #[test]
@@ -203,10 +203,10 @@ fn the_hostile_table_leaves_no_5xx_in_the_counters() {
     for value in [&b""[..], b"Bearer", b"Bearer a.b.c", b"Bearer \xff"] {
         survives(&mut vm, "table", get_with_authorization(value.to_vec()));
     }
-    let total = family(&vm, "denied", &[]);
+    let total = family(&mut vm, "denied", &[]);
     let by_reason: u64 = tollgate_core::ALL_REASONS
         .iter()
-        .map(|r| family(&vm, "denied", &[("reason", r)]))
+        .map(|r| family(&mut vm, "denied", &[("reason", r)]))
         .sum();
     assert_eq!(total, 4);
     assert_eq!(by_reason, total);

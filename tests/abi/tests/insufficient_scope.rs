@@ -23,10 +23,10 @@ fn missing_scope_gets_403_with_the_required_scope() {
     let body: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
     assert_eq!(body["error"], "insufficient_scope");
     assert_eq!(
-        family(&vm, "denied", &[("reason", "insufficient_scope")]),
+        family(&mut vm, "denied", &[("reason", "insufficient_scope")]),
         1
     );
-    assert_eq!(family(&vm, "denied", &[("provider", "idsvr")]), 1);
+    assert_eq!(family(&mut vm, "denied", &[("provider", "idsvr")]), 1);
 }
 
 #[test]

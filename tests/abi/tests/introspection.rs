@@ -66,7 +66,7 @@ fn answer(vm: &mut FilterVm, status: &str, body: &[u8]) {
         .unwrap();
 }
 
-fn metric(vm: &FilterVm, name: &str) -> u64 {
+fn metric(vm: &mut FilterVm, name: &str) -> u64 {
     family(vm, name, &[("provider", "idsvr")])
 }
 
@@ -129,8 +129,8 @@ fn requests_with_one_token_share_one_call_sent_by_the_root_context() {
     assert_eq!(action, Action::Continue);
     assert_eq!(vm.local_response(req).unwrap(), None);
     assert!(vm.pending_http_calls().is_empty());
-    assert_eq!(metric(&vm, "introspection_calls"), 1);
-    assert_eq!(metric(&vm, "introspection_cache_miss"), 3);
+    assert_eq!(metric(&mut vm, "introspection_calls"), 1);
+    assert_eq!(metric(&mut vm, "introspection_cache_miss"), 3);
     // Scopes still decide per rule.
     let post = testkit::request("POST", "/orders", Some(TOKEN));
     assert_eq!(expect_local_response(&mut vm, &post).status, 403);
@@ -156,7 +156,7 @@ fn a_reset_during_the_call_does_not_lose_its_answer() {
     assert_eq!(action, Action::Continue);
     assert_eq!(vm.local_response(req).unwrap(), None);
     assert!(vm.pending_http_calls().is_empty());
-    assert_eq!(metric(&vm, "introspection_calls"), 1);
+    assert_eq!(metric(&mut vm, "introspection_calls"), 1);
 }
 
 #[test]
@@ -175,7 +175,7 @@ fn an_answer_after_its_request_timed_out_is_still_kept() {
     assert_eq!(response.header("retry-after").as_deref(), Some("5"));
     assert_eq!(
         family(
-            &vm,
+            &mut vm,
             "denied",
             &[("provider", "idsvr"), ("reason", "introspection_timeout")]
         ),
@@ -213,8 +213,8 @@ fn a_second_vm_of_the_process_uses_the_shared_cache() {
         Some("user-7")
     );
     assert!(second.pending_http_calls().is_empty());
-    assert_eq!(metric(&second, "introspection_cache_hit"), 1);
-    assert_eq!(metric(&second, "introspection_calls"), 1);
+    assert_eq!(metric(&mut second, "introspection_cache_hit"), 1);
+    assert_eq!(metric(&mut second, "introspection_calls"), 1);
     // The shared entry is named by a keyed hash: the token is in no key and no value.
     for (key, (value, _)) in process.shared_data_snapshot().unwrap() {
         assert!(!key.contains(TOKEN));
@@ -236,7 +236,7 @@ fn inactive_answers_are_401_and_kept_for_the_negative_window() {
     // Within the negative window: no second call.
     assert_eq!(expect_local_response(&mut vm, &orders(TOKEN)).status, 401);
     assert!(vm.pending_http_calls().is_empty());
-    assert_eq!(metric(&vm, "introspection_inactive"), 1);
+    assert_eq!(metric(&mut vm, "introspection_inactive"), 1);
     // After it (10 s): asked again.
     vm.advance_seconds(11).unwrap();
     let (_, action) = send(&mut vm, &orders(TOKEN));
@@ -275,7 +275,7 @@ fn server_failures_are_503_never_401_or_a_pass() {
             "{case}"
         );
         assert_eq!(
-            family(&vm, "introspection_failed", &[("reason", reason)]),
+            family(&mut vm, "introspection_failed", &[("reason", reason)]),
             1,
             "{case}"
         );
@@ -294,7 +294,7 @@ fn without_caching_every_request_asks() {
         assert_eq!(action, Action::Pause);
         answer(&mut vm, "200", &active());
         assert_eq!(vm.resumed(req).unwrap(), vec![0]);
-        assert_eq!(metric(&vm, "introspection_calls"), round);
+        assert_eq!(metric(&mut vm, "introspection_calls"), round);
     }
 }
 
@@ -311,7 +311,7 @@ fn a_server_slower_than_timeout_ms_is_a_timeout() {
     assert_eq!(response.status, 503);
     assert_eq!(
         family(
-            &vm,
+            &mut vm,
             "introspection_failed",
             &[("reason", "introspection_timeout")]
         ),
@@ -323,7 +323,7 @@ fn a_server_slower_than_timeout_ms_is_a_timeout() {
     assert_eq!(vm.local_response(req).unwrap().unwrap().status, 503);
     assert_eq!(
         family(
-            &vm,
+            &mut vm,
             "introspection_failed",
             &[("reason", "introspection_unavailable")]
         ),

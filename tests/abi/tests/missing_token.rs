@@ -19,11 +19,11 @@ fn missing_token_gets_401_without_error_attribute() {
         body,
         serde_json::json!({"error": "missing_token", "error_description": "the request carries no bearer token"})
     );
-    assert_eq!(family(&vm, "denied", &[("reason", "missing_token")]), 1);
-    assert_eq!(family(&vm, "denied", &[]), 1);
+    assert_eq!(family(&mut vm, "denied", &[("reason", "missing_token")]), 1);
+    assert_eq!(family(&mut vm, "denied", &[]), 1);
     // No token, no provider to blame.
-    assert_eq!(family(&vm, "denied", &[("provider", "idsvr")]), 0);
-    assert_eq!(family(&vm, "denied", &[("provider", "partner")]), 0);
+    assert_eq!(family(&mut vm, "denied", &[("provider", "idsvr")]), 0);
+    assert_eq!(family(&mut vm, "denied", &[("provider", "partner")]), 0);
 }
 
 #[test]
@@ -39,5 +39,5 @@ fn token_only_in_the_query_string_counts_as_missing() {
         response.header("www-authenticate").as_deref(),
         Some(r#"Bearer realm="tollgate-test""#)
     );
-    assert_eq!(family(&vm, "denied", &[("reason", "missing_token")]), 1);
+    assert_eq!(family(&mut vm, "denied", &[("reason", "missing_token")]), 1);
 }

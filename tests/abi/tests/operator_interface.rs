@@ -36,12 +36,12 @@ fn dry_run_counts_and_logs_what_it_would_deny_and_lets_the_request_pass() {
     );
     assert_eq!(
         counter(
-            &vm,
+            &mut vm,
             "tollgate.prefix.tollgate.provider.idsvr.reason.insufficient_scope.would_deny"
         ),
         1
     );
-    assert_eq!(family(&vm, "denied", &[]), 0);
+    assert_eq!(family(&mut vm, "denied", &[]), 0);
     assert!(vm.logs_at(LogLevel::Info).contains(
         &"would deny (dry run): status=403 reason=insufficient_scope provider=idsvr rule=3 match=prefix:/admin request_id=\"r-dry\""
             .to_owned()
@@ -49,8 +49,8 @@ fn dry_run_counts_and_logs_what_it_would_deny_and_lets_the_request_pass() {
 
     // The enforced rules still enforce.
     expect_local_response(&mut vm, &testkit::request("GET", "/orders", None));
-    assert_eq!(family(&vm, "denied", &[("reason", "missing_token")]), 1);
-    assert_eq!(family(&vm, "would_deny", &[]), 1);
+    assert_eq!(family(&mut vm, "denied", &[("reason", "missing_token")]), 1);
+    assert_eq!(family(&mut vm, "would_deny", &[]), 1);
 }
 
 #[test]
@@ -62,10 +62,13 @@ fn global_dry_run_passes_everything_and_counts_by_reason() {
     expect_forwarded(&mut vm, &testkit::request("GET", "/orders", Some(&expired)));
     expect_forwarded(&mut vm, &testkit::request("GET", "/orders", None));
     expect_forwarded(&mut vm, &testkit::request("GET", "/a/../admin", None));
-    assert_eq!(family(&vm, "would_deny", &[("reason", "expired")]), 1);
-    assert_eq!(family(&vm, "would_deny", &[("reason", "missing_token")]), 1);
-    assert_eq!(family(&vm, "would_deny", &[]), 3);
-    assert_eq!(family(&vm, "denied", &[]), 0);
+    assert_eq!(family(&mut vm, "would_deny", &[("reason", "expired")]), 1);
+    assert_eq!(
+        family(&mut vm, "would_deny", &[("reason", "missing_token")]),
+        1
+    );
+    assert_eq!(family(&mut vm, "would_deny", &[]), 3);
+    assert_eq!(family(&mut vm, "denied", &[]), 0);
 }
 
 #[test]
@@ -90,11 +93,11 @@ fn allow_missing_passes_without_a_token_and_refuses_a_bad_one() {
     assert_eq!(resp.status, 401);
     // Passing without a token is counted as allowed without a provider.
     assert_eq!(
-        counter(&vm, "tollgate.prefix.tollgate.provider.none.allowed"),
+        counter(&mut vm, "tollgate.prefix.tollgate.provider.none.allowed"),
         1
     );
     assert_eq!(
-        counter(&vm, "tollgate.prefix.tollgate.provider.idsvr.allowed"),
+        counter(&mut vm, "tollgate.prefix.tollgate.provider.idsvr.allowed"),
         1
     );
 }

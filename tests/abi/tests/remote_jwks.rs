@@ -91,7 +91,7 @@ fn first_fetch_starts_on_the_first_tick_and_its_keys_are_used() {
     answer_pending(&mut vm, &jwks_body());
 
     assert_eq!(
-        family(&vm, "jwks_fetch_success", &[("provider", "remote")]),
+        family(&mut vm, "jwks_fetch_success", &[("provider", "remote")]),
         1
     );
     assert_eq!(
@@ -105,7 +105,7 @@ fn first_fetch_starts_on_the_first_tick_and_its_keys_are_used() {
         Some("user-1")
     );
     expect_forwarded(&mut vm, &orders(TestKey::EdDsa, NOW));
-    assert_eq!(family(&vm, "allowed", &[("provider", "remote")]), 2);
+    assert_eq!(family(&mut vm, "allowed", &[("provider", "remote")]), 2);
     // Nothing more to fetch until the refresh is due.
     vm.tick().unwrap();
     assert!(vm.pending_http_calls().is_empty());
@@ -129,7 +129,7 @@ fn two_workers_share_one_fetch_through_shared_data() {
     expect_forwarded(&mut second, &orders(TestKey::Es256, NOW));
     // Counters are per process: one fetch in all.
     assert_eq!(
-        family(&second, "jwks_fetch_success", &[("provider", "remote")]),
+        family(&mut second, "jwks_fetch_success", &[("provider", "remote")]),
         1
     );
 }
@@ -162,7 +162,7 @@ fn keys_are_refreshed_on_the_timer() {
         &testkit::jwks(&[TestKey::Es256]).to_string().into_bytes(),
     );
     assert_eq!(vm.local_response(req).unwrap().unwrap().status, 401);
-    assert_eq!(family(&vm, "denied", &[("reason", "unknown_kid")]), 1);
+    assert_eq!(family(&mut vm, "denied", &[("reason", "unknown_kid")]), 1);
 }
 
 /// One way a callout can fail: answers the call with that token.
@@ -218,7 +218,7 @@ fn failed_refreshes_keep_the_last_good_keys() {
         let token = vm.pending_http_calls()[0].token;
         fail(&mut vm, token);
         assert_eq!(
-            family(&vm, "jwks_fetch_failed", &[("provider", "remote")]),
+            family(&mut vm, "jwks_fetch_failed", &[("provider", "remote")]),
             i as u64 + 1,
             "{label}"
         );
@@ -244,7 +244,7 @@ fn an_unknown_cluster_is_a_failed_fetch() {
     assert_eq!(vm.refused_http_calls(), ["idp"]);
     assert!(vm.pending_http_calls().is_empty());
     assert_eq!(
-        family(&vm, "jwks_fetch_failed", &[("provider", "remote")]),
+        family(&mut vm, "jwks_fetch_failed", &[("provider", "remote")]),
         1
     );
     assert_eq!(
@@ -280,7 +280,7 @@ fn discovery_finds_the_jwks_uri_then_fetches_it() {
 
     expect_forwarded(&mut vm, &orders(TestKey::Es256, NOW));
     assert_eq!(
-        family(&vm, "jwks_fetch_success", &[("provider", "remote")]),
+        family(&mut vm, "jwks_fetch_success", &[("provider", "remote")]),
         1
     );
 }
@@ -296,7 +296,7 @@ fn discovery_document_of_another_issuer_is_refused() {
         "must not follow the other issuer's jwks_uri"
     );
     assert_eq!(
-        family(&vm, "jwks_fetch_failed", &[("provider", "remote")]),
+        family(&mut vm, "jwks_fetch_failed", &[("provider", "remote")]),
         1
     );
 

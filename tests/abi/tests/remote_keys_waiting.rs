@@ -27,7 +27,7 @@ fn first_request_waits_for_the_first_fetch_and_then_passes() {
         vm.request_header(req, "x-user-id").unwrap().as_deref(),
         Some("user-1")
     );
-    assert_eq!(family(&vm, "allowed", &[("provider", "remote")]), 1);
+    assert_eq!(family(&mut vm, "allowed", &[("provider", "remote")]), 1);
 }
 
 #[test]
@@ -47,13 +47,16 @@ fn waiting_request_gets_503_retry_after_when_the_fetch_fails() {
     assert!(response.header("retry-after").is_some());
     assert_eq!(response.header("www-authenticate"), None);
     assert!(vm.resumed(req).unwrap().is_empty());
-    assert_eq!(family(&vm, "denied", &[("reason", "keys_unavailable")]), 1);
+    assert_eq!(
+        family(&mut vm, "denied", &[("reason", "keys_unavailable")]),
+        1
+    );
 
     // Right after, a new request retries at once (rate limited): one refetch, then 503.
     let (second, action) = send(&mut vm, &orders(TestKey::Es256, NOW));
     assert_eq!(action, Action::Pause);
     assert_eq!(
-        family(&vm, "jwks_refetch_triggered", &[("provider", "remote")]),
+        family(&mut vm, "jwks_refetch_triggered", &[("provider", "remote")]),
         1
     );
     let token = vm.pending_http_calls()[0].token;
@@ -99,7 +102,7 @@ fn unknown_kid_waits_for_one_refetch_and_a_flood_of_forged_kids_fetches_once() {
     let (req, action) = send(&mut vm, &orders(TestKey::EdDsa, NOW));
     assert_eq!(action, Action::Pause);
     assert_eq!(
-        family(&vm, "jwks_refetch_triggered", &[("provider", "remote")]),
+        family(&mut vm, "jwks_refetch_triggered", &[("provider", "remote")]),
         1
     );
     answer_pending(&mut vm, &jwks_body());
@@ -113,17 +116,17 @@ fn unknown_kid_waits_for_one_refetch_and_a_flood_of_forged_kids_fetches_once() {
     }
     assert!(vm.pending_http_calls().is_empty());
     assert_eq!(
-        family(&vm, "jwks_refetch_triggered", &[("provider", "remote")]),
+        family(&mut vm, "jwks_refetch_triggered", &[("provider", "remote")]),
         1
     );
-    assert_eq!(family(&vm, "denied", &[("reason", "unknown_kid")]), 50);
+    assert_eq!(family(&mut vm, "denied", &[("reason", "unknown_kid")]), 50);
 
     // After the interval (30 s) one more refetch is allowed.
     vm.advance_seconds(30).unwrap();
     let (forged, action) = send(&mut vm, &orders(TestKey::Rogue, NOW + 30));
     assert_eq!(action, Action::Pause);
     assert_eq!(
-        family(&vm, "jwks_refetch_triggered", &[("provider", "remote")]),
+        family(&mut vm, "jwks_refetch_triggered", &[("provider", "remote")]),
         2
     );
     answer_pending(&mut vm, &jwks_body());
@@ -163,8 +166,8 @@ fn a_request_that_ends_while_waiting_is_forgotten() {
     answer_pending(&mut vm, &jwks_body());
 
     assert!(vm.crashed().is_none());
-    assert_eq!(family(&vm, "allowed", &[]), 0);
-    assert_eq!(family(&vm, "denied", &[]), 0);
+    assert_eq!(family(&mut vm, "allowed", &[]), 0);
+    assert_eq!(family(&mut vm, "denied", &[]), 0);
 }
 
 #[test]
@@ -189,14 +192,14 @@ fn a_request_that_waited_for_keys_counts_one_cache_miss() {
     assert_eq!(action, Action::Pause);
     answer_pending(&mut vm, &jwks_body());
     assert_eq!(vm.resumed(req).unwrap(), vec![0]);
-    assert_eq!(family(&vm, "jwt_cache_miss", &[]), 1);
-    assert_eq!(family(&vm, "jwt_cache_hit", &[]), 0);
+    assert_eq!(family(&mut vm, "jwt_cache_miss", &[]), 1);
+    assert_eq!(family(&mut vm, "jwt_cache_hit", &[]), 0);
 
     // The same token again: one hit, no further miss.
     let (_, action) = send(&mut vm, &token);
     assert_eq!(action, Action::Continue);
-    assert_eq!(family(&vm, "jwt_cache_hit", &[]), 1);
-    assert_eq!(family(&vm, "jwt_cache_miss", &[]), 1);
+    assert_eq!(family(&mut vm, "jwt_cache_hit", &[]), 1);
+    assert_eq!(family(&mut vm, "jwt_cache_miss", &[]), 1);
 
     // A token whose kid a refetch brings: it waits once more and counts one miss more.
     let (rotated, action) = send(&mut vm, &orders(TestKey::Rs256, NOW));
@@ -208,6 +211,6 @@ fn a_request_that_waited_for_keys_counts_one_cache_miss() {
             .into_bytes(),
     );
     assert_eq!(vm.resumed(rotated).unwrap(), vec![0]);
-    assert_eq!(family(&vm, "jwt_cache_miss", &[]), 2);
-    assert_eq!(family(&vm, "jwt_cache_hit", &[]), 1);
+    assert_eq!(family(&mut vm, "jwt_cache_miss", &[]), 2);
+    assert_eq!(family(&mut vm, "jwt_cache_hit", &[]), 1);
 }

@@ -58,9 +58,9 @@ fn a_key_another_worker_just_refetched_is_used_at_once() {
     // refetch of its own, but the key is already in shared data, so the request passes.
     expect_forwarded(&mut b, &orders(TestKey::EdDsa, NOW));
     assert!(b.pending_http_calls().is_empty());
-    assert_eq!(family(&b, "denied", &[("reason", "unknown_kid")]), 0);
+    assert_eq!(family(&mut b, "denied", &[("reason", "unknown_kid")]), 0);
     assert_eq!(
-        family(&b, "jwks_refetch_triggered", &[("provider", "remote")]),
+        family(&mut b, "jwks_refetch_triggered", &[("provider", "remote")]),
         1
     );
 }
@@ -80,7 +80,7 @@ fn unusable_keys_are_skipped_one_by_one_with_a_log_line() {
     answer_pending(&mut vm, body.to_string().as_bytes());
 
     assert_eq!(
-        family(&vm, "jwks_fetch_success", &[("provider", "remote")]),
+        family(&mut vm, "jwks_fetch_success", &[("provider", "remote")]),
         1
     );
     assert_eq!(

@@ -85,9 +85,15 @@ fn ambiguous_paths_and_methods_get_400_invalid_request() {
             "{method} {path}"
         );
     }
-    assert_eq!(family(&vm, "denied", &[("reason", "invalid_path")]), 4);
-    assert_eq!(family(&vm, "denied", &[("reason", "invalid_method")]), 1);
-    assert_eq!(family(&vm, "denied", &[("reason", "method_override")]), 1);
+    assert_eq!(family(&mut vm, "denied", &[("reason", "invalid_path")]), 4);
+    assert_eq!(
+        family(&mut vm, "denied", &[("reason", "invalid_method")]),
+        1
+    );
+    assert_eq!(
+        family(&mut vm, "denied", &[("reason", "method_override")]),
+        1
+    );
 }
 
 #[test]

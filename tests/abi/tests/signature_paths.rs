@@ -46,7 +46,7 @@ fn es256_and_rs256_go_to_the_host_eddsa_stays_in_the_vm() {
         "{}",
         info_line(&vm)
     );
-    assert_eq!(family(&vm, "signature_host_algorithms", &[]), 5);
+    assert_eq!(family(&mut vm, "signature_host_algorithms", &[]), 5);
     let self_test_calls = vm.verify_signature_calls();
     assert_eq!(
         self_test_calls, 10,
@@ -65,7 +65,10 @@ fn es256_and_rs256_go_to_the_host_eddsa_stays_in_the_vm() {
         assert_eq!(r.status, 401, "{key:?}");
     }
     assert_eq!(vm.verify_signature_calls() - self_test_calls, 4);
-    assert_eq!(family(&vm, "signatures", &[("signature_path", "host")]), 4);
+    assert_eq!(
+        family(&mut vm, "signatures", &[("signature_path", "host")]),
+        4
+    );
     // EdDSA is checked in the VM.
     expect_forwarded(
         &mut vm,
@@ -75,7 +78,10 @@ fn es256_and_rs256_go_to_the_host_eddsa_stays_in_the_vm() {
         &mut vm,
         &testkit::request("GET", "/orders", Some(&tampered(TestKey::EdDsa))),
     );
-    assert_eq!(family(&vm, "signatures", &[("signature_path", "wasm")]), 2);
+    assert_eq!(
+        family(&mut vm, "signatures", &[("signature_path", "wasm")]),
+        2
+    );
     assert_eq!(vm.verify_signature_calls() - self_test_calls, 4);
 }
 
@@ -87,7 +93,7 @@ fn without_the_function_every_signature_is_checked_in_the_vm() {
     assert!(vm.start(config(None).to_string().as_bytes()).unwrap());
     assert!(info_line(&vm)
         .contains("signatures: pure Rust for every algorithm (host verify_signature unavailable"));
-    assert_eq!(family(&vm, "signature_host_algorithms", &[]), 0);
+    assert_eq!(family(&mut vm, "signature_host_algorithms", &[]), 0);
     expect_forwarded(
         &mut vm,
         &testkit::request("GET", "/orders", Some(&testkit::token(TestKey::Es256, NOW))),
@@ -100,8 +106,14 @@ fn without_the_function_every_signature_is_checked_in_the_vm() {
         .status,
         401
     );
-    assert_eq!(family(&vm, "signatures", &[("signature_path", "wasm")]), 2);
-    assert_eq!(family(&vm, "signatures", &[("signature_path", "host")]), 0);
+    assert_eq!(
+        family(&mut vm, "signatures", &[("signature_path", "wasm")]),
+        2
+    );
+    assert_eq!(
+        family(&mut vm, "signatures", &[("signature_path", "host")]),
+        0
+    );
 }
 
 #[test]
@@ -111,7 +123,7 @@ fn a_host_that_accepts_everything_fails_its_self_test_and_decides_nothing() {
     vm.set_time_seconds(NOW).unwrap();
     assert!(vm.start(config(None).to_string().as_bytes()).unwrap());
     assert!(info_line(&vm).contains("the host accepted a signature over a changed text"));
-    assert_eq!(family(&vm, "signature_host_algorithms", &[]), 0);
+    assert_eq!(family(&mut vm, "signature_host_algorithms", &[]), 0);
     let calls = vm.verify_signature_calls();
     // Forged signatures are still refused: the VM checks them.
     assert_eq!(
@@ -144,7 +156,10 @@ fn signature_path_host_refuses_to_start_without_a_working_host() {
         &mut vm,
         &testkit::request("GET", "/", Some(&testkit::token(TestKey::Es256, NOW))),
     );
-    assert_eq!(family(&vm, "signatures", &[("signature_path", "host")]), 1);
+    assert_eq!(
+        family(&mut vm, "signatures", &[("signature_path", "host")]),
+        1
+    );
 }
 
 #[test]
@@ -159,5 +174,8 @@ fn signature_path_wasm_never_calls_the_host() {
         &testkit::request("GET", "/", Some(&testkit::token(TestKey::Rs256, NOW))),
     );
     assert_eq!(vm.verify_signature_calls(), 0);
-    assert_eq!(family(&vm, "signatures", &[("signature_path", "wasm")]), 1);
+    assert_eq!(
+        family(&mut vm, "signatures", &[("signature_path", "wasm")]),
+        1
+    );
 }

@@ -41,7 +41,7 @@ fn a_reset_at_start_up_does_not_lose_the_first_fetch() {
     // The answer still arrives and is used.
     answer_pending(&mut vm, &jwks_body());
     assert_eq!(
-        family(&vm, "jwks_fetch_success", &[("provider", "remote")]),
+        family(&mut vm, "jwks_fetch_success", &[("provider", "remote")]),
         1
     );
 
@@ -66,7 +66,7 @@ fn resets_during_an_unknown_kid_refetch_do_not_keep_a_rotated_key_unknown() {
     let (attacker, action) = send(&mut vm, &orders(TestKey::EdDsa, NOW));
     assert_eq!(action, Action::Pause);
     assert_eq!(
-        family(&vm, "jwks_refetch_triggered", &[("provider", "remote")]),
+        family(&mut vm, "jwks_refetch_triggered", &[("provider", "remote")]),
         1
     );
     assert_eq!(vm.pending_http_calls()[0].context_id, vm.root().unwrap());
@@ -93,7 +93,7 @@ fn resets_during_an_unknown_kid_refetch_do_not_keep_a_rotated_key_unknown() {
         assert_eq!(vm.local_response(req).unwrap(), None);
     }
     assert_eq!(
-        family(&vm, "jwks_refetch_triggered", &[("provider", "remote")]),
+        family(&mut vm, "jwks_refetch_triggered", &[("provider", "remote")]),
         1
     );
     // The rate limit for unknown `kid`s still holds: a forged one is answered at once.

@@ -12,18 +12,18 @@ fn second_identical_request_is_a_cache_hit_and_still_allowed() {
     let request = testkit::request("GET", "/orders", Some(&token));
 
     let first = expect_forwarded(&mut vm, &request);
-    assert_eq!(family(&vm, "jwt_cache_miss", &[]), 1);
-    assert_eq!(family(&vm, "jwt_cache_hit", &[]), 0);
+    assert_eq!(family(&mut vm, "jwt_cache_miss", &[]), 1);
+    assert_eq!(family(&mut vm, "jwt_cache_hit", &[]), 0);
 
     let second = expect_forwarded(&mut vm, &request);
-    assert_eq!(family(&vm, "jwt_cache_hit", &[]), 1);
-    assert_eq!(family(&vm, "jwt_cache_miss", &[]), 1);
+    assert_eq!(family(&mut vm, "jwt_cache_hit", &[]), 1);
+    assert_eq!(family(&mut vm, "jwt_cache_miss", &[]), 1);
     // The cached decision forwards the same claims.
     assert_eq!(
         vm.request_headers(second).unwrap(),
         vm.request_headers(first).unwrap()
     );
-    assert_eq!(family(&vm, "allowed", &[]), 2);
+    assert_eq!(family(&mut vm, "allowed", &[]), 2);
 }
 
 #[test]
@@ -41,7 +41,7 @@ fn cached_token_is_denied_once_the_clock_passes_its_expiry() {
         .header("www-authenticate")
         .unwrap()
         .contains("the token has expired"));
-    assert_eq!(family(&vm, "denied", &[("reason", "expired")]), 1);
+    assert_eq!(family(&mut vm, "denied", &[("reason", "expired")]), 1);
 }
 
 #[test]

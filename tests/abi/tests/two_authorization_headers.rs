@@ -26,11 +26,11 @@ fn two_authorization_headers_get_400_invalid_request() {
     assert_eq!(body["error"], "invalid_request");
     assert_eq!(
         family(
-            &vm,
+            &mut vm,
             "denied",
             &[("reason", "multiple_authorization_headers")]
         ),
         1
     );
-    assert_eq!(family(&vm, "allowed", &[]), 0);
+    assert_eq!(family(&mut vm, "allowed", &[]), 0);
 }

@@ -46,10 +46,10 @@ fn valid_token_continues_with_claim_headers_and_counts_the_allow() {
         "{mutations:?}"
     );
 
-    assert_eq!(family(&vm, "allowed", &[]), 1);
-    assert_eq!(family(&vm, "allowed", &[("provider", "idsvr")]), 1);
-    assert_eq!(family(&vm, "denied", &[]), 0);
-    assert_eq!(family(&vm, "denied", &[("provider", "idsvr")]), 0);
+    assert_eq!(family(&mut vm, "allowed", &[]), 1);
+    assert_eq!(family(&mut vm, "allowed", &[("provider", "idsvr")]), 1);
+    assert_eq!(family(&mut vm, "denied", &[]), 0);
+    assert_eq!(family(&mut vm, "denied", &[("provider", "idsvr")]), 0);
 
     // The rest of the stream passes untouched and the stream ends cleanly.
     assert_eq!(
@@ -73,8 +73,8 @@ fn every_configured_algorithm_is_accepted() {
             "{key:?}"
         );
     }
-    assert_eq!(family(&vm, "allowed", &[]), 3);
-    assert_eq!(family(&vm, "allowed", &[("provider", "idsvr")]), 3);
+    assert_eq!(family(&mut vm, "allowed", &[]), 3);
+    assert_eq!(family(&mut vm, "allowed", &[("provider", "idsvr")]), 3);
 }
 
 #[test]

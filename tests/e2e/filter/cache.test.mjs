@@ -31,7 +31,9 @@ describe('verified-token cache and expiry', () => {
 
   it('a cached token is refused as expired once exp has passed', async () => {
     await tg.wrap(async () => {
-      const token = await mint({ iat: -5, exp: 3 });
+      // Long enough for the two first requests and the reads of the filter's counters, each waiting for their
+      // once-a-second flush (lib/envoy.mjs FILTER_FLUSH_WAIT_MS), on a loaded machine.
+      const token = await mint({ iat: -5, exp: 12 });
       const exp = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString('utf8')).exp;
       const { result: first, change: verified } = await lookups(() => tg.send({ token }));
       assert.equal(first.status, 200, first.body);

@@ -21,6 +21,21 @@ export function render(text, vars) {
   return out;
 }
 
+/**
+ * The filter counts requests in its VM and adds the counts to Envoy's counters on its timer, once a second (README
+ * "Metrics"). A read of the filter's metrics waits this long after the last request Envoy served, so it sees that
+ * request's counts (a loaded machine runs Envoy's timers late: the margin is for that). TOLLGATE_FLUSH_WAIT_MS
+ * changes it.
+ */
+export const FILTER_FLUSH_WAIT_MS = Number(process.env.TOLLGATE_FLUSH_WAIT_MS ?? 2000);
+
+/** Does this admin path read the filter's metrics (all stats, the Prometheus page, or a filter naming them)? */
+function readsFilterMetrics(pathAndQuery) {
+  if (!pathAndQuery.startsWith('/stats')) return false;
+  const filter = new URL(pathAndQuery, 'http://admin').searchParams.get('filter');
+  return filter === null || /wasmcustom|tollgate/.test(filter);
+}
+
 function tempDir(prefix) {
   return mkdtempSync(path.join(os.tmpdir(), `tollgate-${prefix}-`));
 }
@@ -104,7 +119,26 @@ export async function startEnvoy(config, {
       if (!(listenerName in handle.listeners)) throw new Error(`no listener ${listenerName}; have ${names}`);
       return handle.listeners[listenerName];
     },
+    /**
+     * Wait until the filter's counters include every request Envoy has served: FILTER_FLUSH_WAIT_MS, unless no
+     * request came in since the last wait (Envoy's own request counters, admin requests left out, say so; where a
+     * stats matcher removed them, it always waits).
+     */
+    async flushed() {
+      const res = await request(handle.adminPort, { path: '/stats?format=json&filter=downstream_rq_total$' });
+      let served = 0;
+      if (res.status === 200) {
+        for (const s of JSON.parse(res.body).stats ?? []) {
+          if (typeof s.value === 'number' && !s.name.startsWith('http.admin.')) served += s.value;
+        }
+      }
+      if (served > 0 && served === handle.servedAtFlush) return;
+      await new Promise((resolve) => setTimeout(resolve, FILTER_FLUSH_WAIT_MS));
+      handle.servedAtFlush = served;
+    },
+    servedAtFlush: undefined,
     async admin(pathAndQuery) {
+      if (readsFilterMetrics(pathAndQuery)) await handle.flushed();
       const res = await request(handle.adminPort, { path: pathAndQuery });
       if (res.status !== 200) throw new Error(`admin ${pathAndQuery}: ${res.status} ${res.body}`);
       return res.body;

@@ -171,7 +171,7 @@ describe('benchmark harness (filter-bench.mjs)', () => {
 
     // The ratio lines and the floor comparison.
     assert.match(md, /^\| one token repeated: tollgate \(default cache\) vs jwt_authn, cache 1000, same work \| \d+\.\d\d× \| \d+\.\d\d× \| ≥ 0\.9× \|$/m);
-    assert.match(md, /^\| one token repeated: tollgate \(default cache\) − floor filter \(Envoy CPU µs\/req\) \|  \| [+−]\d+\.\d µs \(\d+\.\d − \d+\.\d\) \| ≤ 1 µs \|$/m);
+    assert.match(md, /^\| one token repeated: tollgate \(default cache\) − floor filter \(Envoy CPU µs\/req\) \|  \| [+−]\d+\.\d µs \(\d+\.\d − \d+\.\d\) \| ≤ 2 µs \|$/m);
     assert.match(md, /^\| one token repeated \| tollgate \(default cache\) \|.*\| \d+\.\d\d× \(same work\) \| 100\.0 % \|$/m);
 
     // Sizes, memory (the gauge may or may not exist yet), and the reuse the 300-token pool forces.
@@ -319,7 +319,7 @@ describe('floor filter (tests/perf/bench/floor)', () => {
     (envoy, upstream) => fn(envoy.listenerPort('ingress'), envoy, upstream),
   );
 
-  it('the default steps set the three claim headers (over what the client sent) and count three counters', async () => {
+  it('the default steps set the three claim headers (over what the client sent) and count nothing (tollgate flushes its counters once a second)', async () => {
     await withFloor('', async (port, envoy) => {
       for (let i = 0; i < 2; i++) {
         const res = await request(port, { path: '/orders', headers: { 'x-user-id': 'spoofed', 'x-token-scope': 'admin' } });
@@ -328,8 +328,8 @@ describe('floor filter (tests/perf/bench/floor)', () => {
         assert.equal(res.json.headers['x-client-id'], 'mobile-app');
         assert.equal(res.json.headers['x-token-scope'], 'orders:read');
       }
-      for (const name of ['floor.cache.hit', 'floor.allowed', 'floor.provider.idsvr.allowed']) {
-        assert.equal(await envoy.counter(`wasmcustom.${name}`), 2, name);
+      for (const name of ['floor.cache.hit', 'floor.allowed']) {
+        assert.equal(await envoy.counter(`wasmcustom.${name}`), undefined, name);
       }
     });
   });
@@ -349,6 +349,6 @@ describe('floor filter (tests/perf/bench/floor)', () => {
   it('a bad step list stops the plugin from loading, with the line and the reason', async () => {
     const config = toYaml(bootstrap({ upstreamPort: 9, httpFilters: [tollgateFilter('headers\nsleep 1\n', { wasm: floorWasm, name: 'floor', vmId: 'floor' })] }));
     const { log } = await startEnvoyExpectingFailure(config, { name: 'floor-bad-steps' });
-    assert.ok(log.includes('floor: invalid step list: line 2: unknown step "sleep" (expected headers, time, remove, set or count)'), log);
+    assert.ok(log.includes('floor: invalid step list: line 2: unknown step "sleep" (expected headers, header, time, remove, set, count, property, shared or noop)'), log);
   });
 });

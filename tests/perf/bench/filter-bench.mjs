@@ -509,6 +509,8 @@ async function cacheCounters(envoy, setup) {
   if (setup.family === 'tollgate' && setup.checksTokens) names = ['wasmcustom.tollgate.prefix.tollgate.jwt_cache_hit', 'wasmcustom.tollgate.prefix.tollgate.jwt_cache_miss'];
   else if (setup.family === 'jwt' && setup.cache) names = ['http.bench.jwt_authn.jwt_cache_hit', 'http.bench.jwt_authn.jwt_cache_miss'];
   else return null;
+  // The filter adds its counts to Envoy's counters once a second: wait for that.
+  if (setup.family === 'tollgate') await envoy.flushed();
   const stats = await envoy.stats('cache');
   return { hits: stats.get(names[0]) ?? 0, misses: stats.get(names[1]) ?? 0 };
 }

@@ -75,9 +75,31 @@ pub fn expect_forwarded(vm: &mut FilterVm, headers: &[(String, String)]) -> u32 
     req
 }
 
+/// The per-request metric families: the filter counts them in the VM and adds the counts to
+/// Envoy's counters on its timer, so a test fires the timer (as Envoy does every second)
+/// before reading them.
+const COUNTED_IN_THE_VM: [&str; 6] = [
+    "allowed",
+    "denied",
+    "would_deny",
+    "jwt_cache_hit",
+    "jwt_cache_miss",
+    "signatures",
+];
+
+/// Fire the timer when `family` is counted in the VM, so Envoy's counters have the counts.
+fn flush_if_counted_in_the_vm(vm: &mut FilterVm, family: &str) {
+    if COUNTED_IN_THE_VM.contains(&family) {
+        vm.tick().unwrap();
+    }
+}
+
 /// Value of metric `name` (the full name after Envoy's `wasmcustom.`), which must have
 /// been defined.
-pub fn counter(vm: &FilterVm, name: &str) -> u64 {
+pub fn counter(vm: &mut FilterVm, name: &str) -> u64 {
+    if let Some((_, family)) = parse_metric(name) {
+        flush_if_counted_in_the_vm(vm, &family);
+    }
     vm.metric(name)
         .unwrap()
         .unwrap_or_else(|| panic!("metric {name} was never defined"))
@@ -114,7 +136,8 @@ pub fn parse_metric(name: &str) -> Option<(Vec<(String, String)>, String)> {
 
 /// Sum of metric family `family` over every series whose labels include `labels`
 /// (e.g. `("provider", "idsvr")`, `("reason", "expired")`).
-pub fn family(vm: &FilterVm, family: &str, labels: &[(&str, &str)]) -> u64 {
+pub fn family(vm: &mut FilterVm, family: &str, labels: &[(&str, &str)]) -> u64 {
+    flush_if_counted_in_the_vm(vm, family);
     vm.process()
         .metrics()
         .unwrap()

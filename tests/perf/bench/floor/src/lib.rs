@@ -36,6 +36,10 @@ enum Op {
     Remove(String),
     Set(String, String),
     Count(u32),
+    ReadHeader(String),
+    Property(Vec<String>),
+    SharedData(String),
+    Noop,
 }
 
 /// Define the counters the steps name (once per distinct name) and resolve them.
@@ -48,6 +52,10 @@ fn compile(steps: Vec<Step>) -> Result<Vec<Op>, String> {
             Step::Time => Op::Time,
             Step::Remove(name) => Op::Remove(name),
             Step::Set(name, value) => Op::Set(name, value),
+            Step::ReadHeader(name) => Op::ReadHeader(name),
+            Step::Property(path) => Op::Property(path.split('.').map(str::to_owned).collect()),
+            Step::SharedData(key) => Op::SharedData(key),
+            Step::Noop => Op::Noop,
             Step::Count(name) => {
                 let id = match defined.iter().find(|(n, _)| *n == name) {
                     Some((_, id)) => *id,
@@ -94,6 +102,20 @@ fn run(ops: &[Op]) -> Result<(), (&'static str, Status)> {
                     .map_err(|s| ("set", s))?
             }
             Op::Count(id) => hostcalls::increment_metric(*id, 1).map_err(|s| ("count", s))?,
+            Op::ReadHeader(name) => {
+                black_box(
+                    hostcalls::get_map_value_bytes(MapType::HttpRequestHeaders, name)
+                        .map_err(|s| ("header", s))?,
+                );
+            }
+            // A property Envoy does not have is not an error here: the call was made.
+            Op::Property(path) => {
+                black_box(hostcalls::get_property(path.iter().map(String::as_str).collect()).ok());
+            }
+            Op::SharedData(key) => {
+                black_box(hostcalls::get_shared_data(key).map_err(|s| ("shared", s))?);
+            }
+            Op::Noop => {}
         }
     }
     Ok(())
