@@ -228,12 +228,7 @@ pub fn check(
     let alg = header
         .get("alg")
         .and_then(Value::as_str)
-        .and_then(|name| match name {
-            // RFC 9864: EdDSA with an Ed25519 key, named fully (the `dpop` npm package
-            // signs so); the only EdDSA curve the filter knows.
-            "Ed25519" => Some(Algorithm::EdDSA),
-            name => Algorithm::from_name(name),
-        })
+        .and_then(Algorithm::from_embedded_key_name)
         .filter(|a| policy.algorithms.contains(a))
         .ok_or(E::AlgorithmNotAllowed)?;
     let jwk = header

@@ -98,6 +98,17 @@ impl Algorithm {
         Algorithm::ALL.into_iter().find(|a| a.name() == name)
     }
 
+    /// [`Algorithm::from_name`], also reading RFC 9864's fully-specified `Ed25519` (EdDSA
+    /// with an Ed25519 key, the only EdDSA curve the filter knows) as clients of proofs
+    /// with an embedded key (DPoP, attestation PoPs) may name it; the `dpop` npm package
+    /// signs so.
+    pub fn from_embedded_key_name(name: &str) -> Option<Algorithm> {
+        match name {
+            "Ed25519" => Some(Algorithm::EdDSA),
+            name => Algorithm::from_name(name),
+        }
+    }
+
     pub(crate) fn is_rsa(self) -> bool {
         matches!(
             self,

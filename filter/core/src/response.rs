@@ -234,7 +234,7 @@ pub const ALL_REASONS: &[&str] = &[
     "step_up_missing_auth_time",
     "step_up_auth_time_in_future",
     "step_up_authentication_too_old",
-    // AttestationError (the same list as crate::attestation::ALL_REASONS)
+    // AttestationError
     "token_request_too_large",
     "token_request_content_encoding",
     "token_request_content_type",

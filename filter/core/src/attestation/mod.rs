@@ -181,57 +181,8 @@ pub enum AttestationError {
     ClientMismatch,
 }
 
-/// Every reason [`AttestationError::reason`] can return (for metrics defined up front).
-pub const ALL_REASONS: &[&str] = &[
-    "token_request_too_large",
-    "token_request_content_encoding",
-    "token_request_content_type",
-    "token_request_parameter_in_query",
-    "token_request_malformed",
-    "token_request_ambiguous_name",
-    "token_request_repeated_parameter",
-    "token_request_missing_grant_type",
-    "token_request_body_not_read",
-    "attestation_missing",
-    "attestation_multiple",
-    "attestation_malformed",
-    "attestation_bad_header",
-    "attestation_wrong_type",
-    "attestation_algorithm_not_allowed",
-    "attestation_unknown_key",
-    "attestation_invalid_signature",
-    "attestation_bad_payload",
-    "attestation_wrong_issuer",
-    "attestation_missing_exp",
-    "attestation_missing_iat",
-    "attestation_expired",
-    "attestation_issued_in_future",
-    "attestation_stale",
-    "attestation_missing_key",
-    "attestation_private_key",
-    "attestation_bad_key",
-    "attestation_pop_missing",
-    "attestation_pop_multiple",
-    "attestation_pop_method_not_allowed",
-    "attestation_pop_malformed",
-    "attestation_pop_bad_header",
-    "attestation_pop_wrong_type",
-    "attestation_pop_algorithm_not_allowed",
-    "attestation_pop_key_mismatch",
-    "attestation_pop_invalid_signature",
-    "attestation_pop_bad_payload",
-    "attestation_pop_wrong_audience",
-    "attestation_pop_stale",
-    "attestation_pop_issued_in_future",
-    "attestation_pop_replayed",
-    "attestation_dpop_proof_invalid",
-    "attestation_challenge_missing",
-    "attestation_challenge_invalid",
-    "attestation_client_mismatch",
-];
-
 impl AttestationError {
-    /// Stable metric/log reason (one of [`ALL_REASONS`]).
+    /// Stable metric/log reason (one of [`crate::ALL_REASONS`]).
     pub fn reason(&self) -> &'static str {
         use AttestationError as E;
         match self {
@@ -579,11 +530,7 @@ fn pop_jwt(
     let alg = header
         .get("alg")
         .and_then(Value::as_str)
-        .and_then(|name| match name {
-            // RFC 9864's fully-specified name of EdDSA with Ed25519.
-            "Ed25519" => Some(Algorithm::EdDSA),
-            name => Algorithm::from_name(name),
-        })
+        .and_then(Algorithm::from_embedded_key_name)
         .ok_or(E::PopAlgorithmNotAllowed)?;
     let key = import_embedded_key(jwk, alg).map_err(|e| match e {
         EmbeddedKeyError::PrivateKeyMaterial => E::PrivateKey,
