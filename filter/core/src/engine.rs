@@ -379,6 +379,19 @@ impl Engine {
         crate::attestation::endpoint::body_gate(&self.config, headers)
     }
 
+    /// What the filter answers itself, before any rule and whatever the rules say: the
+    /// protected resource metadata document ([`Engine::metadata_response`]) and the
+    /// attestation challenge endpoint ([`Engine::challenge_endpoint`]); `None` for every other
+    /// request.
+    pub fn local_answer(
+        &self,
+        headers: &[(String, String)],
+        now: u64,
+    ) -> Option<crate::LocalResponse> {
+        self.metadata_response(headers)
+            .or_else(|| self.challenge_endpoint(headers, now))
+    }
+
     /// The local answer of the attestation challenge endpoint when this request is for it
     /// (see [`crate::attestation::endpoint`]).
     pub fn challenge_endpoint(

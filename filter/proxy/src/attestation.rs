@@ -1,6 +1,6 @@
-//! Client attestation in the glue: the challenge endpoint, answered here, and the body of a
-//! token-endpoint gate, gathered whole before the decision (see
-//! `tollgate_core::attestation`).
+//! Client attestation in the glue: the body of a token-endpoint gate, gathered whole before
+//! the decision (see `tollgate_core::attestation`). The challenge endpoint is answered with the
+//! filter's other local answers, in [`flow::arrived`].
 //!
 //! A gated request's headers are read (claim headers stripped, the path written in canonical
 //! form) and let on: a proxy-wasm host turns a paused header callback into "stop everything"
@@ -13,7 +13,7 @@
 //! tollgate on the token endpoint, the upstream sees nothing at all of a refused request (the
 //! README's deployment section).
 
-use proxy_wasm::types::{Action, LogLevel};
+use proxy_wasm::types::Action;
 
 use crate::flow::{self, Pass};
 use crate::host;
@@ -34,31 +34,15 @@ pub(crate) enum Gate {
     },
 }
 
-/// The request headers arrived, with `client_attestation` configured.
+/// The request headers arrived (read by [`flow::arrived`]), with `client_attestation`
+/// configured: a gated request gathers its body, every other one is decided now.
 pub(crate) fn on_headers(
     shared: &mut Shared,
     context_id: u32,
+    headers: Vec<(String, String)>,
     end_of_stream: bool,
     gate: &mut Gate,
 ) -> Action {
-    let headers = match flow::read_headers(shared) {
-        Ok(headers) => headers,
-        Err(why) => return flow::fail_closed(&why),
-    };
-    if let Some(answer) = shared
-        .engine
-        .challenge_endpoint(&headers, host::now_seconds())
-    {
-        if let Err(status) =
-            host::send_response(answer.status, &answer.headers, answer.body.as_bytes())
-        {
-            host::log(
-                LogLevel::Critical,
-                &format!("cannot send the local response: {status:?}"),
-            );
-        }
-        return Action::Pause;
-    }
     let Some(body_gate) = shared.engine.body_gate(&headers) else {
         return flow::run_with(shared, context_id, Pass::Arrived, &headers, None);
     };

@@ -8,6 +8,7 @@ use proxy_wasm::types::{Action, LogLevel};
 use tollgate_core::remote::{Awaited, WaitReason, Waiter};
 use tollgate_core::{is_claim_header, Allowed, Denial, HeaderEdit, Outcome};
 
+use crate::attestation::Gate;
 use crate::environment::EnvoyRequest;
 use crate::host;
 use crate::introspection::Lookup;
@@ -43,21 +44,48 @@ fn request_id(headers: &[(String, String)]) -> &str {
         .map_or("-", |(_, v)| v.as_str())
 }
 
-/// Decide the request of the current (effective) context and act on it.
-pub(crate) fn run(shared: &mut Shared, context_id: u32, pass: Pass) -> Action {
+/// The request headers arrived: every request starts here.
+pub(crate) fn arrived(
+    shared: &mut Shared,
+    context_id: u32,
+    end_of_stream: bool,
+    gate: &mut Gate,
+) -> Action {
     // 1. The headers, without the claim headers a client sent.
     let headers = match read_headers(shared) {
         Ok(headers) => headers,
         Err(why) => return fail_closed(&why),
     };
-    // The protected resource metadata document is answered here, whatever the rules say.
-    if let Some(action) = crate::guidance::answer_metadata(shared, &headers) {
-        return action;
+    // 1b. What the filter answers itself, whatever the rules say: the protected resource
+    //     metadata document and the attestation challenge endpoint.
+    if let Some(answer) = shared.engine.local_answer(&headers, host::now_seconds()) {
+        if let Err(status) =
+            host::send_response(answer.status, &answer.headers, answer.body.as_bytes())
+        {
+            log(
+                LogLevel::Critical,
+                &format!("cannot send the local response: {status:?}"),
+            );
+        }
+        return Action::Pause;
     }
+    // 1c. A token-endpoint gate decides once the whole body is there (`crate::attestation`).
+    if shared.engine.config().client_attestation.is_some() {
+        return crate::attestation::on_headers(shared, context_id, headers, end_of_stream, gate);
+    }
+    run_with(shared, context_id, Pass::Arrived, &headers, None)
+}
+
+/// Decide again a request that waited (its headers read anew) and act on it.
+fn run(shared: &mut Shared, context_id: u32, pass: Pass) -> Action {
+    let headers = match read_headers(shared) {
+        Ok(headers) => headers,
+        Err(why) => return fail_closed(&why),
+    };
     run_with(shared, context_id, pass, &headers, None)
 }
 
-/// Steps 2-4 of [`run`] for headers already read (and the whole body of a token-endpoint
+/// Steps 2-4 of [`arrived`] for headers already read (and the whole body of a token-endpoint
 /// gate, see [`crate::attestation`]).
 pub(crate) fn run_with(
     shared: &mut Shared,

@@ -1,27 +1,11 @@
-//! The host side of what the filter tells clients: the protected resource metadata document
-//! answered locally (RFC 9728), and a fresh DPoP server nonce on the response of an allowed
-//! request (RFC 9449 §9). The decisions are the core's ([`tollgate_core::Engine`]); this only
-//! turns them into host calls.
+//! The host side of a fresh DPoP server nonce on the response of an allowed request (RFC 9449
+//! §9). The decisions are the core's ([`tollgate_core::Engine`]); this only turns them into
+//! host calls. (The metadata document is one of the local answers of `flow::arrived`.)
 
-use proxy_wasm::types::{Action, LogLevel};
+use proxy_wasm::types::LogLevel;
 
 use crate::host;
 use crate::shared::Shared;
-
-/// Answer a request for the metadata document without reaching the upstream. `None`: the
-/// request asks for something else (or no document is configured).
-pub(crate) fn answer_metadata(shared: &Shared, headers: &[(String, String)]) -> Option<Action> {
-    let response = shared.engine.metadata_response(headers)?;
-    if let Err(status) =
-        host::send_response(response.status, &response.headers, response.body.as_bytes())
-    {
-        host::log(
-            LogLevel::Critical,
-            &format!("cannot send the resource metadata: {status:?}"),
-        );
-    }
-    Some(Action::Pause)
-}
 
 /// Remember the fresh nonce an allowed request's response must carry (the response headers
 /// arrive later, in the request's own context).

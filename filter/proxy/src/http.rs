@@ -8,7 +8,7 @@ use proxy_wasm::types::{Action, LogLevel};
 use tollgate_core::is_claim_header;
 
 use crate::attestation::{self, Gate};
-use crate::flow::{self, Pass};
+use crate::flow;
 use crate::host;
 use crate::shared::Shared;
 
@@ -51,15 +51,7 @@ impl HttpContext for TollgateHttp {
         let Ok(mut shared) = shared.try_borrow_mut() else {
             return flow::fail_closed("the engine is busy (re-entrant call)");
         };
-        if shared.engine.config().client_attestation.is_some() {
-            return attestation::on_headers(
-                &mut shared,
-                self.context_id,
-                end_of_stream,
-                &mut self.gate,
-            );
-        }
-        flow::run(&mut shared, self.context_id, Pass::Arrived)
+        flow::arrived(&mut shared, self.context_id, end_of_stream, &mut self.gate)
     }
 
     /// A fresh DPoP server nonce, when the allowed request's nonce is near its end.

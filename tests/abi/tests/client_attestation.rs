@@ -368,3 +368,30 @@ fn a_gated_request_without_a_body_is_decided_at_its_headers() {
     let body: Value = serde_json::from_slice(&r.body).unwrap();
     assert_eq!(body["error"], "invalid_request");
 }
+
+#[test]
+fn the_metadata_document_is_answered_next_to_the_challenge_endpoint() {
+    // Both local answers live in one place: configuring attestation must not hide the
+    // protected resource metadata document behind the rules.
+    let process = Process::new();
+    process.set_time_seconds(NOW).unwrap();
+    let mut cfg = config();
+    cfg["resource_metadata"] = json!({ "resource": "https://api.example.test" });
+    let mut vm = FilterVm::in_process(module(), &process).unwrap();
+    assert!(
+        vm.start(cfg.to_string().as_bytes()).unwrap(),
+        "{:?}",
+        vm.logs()
+    );
+    let req = vm.new_http_context().unwrap();
+    let headers = testkit::request("GET", "/.well-known/oauth-protected-resource", None);
+    assert_eq!(
+        vm.on_request_headers(req, &headers, true).unwrap(),
+        Action::Pause
+    );
+    let r = vm.local_response(req).unwrap().unwrap();
+    assert_eq!(r.status, 200);
+    let doc: Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(doc["resource"], json!("https://api.example.test"));
+    assert_eq!(challenge(&mut vm).len(), 32);
+}
