@@ -363,6 +363,7 @@ fn rule_json(r: &Rule, provider_names: &[&str]) -> Value {
         pop_methods,
         max_body_bytes,
         forward_attestation,
+        origins,
     }) = client_attestation
     {
         let PopMethods {
@@ -382,6 +383,9 @@ fn rule_json(r: &Rule, provider_names: &[&str]) -> Value {
         });
         if let Some(g) = grant_types {
             rule["client_attestation"]["grant_types"] = json!(g);
+        }
+        if !origins.is_empty() {
+            rule["client_attestation"]["origins"] = json!(origins);
         }
     }
     rule

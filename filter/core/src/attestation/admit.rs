@@ -99,6 +99,7 @@ impl Anonymous<'_> {
                     self.method,
                     self.target.path(),
                     self.config.path_parameters,
+                    &wanted.origins,
                 ),
             },
             client_id: client_id.as_deref(),

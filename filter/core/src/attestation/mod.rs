@@ -760,12 +760,13 @@ pub fn token_endpoint_proof_request<'a>(
     method: &'a str,
     path: &'a str,
     path_parameters: PathParameters,
+    origins: &'a [String],
 ) -> ProofRequest<'a> {
     ProofRequest {
         method,
         scheme: request::header(headers, ":scheme").unwrap_or(""),
         authority: request::header(headers, ":authority").unwrap_or(""),
-        origins: &[],
+        origins,
         path,
         path_parameters,
         access_token: None,

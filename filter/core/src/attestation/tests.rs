@@ -1315,3 +1315,49 @@ fn secrets_come_from_the_environment_too() {
         }
     );
 }
+
+#[test]
+fn a_gate_with_origins_takes_combined_proofs_for_those_origins_only() {
+    let rule = json!({ "match": { "path": "/oauth/token", "methods": ["POST"] }, "anonymous": true,
+        "client_attestation": { "audience": AS, "grant_types": ["refresh_token"],
+                                "origins": ["https://login.example.com"] } });
+    let mut e = engine_for(false, rule);
+    let mut env = InMemory::new(None, 1024);
+    let a = attestation();
+    let combined =
+        |proof: &str| token_request(&[("oauth-client-attestation", &a), ("dpop", proof)]);
+    // The proof names the request's own Host (login.example.test), which the client chose:
+    // not one of the gate's origins.
+    let for_host = dpop_proof(INSTANCE, proof_claims("o-1"));
+    assert_eq!(
+        error(run(&mut e, &mut env, &combined(&for_host), REFRESH)),
+        E::DpopProof(ProofError::WrongUri)
+    );
+    let mut for_origin = proof_claims("o-2");
+    for_origin["htu"] = json!("https://login.example.com/oauth/token");
+    allowed(&run(
+        &mut e,
+        &mut env,
+        &combined(&dpop_proof(INSTANCE, for_origin)),
+        REFRESH,
+    ));
+}
+
+#[test]
+fn origins_belong_to_a_gate() {
+    let cfg = |attestation: Value| {
+        let rule = json!({ "match": { "path": "/oauth/token", "methods": ["POST"] }, "anonymous": true,
+                           "client_attestation": attestation });
+        Engine::from_json(
+            config(false, rule).to_string().as_bytes(),
+            crate::CacheSecret([1, 2]),
+        )
+        .err()
+    };
+    let api = cfg(json!({ "audience": AS, "origins": ["https://login.example.com"] })).unwrap();
+    assert_eq!(api.field, "rules[0].client_attestation.origins");
+    let bad = cfg(json!({ "audience": AS, "grant_types": ["refresh_token"], "origins": ["https://x.test/path"] }))
+        .unwrap();
+    assert_eq!(bad.field, "rules[0].client_attestation.origins[0]");
+    assert!(cfg(json!({ "audience": AS, "grant_types": ["refresh_token"], "origins": ["https://x.test:8443"] })).is_none());
+}

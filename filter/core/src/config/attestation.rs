@@ -96,6 +96,8 @@ pub(crate) struct RawRuleAttestation {
     max_body_bytes: usize,
     #[serde(default)]
     forward_attestation: bool,
+    #[serde(default)]
+    origins: Option<Vec<String>>,
 }
 
 fn default_max_age() -> u64 {
@@ -180,6 +182,10 @@ pub struct RuleAttestation {
     /// token-endpoint gate they are removed from every request of the route, as its headers
     /// go on before the body is read.
     pub forward_attestation: bool,
+    /// A token-endpoint gate's combined-mode proofs: the origins their `htu` may name
+    /// (normalised); empty: the request's own `:scheme` and `:authority`, which the client
+    /// chooses, so configure it. (At an API the provider's `dpop.origins` apply.)
+    pub origins: Vec<String>,
 }
 
 impl RuleAttestation {
@@ -446,11 +452,19 @@ pub(crate) fn check_rule(
             format!("must be between {lo} and {hi}"),
         ));
     }
+    if raw.origins.is_some() && grant_types.is_none() {
+        return Err(ConfigError::new(
+            at("origins"),
+            "only for a token-endpoint gate (with grant_types): at an API the provider's dpop.origins apply",
+        ));
+    }
+    let origins = super::check::check_origins(&at("origins"), raw.origins)?;
     Ok(RuleAttestation {
         audience: raw.audience,
         grant_types,
         pop_methods,
         max_body_bytes: raw.max_body_bytes,
         forward_attestation: raw.forward_attestation,
+        origins,
     })
 }

@@ -730,11 +730,26 @@ fn check_dpop(at: &str, d: RawDpop) -> Result<DpopPolicy, ConfigError> {
             algorithms.push(alg);
         }
     }
+    let origins = check_origins(&format!("{at}.origins"), d.origins)?;
+    Ok(DpopPolicy {
+        max_age_seconds: d.max_age_seconds,
+        clock_skew_seconds: d.clock_skew_seconds,
+        algorithms,
+        origins,
+    })
+}
+
+/// A list of origins `htu` may name (`dpop.origins`, a gate's `client_attestation.origins`),
+/// normalised by [`crate::dpop::normal_origin`]; `field` is the list's path.
+pub(super) fn check_origins(
+    field: &str,
+    list: Option<Vec<String>>,
+) -> Result<Vec<String>, ConfigError> {
     let mut origins = Vec::new();
-    match d.origins {
+    match list {
         Some(list) if list.is_empty() => {
             return Err(ConfigError::new(
-                format!("{at}.origins"),
+                field,
                 "must list at least one origin (or be left out)",
             ))
         }
@@ -742,13 +757,13 @@ fn check_dpop(at: &str, d: RawDpop) -> Result<DpopPolicy, ConfigError> {
             for (j, origin) in list.iter().enumerate() {
                 let normal = crate::dpop::normal_origin(origin).ok_or_else(|| {
                     ConfigError::new(
-                        format!("{at}.origins[{j}]"),
+                        format!("{field}[{j}]"),
                         format!("\"{origin}\" is not an origin: http:// or https://, a host, an optional port, nothing else (no path, query, fragment or user)"),
                     )
                 })?;
                 if origins.contains(&normal) {
                     return Err(ConfigError::new(
-                        format!("{at}.origins[{j}]"),
+                        format!("{field}[{j}]"),
                         "this origin is listed twice",
                     ));
                 }
@@ -757,12 +772,7 @@ fn check_dpop(at: &str, d: RawDpop) -> Result<DpopPolicy, ConfigError> {
         }
         None => {}
     }
-    Ok(DpopPolicy {
-        max_age_seconds: d.max_age_seconds,
-        clock_skew_seconds: d.clock_skew_seconds,
-        algorithms,
-        origins,
-    })
+    Ok(origins)
 }
 
 fn check_fetch_numbers(
