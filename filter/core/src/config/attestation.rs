@@ -210,17 +210,7 @@ pub(crate) fn check(
     let mut attesters: Vec<Attester> = Vec::with_capacity(raw.attesters.len());
     for (i, a) in raw.attesters.into_iter().enumerate() {
         let at = |f: &str| format!("{AT}.attesters[{i}].{f}");
-        if a.name.is_empty()
-            || !a
-                .name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-        {
-            return Err(ConfigError::new(
-                at("name"),
-                "must be non-empty and use only letters, digits, '_' and '-'",
-            ));
-        }
+        super::check::check_name(&at("name"), &a.name)?;
         if attesters.iter().any(|o| o.name == a.name) {
             return Err(ConfigError::new(
                 at("name"),

@@ -255,17 +255,7 @@ fn check_provider(
     env: super::EnvLookup,
 ) -> Result<Provider, ConfigError> {
     let at = |f: &str| format!("providers[{i}].{f}");
-    if p.name.is_empty()
-        || !p
-            .name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    {
-        return Err(ConfigError::new(
-            at("name"),
-            "must be non-empty and use only letters, digits, '_' and '-' (it is part of metric names)",
-        ));
-    }
+    check_name(&at("name"), &p.name)?;
     check_label_value(&at("name"), &p.name)?;
     if p.issuer.is_empty() {
         return Err(ConfigError::new(at("issuer"), "must not be empty"));
@@ -773,6 +763,22 @@ pub(super) fn check_origins(
         None => {}
     }
     Ok(origins)
+}
+
+/// A provider's or attester's `name`: letters, digits, `_` and `-` (it is part of metric
+/// names and log lines).
+pub(super) fn check_name(field: &str, name: &str) -> Result<(), ConfigError> {
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        return Err(ConfigError::new(
+            field,
+            "must be non-empty and use only letters, digits, '_' and '-' (it is part of metric names)",
+        ));
+    }
+    Ok(())
 }
 
 fn check_fetch_numbers(
