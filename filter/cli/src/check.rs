@@ -177,6 +177,16 @@ fn shadowed_rules(engine: &Engine, out: &mut Vec<Warning>) {
 
 fn rule_warnings(config: &Config, out: &mut Vec<Warning>) {
     for (i, r) in config.rules.iter().enumerate() {
+        if let Some(a) = &r.client_attestation {
+            if a.is_gate() && a.pop_methods.dpop_combined && a.origins.is_empty() {
+                out.push(Warning::new(
+                    format!("rules[{i}].client_attestation"),
+                    "a token-endpoint gate taking DPoP combined mode without \"origins\": a \
+                     proof's htu is compared with the request's own scheme and host, which a \
+                     client chooses; list the origins the authorization server is reached at",
+                ));
+            }
+        }
         if r.access == Access::AllowMissing && !r.scopes.is_empty() {
             out.push(Warning::new(
                 format!("rules[{i}]"),

@@ -325,6 +325,31 @@ fn warnings_for_valid_but_likely_wrong_configurations() {
             vec!["rules[2]: opaque tokens are introspected by idsvr only (the first introspecting provider in configuration order); other never see(s) them here: list one in the rule's providers"],
         ),
         (
+            "attestation gate without origins",
+            with(&|c| {
+                c["client_attestation"] = json!({"attesters": [{"name": "attester",
+                    "jwks": c["providers"][0]["jwks"].clone()}]});
+                c["rules"].as_array_mut().unwrap().insert(0, json!({
+                    "match": {"path": "/token", "methods": ["POST"]}, "anonymous": true,
+                    "client_attestation": {"audience": "https://login.example.com",
+                                           "grant_types": ["refresh_token"]}}));
+            }),
+            vec!["rules[0].client_attestation: a token-endpoint gate taking DPoP combined mode without \"origins\": a proof's htu is compared with the request's own scheme and host, which a client chooses; list the origins the authorization server is reached at"],
+        ),
+        (
+            "attestation gate with origins",
+            with(&|c| {
+                c["client_attestation"] = json!({"attesters": [{"name": "attester",
+                    "jwks": c["providers"][0]["jwks"].clone()}]});
+                c["rules"].as_array_mut().unwrap().insert(0, json!({
+                    "match": {"path": "/token", "methods": ["POST"]}, "anonymous": true,
+                    "client_attestation": {"audience": "https://login.example.com",
+                                           "grant_types": ["refresh_token"],
+                                           "origins": ["https://login.example.com"]}}));
+            }),
+            vec![],
+        ),
+        (
             "dry run",
             with(&|c| c["mode"] = json!("dry_run")),
             vec!["mode: \"dry_run\" at the top level: every denied request passes to the API (only counted and logged); use it while rolling out, then remove it"],
