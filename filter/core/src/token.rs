@@ -583,8 +583,18 @@ fn check_claims(
     if exp.saturating_sub(iat) > p.max_lifetime_seconds {
         return Err(TokenError::LifetimeTooLong);
     }
+    required_claims_hold(p, c)
+}
+
+/// The provider's `required_claims`: each claim equals one of its values (a string), or
+/// holds one of them (an array of strings) → else [`TokenError::ClaimMismatch`]. For JWTs
+/// and introspection answers alike.
+pub(crate) fn required_claims_hold(
+    p: &Provider,
+    claims: &Map<String, Value>,
+) -> Result<(), TokenError> {
     for (claim, wanted) in &p.required_claims {
-        let ok = match c.get(claim) {
+        let ok = match claims.get(claim) {
             Some(Value::String(s)) => wanted.iter().any(|w| w == s),
             Some(Value::Array(items)) => items
                 .iter()

@@ -339,19 +339,7 @@ pub fn admit_claims(
     if nbf.is_some_and(|nbf| nbf > now.saturating_add(skew)) {
         return Err(TokenError::NotYetValid);
     }
-    for (claim, wanted) in &provider.required_claims {
-        let ok = match claims.get(claim) {
-            Some(Value::String(s)) => wanted.iter().any(|w| w == s),
-            Some(Value::Array(items)) => items
-                .iter()
-                .filter_map(Value::as_str)
-                .any(|s| wanted.iter().any(|w| w == s)),
-            _ => false,
-        };
-        if !ok {
-            return Err(TokenError::ClaimMismatch);
-        }
-    }
+    token::required_claims_hold(provider, claims)?;
     let confirmation = token::confirmation(claims)?;
     let dpop_type = claims
         .get("token_type")
