@@ -3,41 +3,19 @@
 // processResourceDiscoveryResponse, which checks that `resource` is the resource asked about), its contents checked
 // against what the example's configuration says, and the `resource_metadata` link of a 401 followed, over HTTP/1.1
 // and h2c. The document is answered by the filter: the example's upstream (a direct response) never sees it.
-import { after, before, describe, it } from 'node:test';
+import { describe } from 'node:test';
 import assert from 'node:assert/strict';
 import * as oauth from 'oauth4webapi';
 
-import { keepLogOnFailure } from '../lib/envoy.mjs';
 import { runReadmeBlock } from '../lib/examples.mjs';
 import { request } from '../lib/http.mjs';
 import { h2Request } from '../lib/h2.mjs';
-import { freePort } from '../lib/net.mjs';
-import { startAuthServer } from '../authz/server.mjs';
-import { API_BODY, REALM, startReplica } from './nonce-example.mjs';
+import { API_BODY, REALM, oneReplicaPerFile } from './nonce-example.mjs';
 
 let as;
 let envoy;
 let port;
-
-before(async () => {
-  as = await startAuthServer();
-  try {
-    port = await freePort();
-    envoy = await startReplica(as, { port, name: 'example-nonce-metadata' });
-  } catch (err) {
-    await as.close();
-    throw err;
-  }
-});
-
-after(async () => {
-  await envoy?.stop();
-  await as?.close();
-});
-
-function test(name, fn) {
-  return it(name, keepLogOnFailure(() => envoy, fn));
-}
+const test = oneReplicaPerFile('example-nonce-metadata', (s) => ({ as, envoy, port } = s));
 
 const resource = () => `http://127.0.0.1:${port}`;
 const WELL_KNOWN = '/.well-known/oauth-protected-resource';

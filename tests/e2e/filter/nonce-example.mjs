@@ -2,11 +2,13 @@
 // real Envoy against the real oidc-provider (tests/e2e/authz), as one replica or several: each replica listens on
 // its own port while its dpop.origins and resource name the first replica's origin, as replicas behind one public
 // origin do. Shared by nonce*.test.mjs, metadata*.test.mjs and step-up*.test.mjs.
+import { after, before, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startEnvoy } from '../lib/envoy.mjs';
+import { keepLogOnFailure, startEnvoy } from '../lib/envoy.mjs';
 import { exampleConfig } from '../lib/examples.mjs';
 import { request } from '../lib/http.mjs';
-import { waitFor } from '../lib/net.mjs';
+import { freePort, waitFor } from '../lib/net.mjs';
+import { startAuthServer } from '../authz/server.mjs';
 import { clientCredentials } from '../authz/flow.mjs';
 
 export const EXAMPLE = 'envoy/examples/nonce/envoy.yaml';
@@ -19,6 +21,32 @@ export const ALGS = 'ES256 EdDSA RS256 PS256';
 export const API_BODY = 'hello from the API\n';
 export const NONCE_MISSING = 'the DPoP proof must carry the nonce sent in DPoP-Nonce';
 export const NONCE_STALE = 'the DPoP proof nonce is not current; use the nonce sent in DPoP-Nonce';
+
+/**
+ * One authorization server and one replica of the example for the whole test file: started in `before` (then
+ * `started({ as, envoy, port })` hands them to the file), stopped in `after`. Returns `test(name, fn)`: a test that
+ * keeps Envoy's log when it fails.
+ */
+export function oneReplicaPerFile(name, started) {
+  let as;
+  let envoy;
+  before(async () => {
+    as = await startAuthServer();
+    try {
+      const port = await freePort();
+      envoy = await startReplica(as, { port, name });
+      started({ as, envoy, port });
+    } catch (err) {
+      await as.close();
+      throw err;
+    }
+  });
+  after(async () => {
+    await envoy?.stop();
+    await as?.close();
+  });
+  return (testName, fn) => it(testName, keepLogOnFailure(() => envoy, fn));
+}
 
 /**
  * Start one replica of the example listening on `port`, whose origin (dpop.origins, resource) is `origin`'s port

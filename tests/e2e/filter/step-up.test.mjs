@@ -4,40 +4,18 @@
 // route's acr_values and max_age. The server cannot be made to put acr / auth_time into its JWT access tokens (its
 // JWT access token format has no such claims), so the tokens WITH them are signed with jose by the test server's
 // own TEST ONLY key (`as.signToken`), exactly as the server would sign them. Over HTTP/1.1 and h2c.
-import { after, before, describe, it } from 'node:test';
+import { describe } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { keepLogOnFailure } from '../lib/envoy.mjs';
 import { request } from '../lib/http.mjs';
 import { h2Request } from '../lib/h2.mjs';
-import { freePort } from '../lib/net.mjs';
-import { startAuthServer } from '../authz/server.mjs';
 import { counterDelta } from './harness.mjs';
-import { API_BODY, REALM, serviceToken, startReplica } from './nonce-example.mjs';
+import { API_BODY, REALM, serviceToken, oneReplicaPerFile } from './nonce-example.mjs';
 
 let as;
 let envoy;
 let port;
-
-before(async () => {
-  as = await startAuthServer();
-  try {
-    port = await freePort();
-    envoy = await startReplica(as, { port, name: 'example-nonce-step-up' });
-  } catch (err) {
-    await as.close();
-    throw err;
-  }
-});
-
-after(async () => {
-  await envoy?.stop();
-  await as?.close();
-});
-
-function test(name, fn) {
-  return it(name, keepLogOnFailure(() => envoy, fn));
-}
+const test = oneReplicaPerFile('example-nonce-step-up', (s) => ({ as, envoy, port } = s));
 
 const now = () => Math.floor(Date.now() / 1000);
 const LEVEL = 'a different authentication level is required';
