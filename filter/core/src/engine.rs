@@ -382,14 +382,20 @@ impl Engine {
     /// What the filter answers itself, before any rule and whatever the rules say: the
     /// protected resource metadata document ([`Engine::metadata_response`]) and the
     /// attestation challenge endpoint ([`Engine::challenge_endpoint`]); `None` for every other
-    /// request.
+    /// request. `now` is asked only when challenges are configured (no clock read otherwise).
     pub fn local_answer(
         &self,
         headers: &[(String, String)],
-        now: u64,
+        now: impl FnOnce() -> u64,
     ) -> Option<crate::LocalResponse> {
-        self.metadata_response(headers)
-            .or_else(|| self.challenge_endpoint(headers, now))
+        self.metadata_response(headers).or_else(|| {
+            self.config
+                .client_attestation
+                .as_ref()?
+                .challenges
+                .as_ref()?;
+            self.challenge_endpoint(headers, now())
+        })
     }
 
     /// The local answer of the attestation challenge endpoint when this request is for it

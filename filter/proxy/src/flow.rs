@@ -58,7 +58,7 @@ pub(crate) fn arrived(
     };
     // 1b. What the filter answers itself, whatever the rules say: the protected resource
     //     metadata document and the attestation challenge endpoint.
-    if let Some(answer) = shared.engine.local_answer(&headers, host::now_seconds()) {
+    if let Some(answer) = shared.engine.local_answer(&headers, host::now_seconds) {
         if let Err(status) =
             host::send_response(answer.status, &answer.headers, answer.body.as_bytes())
         {
